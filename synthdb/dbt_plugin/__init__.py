@@ -1,0 +1,1 @@
+"""dbt integration: the adapter plugin (imported as ``dbt.adapters.synthdb``) and its macros."""

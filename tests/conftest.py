@@ -1,0 +1,58 @@
+"""Shared fixtures: a real PostgreSQL server (embedded, started here) for the whole session.
+
+Set ``SYNTHDB_TEST_HOST`` (and ``_PORT``/``_USER``/``_PASSWORD``) to run the suite against an
+existing server instead. Nothing is mocked: if no server can be started, the fixture errors.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synthdb import db
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[db.ConnectionSettings]:
+    """Connection settings of a running PostgreSQL server (maintenance database)."""
+    host = os.environ.get("SYNTHDB_TEST_HOST")
+    if host:
+        yield db.ConnectionSettings(
+            host=host,
+            port=int(os.environ.get("SYNTHDB_TEST_PORT", "5432")),
+            user=os.environ.get("SYNTHDB_TEST_USER", "postgres"),
+            password=os.environ.get("SYNTHDB_TEST_PASSWORD", ""),
+            dbname="postgres",
+        )
+        return
+    home = Path(tmp_path_factory.mktemp("pg", numbered=True))
+    settings = db.start_embedded(home)
+    try:
+        yield settings
+    finally:
+        db.stop_embedded(home)
+
+
+@pytest.fixture()
+def fresh_db(pg_server: db.ConnectionSettings) -> Iterator[db.ConnectionSettings]:
+    """A new, empty database for one test, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    settings = db.ConnectionSettings(
+        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
+    )
+    try:
+        yield settings
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
