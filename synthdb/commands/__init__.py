@@ -1,0 +1,1 @@
+"""Sub-commands of the synthdb CLI, one module each (see synthdb.cli)."""
