@@ -1,0 +1,54 @@
+"""Build output columns with exactly the dtype the source column had (so COPY round-trips)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def numeric_series(values: np.ndarray, null: np.ndarray | None, dtype: Any) -> pd.Series:
+    """Numbers (float array) with optional null mask, cast to ``dtype`` (Int64, int64, float64…)."""
+    v = np.asarray(values, dtype=float)
+    if null is not None and null.any():
+        v = np.where(null, np.nan, v)
+    s = pd.Series(v)
+    dt = pd.api.types.pandas_dtype(dtype)
+    if pd.api.types.is_integer_dtype(dt) and not isinstance(dt, np.dtype):
+        return s.round().astype(dt)
+    if isinstance(dt, np.dtype) and dt.kind in "iu":
+        return pd.Series(np.round(v).astype(dt))
+    return s.astype(dt)
+
+
+def datetime_series(us: np.ndarray, null: np.ndarray | None, dtype: Any) -> pd.Series:
+    """Microseconds since epoch (UTC if tz-aware) to the source datetime dtype."""
+    arr = np.asarray(us, dtype=np.int64).astype("datetime64[us]")
+    if null is not None and null.any():
+        arr = np.where(null, np.datetime64("NaT", "us"), arr)
+    s = pd.Series(arr)
+    dt = pd.api.types.pandas_dtype(dtype)
+    tz = getattr(dt, "tz", None)
+    if tz is not None:
+        s = s.dt.tz_localize("UTC").dt.tz_convert(tz)
+    return s.astype(dt)
+
+
+def take_series(uniques: Any, codes: np.ndarray, dtype: Any) -> pd.Series:
+    """Values ``uniques[codes]`` (code -1 = null) in the source dtype."""
+    vals = pd.api.extensions.take(uniques, np.asarray(codes, dtype=np.intp), allow_fill=True)
+    s = pd.Series(vals)
+    try:
+        return s.astype(dtype)
+    except (TypeError, ValueError):
+        return s
+
+
+def constant_series(value: Any, n: int, dtype: Any) -> pd.Series:
+    """``n`` copies of one value (or nulls) in the source dtype."""
+    if value is None:
+        return (
+            pd.Series([None] * n, dtype=object).astype(dtype) if n else pd.Series([], dtype=dtype)
+        )
+    return pd.Series([value] * n).astype(dtype) if n else pd.Series([], dtype=dtype)

@@ -1,0 +1,466 @@
+"""Gaussian copula generator with empirical marginals and privacy controls on by default.
+
+Each column becomes one or more latent dimensions (null flag, value, calendar parts); the joint
+structure is one correlation matrix of normal scores. Why this design:
+
+* empirical marginals (quantile tables, frequency intervals) keep spikes, skew and several modes;
+* nulls and calendar parts are dimensions of the copula, so "NULL when X is large" and "busy on
+  Mondays at 8" survive;
+* privacy controls are structural: categories seen fewer than ``rare_min_count`` times are not
+  even stored in the fitted model (draws that land in their pooled interval are resampled among
+  the frequent categories, in proportion to their frequency — no "Other" value is invented, so
+  the output fits the column's type); numbers and timestamps are sampled only inside the
+  protected quantiles ``[tail_quantile, 1 - tail_quantile]``; continuous values are
+  interpolated between quantiles, so rows are not copied;
+* everything is vectorised numpy; training uses at most ``max_train_rows`` rows (marginals and a
+  correlation matrix need no more) and sampling streams in chunks, so memory is flat in ``n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
+
+from . import timeparts
+from ._output import constant_series, datetime_series, numeric_series, take_series
+from .correlation import shrunk_correlation
+from .marginals import IntervalMarginal, QuantileMarginal
+from .mock import _frame, mock_column
+from .specs import ColumnSpec, infer_specs
+
+VERSION = "1"
+_EPS = 1e-9
+
+
+def _null_flag(null: np.ndarray) -> IntervalMarginal | None:
+    """Null indicator as a 2-outcome marginal (outcome 1 = NULL), or None if never null."""
+    if not null.any():
+        return None
+    return IntervalMarginal(np.array([(~null).sum(), null.sum()]))
+
+
+class _Column:
+    """One source column's piece of the copula: latent dims at fit, a Series at sampling."""
+
+    dims = 0
+    suppressed = 0
+
+    def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        return []
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        return {}
+
+
+class _Constant(_Column):
+    def __init__(self, spec: ColumnSpec, s: pd.Series) -> None:
+        nonnull = s.dropna()
+        self.value = None if len(nonnull) == 0 else nonnull.iloc[0]
+        self.dtype = s.dtype
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        return constant_series(self.value, len(u), self.dtype)
+
+    def info(self) -> dict[str, Any]:
+        return {"always_null": self.value is None}
+
+
+class _Mock(_Column):
+    def __init__(self, spec: ColumnSpec, s: pd.Series) -> None:
+        self.spec = ColumnSpec(**{**spec.__dict__, "dtype": str(s.dtype)})
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        return mock_column(self.spec, len(u), rng)
+
+    def info(self) -> dict[str, Any]:
+        return {"filled_by": "mock"}
+
+
+class _Numeric(_Column):
+    """float / integer: optional null flag + value (quantile table, or intervals if few values)."""
+
+    def __init__(self, spec: ColumnSpec, s: pd.Series, tail_q: float, discrete_max: int) -> None:
+        self.dtype = s.dtype
+        null = s.isna().to_numpy()
+        x = s.to_numpy(dtype=float, na_value=np.nan)[~null]
+        self.flag = _null_flag(null)
+        integer = spec.kind == "integer"
+        scale = 0 if integer else spec.scale
+        uniq, counts = np.unique(x, return_counts=True)
+        self.values: np.ndarray | None = None
+        if len(uniq) <= discrete_max:
+            # Ordered discrete domain: exact frequencies, tails dropped by the same quantile rule.
+            self.values = uniq
+            self.marginal: Any = IntervalMarginal(counts, tail_quantile=tail_q)
+            emitted = uniq[self.marginal.emitted()]
+            if len(emitted) == 0:
+                emitted = np.array([np.median(x)])
+            self.lo, self.hi = float(emitted.min()), float(emitted.max())
+        else:
+            self.marginal = QuantileMarginal(x, tail_q, integer=integer, decimals=scale)
+            self.lo, self.hi = self.marginal.lo, self.marginal.hi
+        if spec.bounds is not None:
+            blo, bhi = spec.bounds
+            self.lo = self.lo if blo is None else max(self.lo, float(blo))
+            self.hi = self.hi if bhi is None else min(self.hi, float(bhi))
+        self.dims = (self.flag is not None) + 1
+
+    def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        null = s.isna().to_numpy()
+        x = s.to_numpy(dtype=float, na_value=np.nan)
+        out = []
+        if self.flag is not None:
+            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
+        u = np.full(len(s), np.nan)
+        if self.values is not None:
+            codes = np.searchsorted(self.values, x[~null])
+            u[~null] = self.marginal.to_uniform(codes, rng)
+        else:
+            u[~null] = self.marginal.to_uniform(x[~null], rng)
+        out.append(u)
+        return out
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        null = None
+        if self.flag is not None:
+            null = self.flag.from_uniform(u[:, 0]) == 1
+        uv = u[:, -1]
+        if self.values is not None:
+            v = self.values[self.marginal.from_uniform(uv)]
+        else:
+            v = self.marginal.from_uniform(uv)
+        return numeric_series(np.clip(v, self.lo, self.hi), null, self.dtype)
+
+    def info(self) -> dict[str, Any]:
+        return {"marginal": "discrete" if self.values is not None else "quantile_table"}
+
+
+class _Categorical(_Column):
+    """Categories (NULL and the pooled rare ones included) as frequency intervals."""
+
+    def __init__(self, spec: ColumnSpec, s: pd.Series, rare_min_count: int, protect: bool) -> None:
+        self.dtype = s.dtype
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        keep = counts >= (rare_min_count if protect else 1)
+        if not keep.any():
+            raise UnsupportedColumnError(
+                f"column {spec.name!r}: every value occurs fewer than rare_min_count="
+                f"{rare_min_count} times, so none may be emitted; use the mock generator for it, "
+                "drop it, or lower rare_min_count",
+                [spec.name],
+            )
+        kept_idx = np.flatnonzero(keep)
+        self.suppressed = int((~keep).sum())
+        # Only frequent values are stored in the model: rare ones never leave fit().
+        self.uniques = pd.Series(uniques).iloc[kept_idx].array
+        self.kept_p = counts[kept_idx] / counts[kept_idx].sum()
+        # Outcome table: kept categories, then the rare pool, then NULL; ordered by frequency.
+        out_codes = list(range(len(kept_idx)))  # code into self.uniques; -1 null, -2 rare pool
+        out_counts = list(counts[kept_idx])
+        if self.suppressed:
+            out_codes.append(-2)
+            out_counts.append(int(counts[~keep].sum()))
+        n_null = int((codes < 0).sum())
+        if n_null:
+            out_codes.append(-1)
+            out_counts.append(n_null)
+        order = np.argsort(-np.asarray(out_counts), kind="stable")
+        self.outcome_code = np.asarray(out_codes, dtype=np.int64)[order]
+        self.marginal = IntervalMarginal(np.asarray(out_counts)[order])
+        # source factorize code -> outcome position (for fit scores)
+        pos_of = {int(c): i for i, c in enumerate(self.outcome_code)}
+        src_to_kept = np.full(len(uniques), -2, dtype=np.int64)
+        src_to_kept[kept_idx] = np.arange(len(kept_idx))
+        self._src_to_outcome = np.array([pos_of[int(k)] for k in src_to_kept], dtype=np.int64)
+        self._null_outcome = pos_of.get(-1, -1)
+        self._fit_codes = codes
+        self.dims = 1
+
+    def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        codes = self._fit_codes
+        pos = np.where(codes >= 0, self._src_to_outcome[np.maximum(codes, 0)], self._null_outcome)
+        u = self.marginal.to_uniform(pos, rng)
+        del self._fit_codes, self._src_to_outcome  # fit-time only
+        return [u]
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        codes = self.outcome_code[self.marginal.from_uniform(u[:, 0])]
+        rare = codes == -2
+        if rare.any():
+            codes[rare] = rng.choice(len(self.kept_p), size=int(rare.sum()), p=self.kept_p)
+        return take_series(self.uniques, codes, self.dtype)
+
+    def info(self) -> dict[str, Any]:
+        return {"categories_emitted": len(self.uniques), "categories_suppressed": self.suppressed}
+
+
+class _Datetime(_Column):
+    """date / datetime / timestamptz: null flag + trend + calendar parts (dow, month, hour)."""
+
+    def __init__(self, spec: ColumnSpec, s: pd.Series, tail_q: float) -> None:
+        self.dtype = s.dtype
+        self.is_date = spec.kind == "date"
+        null = s.isna().to_numpy()
+        us = self._micros(s)[~null]
+        self.flag = _null_flag(null)
+        self.res = timeparts.US_DAY if self.is_date else timeparts.resolution(us)
+        bounds = None
+        if spec.bounds is not None:
+            bounds = tuple(None if b is None else _ts_us(b) for b in spec.bounds)
+        self.trend = QuantileMarginal(us.astype(float), tail_q, bounds=bounds)
+        lo = int(np.ceil(self.trend.lo / self.res) * self.res)
+        hi = int(np.floor(self.trend.hi / self.res) * self.res)
+        if lo > hi:
+            lo = hi = int(np.floor(np.median(us) / self.res) * self.res)
+        self.lo, self.hi = lo, hi
+        self.parts = timeparts.choose_parts(us, self.is_date)
+        cal = timeparts.calendar_parts(us)
+        self.part_marginals = {
+            p: IntervalMarginal(np.bincount(cal[p], minlength=timeparts.PART_SIZES[p]) + 0.0)
+            for p in self.parts
+        }
+        self.dims = (self.flag is not None) + 1 + len(self.parts)
+
+    @staticmethod
+    def _micros(s: pd.Series) -> np.ndarray:
+        if getattr(s.dtype, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        arr = s.to_numpy(dtype="datetime64[us]")
+        return np.where(np.isnat(arr), 0, arr.astype(np.int64))
+
+    def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        null = s.isna().to_numpy()
+        us = self._micros(s)
+        out = []
+        if self.flag is not None:
+            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
+        t = np.full(len(s), np.nan)
+        t[~null] = self.trend.to_uniform(us[~null], rng)
+        out.append(t)
+        cal = timeparts.calendar_parts(us[~null])
+        for p in self.parts:
+            u = np.full(len(s), np.nan)
+            u[~null] = self.part_marginals[p].to_uniform(cal[p], rng)
+            out.append(u)
+        return out
+
+    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        j = 0
+        null = None
+        if self.flag is not None:
+            null = self.flag.from_uniform(u[:, 0]) == 1
+            j = 1
+        trend = np.round(self.trend.from_uniform(u[:, j])).astype(np.int64)
+        parts = {
+            p: self.part_marginals[p].from_uniform(u[:, j + 1 + i])
+            for i, p in enumerate(self.parts)
+        }
+        us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res)
+        return datetime_series(us, null, self.dtype)
+
+    def info(self) -> dict[str, Any]:
+        return {"calendar_parts": list(self.parts)}
+
+
+def _ts_us(value: Any) -> int:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.value // 1000)
+
+
+class GaussianCopula:
+    """Gaussian copula synthesizer (scikit-learn style: configure, ``fit``, ``sample``).
+
+    Parameters
+    ----------
+    rare_min_count: categories seen fewer times than this in training are never emitted.
+    tail_quantile: numbers/timestamps are sampled within these protected quantiles.
+    max_train_rows: larger inputs are uniformly subsampled to this many rows for fitting.
+    chunk_size: rows per chunk in ``sample_chunks`` (memory is flat in the number of rows).
+    random_state: seed for fitting randomness (subsample, tie-breaking); None = fresh.
+    passthrough_mock: names of id/text columns to fill from the mock generator instead of
+        refusing them (e.g. random UUIDs for a key column).
+    discrete_max_unique: numeric columns with at most this many distinct values are modelled as
+        an ordered discrete domain with exact frequencies.
+    """
+
+    def __init__(
+        self,
+        rare_min_count: int = 10,
+        tail_quantile: float = 0.01,
+        max_train_rows: int = 200_000,
+        chunk_size: int = 100_000,
+        random_state: int | None = None,
+        passthrough_mock: set[str] | None = None,
+        discrete_max_unique: int = 32,
+    ) -> None:
+        self.rare_min_count = rare_min_count
+        self.tail_quantile = tail_quantile
+        self.max_train_rows = max_train_rows
+        self.chunk_size = chunk_size
+        self.random_state = random_state
+        self.passthrough_mock = passthrough_mock
+        self.discrete_max_unique = discrete_max_unique
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self) -> None:
+        if not (isinstance(self.rare_min_count, (int, np.integer)) and self.rare_min_count >= 1):
+            raise ConfigError(
+                f"GaussianCopula: rare_min_count must be an integer >= 1, got {self.rare_min_count!r}"
+            )
+        if not (0.0 <= float(self.tail_quantile) < 0.5):
+            raise ConfigError(
+                f"GaussianCopula: tail_quantile must be in [0, 0.5), got {self.tail_quantile!r}"
+            )
+        if int(self.max_train_rows) < 1 or int(self.chunk_size) < 1:
+            raise ConfigError("GaussianCopula: max_train_rows and chunk_size must be >= 1")
+
+    def fit(self, frame: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> GaussianCopula:
+        """Learn marginals and the correlation of normal scores from ``frame``."""
+        self._check_params()
+        if frame is None or len(frame) == 0 or len(frame.columns) == 0:
+            raise EmptyInputError(
+                "GaussianCopula.fit: the training input has no rows (or no columns)"
+            )
+        specs = list(specs) if specs is not None else infer_specs(frame)
+        names = list(frame.columns)
+        by_name = {s.name: s for s in specs}
+        missing = [c for c in names if c not in by_name]
+        unknown = [s.name for s in specs if s.name not in set(names)]
+        if missing or unknown:
+            raise ConfigError(
+                f"GaussianCopula.fit: specs do not match the frame (no spec for {missing}, "
+                f"not in frame: {unknown})"
+            )
+        mock = set(self.passthrough_mock or ())
+        refused = [c for c in names if by_name[c].kind in ("id", "text") and c not in mock]
+        if refused:
+            raise UnsupportedColumnError(
+                "GaussianCopula cannot model identifier or free-text columns "
+                f"{', '.join(repr(c) for c in refused)}: their values are (nearly) unique, so a "
+                "copula could only copy them. Drop them from the contract, declare them "
+                "categorical if they really repeat, or fill them with the mock generator "
+                "(passthrough_mock).",
+                refused,
+            )
+        rng = np.random.default_rng(self.random_state)
+        n_input = len(frame)
+        if n_input > self.max_train_rows:
+            idx = np.sort(rng.choice(n_input, size=int(self.max_train_rows), replace=False))
+            frame = frame.iloc[idx]
+        frame = frame.reset_index(drop=True)
+        q = float(self.tail_quantile)
+        self.names_ = names
+        self.columns_: list[_Column] = []
+        blocks: list[np.ndarray] = []
+        for i, c in enumerate(names):
+            s = frame.iloc[:, i]
+            spec = by_name[c]
+            kind = spec.kind
+            if c in mock:
+                col: _Column = _Mock(spec, s)
+            elif kind == "constant" or s.notna().sum() == 0:
+                col = _Constant(spec, s)
+            elif kind in ("float", "integer"):
+                col = _Numeric(spec, s, q, self.discrete_max_unique)
+            elif kind in ("categorical", "boolean"):
+                col = _Categorical(spec, s, int(self.rare_min_count), protect=kind == "categorical")
+            elif kind in ("date", "datetime"):
+                col = _Datetime(spec, s, q)
+            else:  # pragma: no cover - kinds validated above
+                raise UnsupportedColumnError(f"column {c!r}: unsupported kind {kind!r}", [c])
+            col.kind = kind  # type: ignore[attr-defined]
+            blocks.extend(col.scores(s, rng))
+            self.columns_.append(col)
+        if blocks:
+            u = np.column_stack(blocks)
+            z = ndtri(np.clip(u, _EPS, 1 - _EPS))
+            del u
+            self.corr_, self.shrinkage_ = shrunk_correlation(z, rng)
+            del z
+        else:
+            self.corr_, self.shrinkage_ = np.zeros((0, 0)), 0.0
+        self.chol_ = np.linalg.cholesky(self.corr_) if len(self.corr_) else self.corr_
+        self.n_input_rows_ = n_input
+        self.n_train_rows_ = len(frame)
+        self.specs_ = [by_name[c] for c in names]
+        return self
+
+    # --------------------------------------------------------------- sample
+    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
+        """``n`` synthetic rows; same seed and model give the same rows."""
+        chunks = list(self.sample_chunks(n, seed=seed))
+        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+    def sample_chunks(
+        self, n: int, seed: int | None = None, chunk_size: int | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """Yield frames of at most ``chunk_size`` rows totalling ``n`` (at least one frame)."""
+        if not hasattr(self, "columns_"):
+            raise ConfigError("GaussianCopula: call fit() before sampling")
+        if int(n) < 0:
+            raise ConfigError(f"GaussianCopula: number of rows must be >= 0, got {n}")
+        n = int(n)
+        size = int(chunk_size or self.chunk_size)
+        rng = np.random.default_rng(seed)
+        d = self.chol_.shape[0]
+        start = 0
+        while True:
+            m = min(size, n - start)
+            z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
+            u = np.clip(ndtr(z), _EPS, 1 - _EPS)
+            del z
+            cols, j = [], 0
+            for col in self.columns_:
+                cols.append(
+                    col.decode(
+                        u[:, j : j + col.dims] if col.dims else np.empty((m, 0)), rng
+                    ).reset_index(drop=True)
+                )
+                j += col.dims
+            yield _frame(cols, self.names_)
+            start += m
+            if start >= n:
+                return
+
+    # ------------------------------------------------------------- describe
+    def describe(self) -> dict:
+        """JSON-serialisable record of the method and the privacy controls in force."""
+        if not hasattr(self, "columns_"):
+            raise ConfigError("GaussianCopula: call fit() before describe()")
+        cols = {}
+        for name, col in zip(self.names_, self.columns_, strict=True):
+            cols[str(name)] = {"kind": col.kind, "latent_dims": int(col.dims), **col.info()}  # type: ignore[attr-defined]
+        return {
+            "method": "gaussian_copula",
+            "version": VERSION,
+            "marginals": "empirical (quantile tables / frequency intervals)",
+            "correlation": {
+                "dims": int(self.corr_.shape[0]),
+                "estimator": "pairwise-complete normal scores, Ledoit-Wolf shrinkage, PD repair",
+                "shrinkage": round(float(self.shrinkage_), 6),
+            },
+            "privacy": {
+                "rare_min_count": int(self.rare_min_count),
+                "rare_strategy": "resample_among_frequent",
+                "categories_suppressed": int(sum(c.suppressed for c in self.columns_)),
+                "tail_quantile": float(self.tail_quantile),
+                "tail_strategy": "sample_within_protected_quantiles",
+                "rows_input": int(self.n_input_rows_),
+                "rows_trained_on": int(self.n_train_rows_),
+                "max_train_rows": int(self.max_train_rows),
+                "mock_columns": sorted(str(c) for c in (self.passthrough_mock or ())),
+            },
+            "columns": cols,
+        }
