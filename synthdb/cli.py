@@ -17,6 +17,7 @@ from synthdb.errors import SynthdbError
 # Modules under synthdb.commands that add sub-commands (one line each).
 COMMAND_MODULES = [
     "db",
+    "demo",
 ]
 
 

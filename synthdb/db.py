@@ -50,7 +50,9 @@ class ConnectionSettings:
         """A ``psql`` line that a person can paste to connect."""
         import shlex
 
-        return "psql " + shlex.quote(self.conninfo(user=user or self.user, password=""))
+        parts = ["psql", "-h", self.host, "-p", str(self.port), "-U", user or self.user,
+                 "-d", self.dbname]
+        return " ".join(shlex.quote(p) for p in parts)
 
 
 def synthdb_home(base: str | os.PathLike[str] | None = None) -> Path:

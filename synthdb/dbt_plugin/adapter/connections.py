@@ -1,7 +1,8 @@
 """Connection handling for the synthdb adapter: Postgres credentials under a new type name.
 
-The profile says ``type: synthdb``; everything else (host, port, user, ...) is Postgres. When no
-host is given, the embedded server of this project is used (DESIGN §7).
+The profile says ``type: synthdb``; everything else (host, port, user, ...) is Postgres. When the
+host is ``embedded`` (the default in the demo profile), the project's embedded PostgreSQL is
+started on first use and its socket directory becomes the host (DESIGN §7).
 """
 
 from __future__ import annotations
@@ -25,5 +26,22 @@ class SynthdbCredentials(PostgresCredentials):
         return (*super()._connection_keys(), "audit_schema")
 
 
+def resolve_embedded(credentials: SynthdbCredentials) -> SynthdbCredentials:
+    """Replace ``host: embedded`` by the socket directory of the running embedded server."""
+    from synthdb import db
+
+    if credentials.host == db.EMBEDDED:
+        settings = db.start_embedded()
+        credentials.host = settings.host
+        credentials.port = settings.port
+    return credentials
+
+
 class SynthdbConnectionManager(PostgresConnectionManager):
     TYPE = "synthdb"
+
+    @classmethod
+    def open(cls, connection):
+        if connection.state != "open":
+            resolve_embedded(connection.credentials)
+        return super().open(connection)

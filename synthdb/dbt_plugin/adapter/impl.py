@@ -1,10 +1,63 @@
-"""The synthdb adapter: Postgres behaviour plus ``@available`` methods used by materializations."""
+"""The synthdb adapter: Postgres behaviour plus ``@available`` methods used by materializations.
+
+The heavy lifting lives in ``synthdb.release``; these methods translate dbt's objects (model
+node, graph, relations) into plain requests and turn ``SynthdbError`` into a dbt error whose
+message names the model and the problem, without a Python traceback.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dbt.adapters.base.meta import available
 from dbt.adapters.postgres.impl import PostgresAdapter
-from dbt.adapters.synthdb.connections import SynthdbConnectionManager
+from dbt.adapters.synthdb.connections import SynthdbConnectionManager, resolve_embedded
+
+SYNTHDB_TESTS = ("k_anonymity", "rare_categories", "no_leakage")
+
+
+def _as_dict(node: Any) -> dict[str, Any]:
+    if isinstance(node, dict):
+        return node
+    if hasattr(node, "to_dict"):
+        return node.to_dict()
+    return dict(node)
+
+
+def upstream_schemas(model: dict[str, Any], graph: dict[str, Any]) -> list[str]:
+    """Schemas of every model and source the given model reads, directly or not."""
+    nodes, sources = graph.get("nodes", {}), graph.get("sources", {})
+    seen: set[str] = set()
+    schemas: set[str] = set()
+    stack = list(model.get("depends_on", {}).get("nodes", []))
+    while stack:
+        unique_id = stack.pop()
+        if unique_id in seen:
+            continue
+        seen.add(unique_id)
+        node = nodes.get(unique_id) or sources.get(unique_id)
+        if not node:
+            continue
+        if node.get("schema"):
+            schemas.add(node["schema"])
+        stack.extend(node.get("depends_on", {}).get("nodes", []))
+    return sorted(schemas)
+
+
+def attached_tests(model: dict[str, Any], graph: dict[str, Any]) -> list[dict[str, Any]]:
+    """synthdb generic tests attached to ``model`` in the graph, with their arguments."""
+    found = []
+    for node in graph.get("nodes", {}).values():
+        if node.get("resource_type") != "test":
+            continue
+        meta = node.get("test_metadata") or {}
+        if meta.get("name") not in SYNTHDB_TESTS:
+            continue
+        if node.get("attached_node") == model.get("unique_id") or model.get("unique_id") in (
+            node.get("depends_on", {}).get("nodes", [])
+        ):
+            found.append({"name": meta["name"], "kwargs": meta.get("kwargs") or {}})
+    return found
 
 
 class SynthdbAdapter(PostgresAdapter):
@@ -14,8 +67,86 @@ class SynthdbAdapter(PostgresAdapter):
     def type(cls) -> str:
         return "synthdb"
 
+    def _settings(self):
+        from synthdb.db import ConnectionSettings
+
+        creds = resolve_embedded(self.config.credentials)
+        return ConnectionSettings(
+            host=creds.host, port=int(creds.port), user=creds.user,
+            password=creds.password or "", dbname=creds.database,
+        )
+
+    def _project_root(self) -> str:
+        return str(getattr(self.config, "project_root", None) or ".")
+
     @available
     def synthdb_version(self) -> str:
         from synthdb import __version__
 
         return __version__
+
+    @available
+    def synthdb_audit_schema(self) -> str:
+        return self.config.credentials.audit_schema
+
+    @available
+    def synthdb_synthesize(self, model: Any, graph: Any, source_relation: Any,
+                           target_relation: Any, invocation_id: str | None = None) -> dict:
+        """Run the synthesis of one ``synthetic`` model (see synthdb.release.synthesize)."""
+        from dbt_common.exceptions import DbtRuntimeError
+
+        from synthdb.errors import SynthdbError
+        from synthdb.release.config import parse_synth_config, tighten_with_tests
+        from synthdb.release.synthesize import SynthesisRequest, run_synthesis
+
+        model, graph = _as_dict(model), _as_dict(graph)
+        name = model.get("name", "?")
+        try:
+            cfg = parse_synth_config(model.get("config", {}).get("synth"), name)
+            cfg.privacy = tighten_with_tests(cfg.privacy, attached_tests(model, graph))
+            request = SynthesisRequest(
+                model=name,
+                source=(source_relation.schema, source_relation.identifier),
+                target=(target_relation.schema, target_relation.identifier),
+                config=cfg,
+                upstream_schemas=upstream_schemas(model, graph),
+                invocation_id=invocation_id,
+                audit_schema=self.config.credentials.audit_schema,
+                project_root=self._project_root(),
+            )
+            return run_synthesis(self._settings(), request)
+        except SynthdbError as exc:
+            raise DbtRuntimeError(f"synthdb: {exc}") from None
+
+    @available
+    def synthdb_publish(self, model: Any, graph: Any, staging_relation: Any,
+                        target_relation: Any, invocation_id: str | None = None) -> dict:
+        """Gate-check and publish one ``publish`` model (see synthdb.release.publish)."""
+        from dbt_common.exceptions import DbtRuntimeError
+
+        from synthdb.errors import SynthdbError
+        from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
+
+        model, graph = _as_dict(model), _as_dict(graph)
+        name = model.get("name", "?")
+        try:
+            pub = parse_publish_config(model.get("config", {}).get("publish"), name)
+            docs = {c: (v or {}).get("description", "") for c, v in
+                    (model.get("columns") or {}).items()}
+            request = PublishRequest(
+                model=name,
+                staging=(staging_relation.schema, staging_relation.identifier),
+                target=(target_relation.schema, target_relation.identifier),
+                recipient=pub["recipient"],
+                role=pub.get("role") or f"{pub['recipient']}_reader",
+                metadata={k: pub.get(k) for k in
+                          ("owner", "purpose", "retention", "licence", "contact")},
+                column_docs=docs,
+                protected_schemas=upstream_schemas(model, graph),
+                invocation_id=invocation_id,
+                audit_schema=self.config.credentials.audit_schema,
+                project_root=self._project_root(),
+            )
+            return run_publish(self._settings(), request)
+        except SynthdbError as exc:
+            raise DbtRuntimeError(f"synthdb: {exc}") from None

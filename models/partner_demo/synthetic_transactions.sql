@@ -1,0 +1,20 @@
+{#- Synthetic rows learned from the contract (Gaussian copula), written to the isolated staging
+    schema. The body selects from the model itself, so `dbt show` prints synthetic rows only. -#}
+{{ config(
+    materialized='synthetic',
+    schema='partner_demo_staging',
+    synth={
+        'source': 'contract_transactions',
+        'mode': 'synthesize',
+        'seed': var('synthdb_seed', none),
+        'columns': {'customer_ref': {'method': 'mock'}},
+        'privacy': {
+            'quasi_identifiers': ['age_band', 'region', 'gender'],
+            'k': var('synthdb_k', 10),
+            'rare_min_count': 10,
+            'dcr_share_max': 0.55,
+        },
+    },
+) }}
+-- depends_on: {{ ref('contract_transactions') }}
+select * from {{ this }}

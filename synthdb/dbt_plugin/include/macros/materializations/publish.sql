@@ -1,0 +1,21 @@
+{#-
+  materialized='publish': expose the synthetic table named in config publish.from to the
+  recipient's schema and role, only if its stored privacy verdict passed (fail-closed gate).
+-#}
+{% materialization publish, adapter='synthdb' %}
+  {%- set pub = config.get('publish') -%}
+  {%- if pub is not mapping or not pub.get('from') or not pub.get('recipient') -%}
+    {{ exceptions.raise_compiler_error("synthdb: model " ~ model.name ~ ": config publish needs 'from' (the synthetic model) and 'recipient'") }}
+  {%- endif -%}
+  {%- set staging_relation = ref(pub.get('from')) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+
+  {{ run_hooks(pre_hooks) }}
+  {%- set result = adapter.synthdb_publish(model, graph, staging_relation, target_relation, invocation_id) -%}
+  {{ log("synthdb: published " ~ result['relation'] ~ " version " ~ result['version'] ~ " (" ~ result['rows'] ~ " rows) to role " ~ result['role'] ~ "; evidence in " ~ result['evidence'], info=True) }}
+  {% call statement('main') -%}
+    select {{ result['version'] | int }} as release_version
+  {%- endcall %}
+  {{ run_hooks(post_hooks) }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

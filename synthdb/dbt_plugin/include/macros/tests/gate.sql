@@ -1,0 +1,27 @@
+{#- Helpers shared by the synthdb generic tests: read the verdict stored for a table's run. -#}
+
+{% macro synthdb_run_id_sql(model) -%}
+  (obj_description(to_regclass('{{ (model | string) | replace("'", "''") }}'), 'pg_class')::json ->> 'synthdb_run_id')
+{%- endmacro %}
+
+{#- Rows (one per problem) when the stored metrics of `check` for this table's run did not pass. -#}
+{% macro synthdb_stored_failures(model, check) -%}
+  {%- set audit = adapter.quote(adapter.synthdb_audit_schema()) -%}
+  select 'stored verdict: ' || m.check_name || '.' || m.metric || ' = '
+         || coalesce(round(m.value::numeric, 4)::text, 'null')
+         || ' (threshold ' || coalesce(round(m.threshold::numeric, 4)::text, '-') || ') failed' as failure
+  from {{ audit }}.metrics m
+  where m.run_id = {{ synthdb_run_id_sql(model) }}
+    and m.check_name = '{{ check }}' and m.passed is false
+  union all
+  select 'no stored {{ check }} metrics for the run that produced this table (fail-closed)' as failure
+  where not exists (
+    select 1 from {{ audit }}.metrics m
+    where m.run_id = {{ synthdb_run_id_sql(model) }} and m.check_name = '{{ check }}'
+  )
+{%- endmacro %}
+
+{% macro synthdb_column_list(columns) -%}
+  {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
+  {%- for c in columns -%}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{%- endfor -%}
+{%- endmacro %}

@@ -1,0 +1,1 @@
+"""The demo: a production-like source and a one-command release of it."""

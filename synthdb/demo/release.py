@@ -1,0 +1,111 @@
+"""``synthdb demo release``: the whole flow on the embedded server, then a plain summary.
+
+It loads the demo source, runs the real ``dbt build`` of the demo project (so the user sees
+dbt's own output), creates a login for the recipient, and prints what was released: table, row
+count, the gate's verdict per check, where the evidence is, and a psql line that works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from synthdb import db
+from synthdb.demo.source import load_demo_source
+from synthdb.errors import SynthdbError
+
+RECIPIENT_SCHEMA = "partner_demo"
+RECIPIENT_TABLE = "transactions"
+RECIPIENT_ROLE = "partner_demo_reader"
+RECIPIENT_LOGIN = "partner_demo_analyst"
+
+
+def dbt_executable() -> str:
+    """The dbt installed next to this Python (the project venv), else the one on PATH."""
+    local = Path(sys.executable).with_name("dbt")
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt(args: list[str], project_dir: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+    """Run real dbt in ``project_dir`` with the project's profile unless one is configured."""
+    full_env = dict(os.environ)
+    full_env.setdefault("DBT_PROFILES_DIR", str(project_dir))
+    full_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if env:
+        full_env.update(env)
+    return subprocess.run([dbt_executable(), *args], cwd=project_dir, env=full_env, check=False)
+
+
+def ensure_login(conn, login: str, group: str) -> None:
+    """A login role in the recipient's group role (the group is created by publish)."""
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
+    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
+
+
+def summary(conn, audit_schema: str = "synthdb_audit") -> dict:
+    """The latest release of the demo table with its verdict."""
+    row = conn.execute(
+        sql.SQL("SELECT r.release_id, r.version, r.run_id, r.published_relation, "
+                "r.manifest, ru.evidence_path FROM {a}.releases r JOIN {a}.runs ru USING (run_id) "
+                "WHERE r.published_relation = %s ORDER BY r.release_id DESC LIMIT 1").format(
+            a=sql.Identifier(audit_schema)),
+        (f"{RECIPIENT_SCHEMA}.{RECIPIENT_TABLE}",)).fetchone()
+    if row is None:
+        raise SynthdbError("no release of partner_demo.transactions was recorded; "
+                           "see the dbt output above")
+    count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+        sql.Identifier(RECIPIENT_SCHEMA), sql.Identifier(RECIPIENT_TABLE))).fetchone()[0]
+    checks = conn.execute(
+        sql.SQL("SELECT check_name, bool_and(passed) FILTER (WHERE passed IS NOT NULL), "
+                "count(*) FROM {}.metrics WHERE run_id = %s GROUP BY 1 ORDER BY 1").format(
+            sql.Identifier(audit_schema)), (row[2],)).fetchall()
+    return {"release_id": row[0], "version": row[1], "run_id": row[2], "relation": row[3],
+            "rows": count, "checks": checks, "run_evidence": row[5]}
+
+
+def run(project_dir: Path, customers: int, seed: int) -> int:
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    settings = db.settings_from_env()
+    timings["database"] = time.perf_counter() - start
+    print(f"synthdb: PostgreSQL at {settings.host}:{settings.port}", flush=True)
+    start = time.perf_counter()
+    with psycopg.connect(settings.conninfo()) as conn:
+        counts = load_demo_source(conn, customers=customers, seed=seed)
+        conn.commit()
+    timings["source"] = time.perf_counter() - start
+    print("synthdb: demo source loaded: "
+          + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()), flush=True)
+    start = time.perf_counter()
+    result = run_dbt(["build"], project_dir)
+    timings["dbt build"] = time.perf_counter() - start
+    if result.returncode != 0:
+        print("synthdb: dbt build failed; nothing new was published (the last good release, if "
+              "any, is untouched)", file=sys.stderr)
+        return result.returncode
+    with psycopg.connect(settings.conninfo()) as conn:
+        ensure_login(conn, RECIPIENT_LOGIN, RECIPIENT_ROLE)
+        conn.commit()
+        info = summary(conn)
+    evidence = project_dir / "evidence" / "partner_demo" / RECIPIENT_TABLE / f"v{info['version']}"
+    print()
+    print(f"Released   {info['relation']} (version {info['version']}, run {info['run_id']})")
+    print(f"Rows       {info['rows']:,} synthetic rows")
+    print("Gate       " + "; ".join(
+        f"{name}: {'PASS' if ok else ('FAIL' if ok is False else 'info')} ({n} metrics)"
+        for name, ok, n in info["checks"]))
+    print(f"Evidence   {evidence} (QA report: {evidence / 'qa_report.html'})")
+    print(f"Audit      SELECT * FROM synthdb_audit.releases WHERE release_id = {info['release_id']};")
+    print(f"Recipient  {settings.psql_command(user=RECIPIENT_LOGIN)} "
+          f"-c 'SELECT * FROM {RECIPIENT_SCHEMA}.{RECIPIENT_TABLE} LIMIT 5'")
+    print("Timings    " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    return 0

@@ -1,0 +1,163 @@
+"""Release settings read from dbt model config, validated with messages that name the model.
+
+Defaults are the safe ones (DESIGN: "when unsure, choose the safer default"): privacy checks on,
+k-anonymity suppression capped, fresh randomness per release, and the source's schemas protected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from synthdb.errors import ConfigError
+
+MODES = ("synthesize", "mock")
+
+
+@dataclass
+class PrivacyConfig:
+    """Thresholds of the privacy gate; tests attached to the model may only make them stricter."""
+
+    quasi_identifiers: list[str] = field(default_factory=list)
+    k: int = 5
+    max_suppression: float = 0.05  # share of rows k-anonymity suppression may remove
+    rare_columns: list[str] | None = None  # None: every categorical column
+    rare_min_count: int = 10
+    dcr_share_max: float = 0.55
+    identical_match_tolerance: float = 0.0
+    mia_advantage_max: float = 0.10
+    sample_size: int = 50_000
+
+
+@dataclass
+class SynthConfig:
+    """Config key ``synth`` of a model materialized as ``synthetic``."""
+
+    source: str
+    mode: str = "synthesize"
+    rows: int | None = None  # None: as many rows as the source
+    seed: int | None = None  # None: fresh randomness each release (recorded in the run row)
+    holdout: float = 0.2
+    max_train_rows: int = 200_000
+    chunk_size: int = 100_000
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    protected_schemas: list[str] = field(default_factory=list)
+    evidence_dir: str = "evidence"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the settings, recorded with each run."""
+        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_keys(raw: dict[str, Any], cls: type, where: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+def _number(value: Any, where: str, lo: float, hi: float, integer: bool = False) -> Any:
+    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok_type or not lo <= value <= hi:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{where} must be {kind} between {lo} and {hi}, got {value!r}")
+    return value
+
+
+def _names(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where} must be a list of column names, got {value!r}")
+    return list(value)
+
+
+def parse_privacy(raw: Any, where: str) -> PrivacyConfig:
+    if raw is None:
+        return PrivacyConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(raw).__name__}")
+    _check_keys(raw, PrivacyConfig, where)
+    cfg = PrivacyConfig(**raw)
+    cfg.quasi_identifiers = _names(cfg.quasi_identifiers, f"{where}.quasi_identifiers")
+    if cfg.rare_columns is not None:
+        cfg.rare_columns = _names(cfg.rare_columns, f"{where}.rare_columns")
+    _number(cfg.k, f"{where}.k", 1, 10**9, integer=True)
+    _number(cfg.max_suppression, f"{where}.max_suppression", 0, 0.5)
+    _number(cfg.rare_min_count, f"{where}.rare_min_count", 1, 10**9, integer=True)
+    _number(cfg.dcr_share_max, f"{where}.dcr_share_max", 0.5, 1.0)
+    _number(cfg.identical_match_tolerance, f"{where}.identical_match_tolerance", 0, 1)
+    _number(cfg.mia_advantage_max, f"{where}.mia_advantage_max", 0, 1)
+    _number(cfg.sample_size, f"{where}.sample_size", 100, 10**8, integer=True)
+    return cfg
+
+
+def parse_synth_config(raw: Any, model: str) -> SynthConfig:
+    """Validate the ``synth`` config of ``model``; raises ConfigError naming model and key."""
+    where = f"model {model}: config synth"
+    if not isinstance(raw, dict) or not raw.get("source"):
+        raise ConfigError(
+            f"{where} needs 'source': the name of the contract model to learn from, e.g. "
+            "config(materialized='synthetic', synth={'source': 'contract_customers'})"
+        )
+    _check_keys(raw, SynthConfig, where)
+    values = dict(raw)
+    privacy = parse_privacy(values.pop("privacy", None), f"{where}.privacy")
+    cfg = SynthConfig(**values, privacy=privacy)
+    if cfg.mode not in MODES:
+        raise ConfigError(f"{where}.mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+    if cfg.rows is not None:
+        _number(cfg.rows, f"{where}.rows", 1, 10**10, integer=True)
+    if cfg.seed is not None:
+        _number(cfg.seed, f"{where}.seed", 0, 2**63 - 1, integer=True)
+    _number(cfg.holdout, f"{where}.holdout", 0.05, 0.5)
+    _number(cfg.max_train_rows, f"{where}.max_train_rows", 100, 10**9, integer=True)
+    _number(cfg.chunk_size, f"{where}.chunk_size", 100, 10**8, integer=True)
+    if not isinstance(cfg.columns, dict):
+        raise ConfigError(f"{where}.columns must be a mapping of column name to settings")
+    cfg.protected_schemas = _names(cfg.protected_schemas or [], f"{where}.protected_schemas") \
+        if cfg.protected_schemas else []
+    return cfg
+
+
+def tighten_with_tests(cfg: PrivacyConfig, tests: list[dict[str, Any]]) -> PrivacyConfig:
+    """Merge thresholds of synthdb tests attached to the model; the stricter value wins.
+
+    ``tests`` are (name, kwargs) of generic tests found in the dbt graph. Values that are still
+    Jinja (``"{{ var(...) }}"``) cannot be read here and are left to the config.
+    """
+    for test in tests:
+        name, kwargs = test.get("name"), test.get("kwargs") or {}
+
+        def literal(key: str, kwargs: dict[str, Any] = kwargs) -> Any:
+            value = kwargs.get(key)
+            return None if isinstance(value, str) and "{{" in value else value
+
+        if name == "k_anonymity":
+            if isinstance(literal("k"), int):
+                cfg.k = max(cfg.k, literal("k"))
+            qis = literal("quasi_identifiers")
+            if isinstance(qis, list):
+                cfg.quasi_identifiers = list(dict.fromkeys([*cfg.quasi_identifiers, *qis]))
+        elif name == "rare_categories":
+            if isinstance(literal("min_count"), int):
+                cfg.rare_min_count = max(cfg.rare_min_count, literal("min_count"))
+            cols = literal("columns")
+            if isinstance(cols, list) and cfg.rare_columns is not None:
+                cfg.rare_columns = list(dict.fromkeys([*cfg.rare_columns, *cols]))
+        elif name == "no_leakage":
+            if isinstance(literal("dcr_share_max"), int | float):
+                cfg.dcr_share_max = min(cfg.dcr_share_max, literal("dcr_share_max"))
+            if isinstance(literal("mia_advantage_max"), int | float):
+                cfg.mia_advantage_max = min(cfg.mia_advantage_max, literal("mia_advantage_max"))
+    return cfg
