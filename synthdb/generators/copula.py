@@ -30,7 +30,7 @@ from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
 from .correlation import shrunk_correlation
-from .marginals import IntervalMarginal, QuantileMarginal
+from .marginals import IntervalMarginal, QuantileMarginal, attenuation
 from .mock import _frame, mock_column
 from .specs import ColumnSpec, infer_specs
 
@@ -50,6 +50,17 @@ class _Column:
 
     dims = 0
     suppressed = 0
+
+    @property
+    def atten(self) -> list[float]:
+        """Correlation attenuation factor per latent dim (filled by ``scores``)."""
+        if "_atten" not in self.__dict__:
+            self._atten: list[float] = []
+        return self._atten
+
+    @atten.setter
+    def atten(self, value: list[float]) -> None:
+        self._atten = value
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         return []
@@ -97,14 +108,17 @@ class _Numeric(_Column):
         scale = 0 if integer else spec.scale
         uniq, counts = np.unique(x, return_counts=True)
         self.values: np.ndarray | None = None
-        if len(uniq) <= discrete_max:
-            # Ordered discrete domain: exact frequencies, tails dropped by the same quantile rule.
+        if len(uniq) <= discrete_max and len(x) >= 3 * len(uniq):
+            # Repeating small domain: exact frequencies. Values outside the protected quantiles
+            # are moved to the nearest allowed value (top/bottom coding), never emitted.
             self.values = uniq
-            self.marginal: Any = IntervalMarginal(counts, tail_quantile=tail_q)
-            emitted = uniq[self.marginal.emitted()]
-            if len(emitted) == 0:
-                emitted = np.array([np.median(x)])
-            self.lo, self.hi = float(emitted.min()), float(emitted.max())
+            self.marginal: Any = IntervalMarginal(counts)
+            qlo, qhi = np.quantile(x, [tail_q, 1.0 - tail_q])
+            allowed = np.flatnonzero((uniq >= qlo - 1e-12) & (uniq <= qhi + 1e-12))
+            if len(allowed) == 0:
+                allowed = np.array([int(np.argmin(np.abs(uniq - np.median(x))))])
+            self.code_lo, self.code_hi = int(allowed[0]), int(allowed[-1])
+            self.lo, self.hi = float(uniq[self.code_lo]), float(uniq[self.code_hi])
         else:
             self.marginal = QuantileMarginal(x, tail_q, integer=integer, decimals=scale)
             self.lo, self.hi = self.marginal.lo, self.marginal.hi
@@ -120,6 +134,9 @@ class _Numeric(_Column):
         out = []
         if self.flag is not None:
             out.append(self.flag.to_uniform(null.astype(np.int64), rng))
+            self.atten.append(attenuation(self.flag.width))
+        _, tie_counts = np.unique(x[~null], return_counts=True)
+        self.atten.append(attenuation(tie_counts) if len(tie_counts) < len(x) - null.sum() else 1.0)
         u = np.full(len(s), np.nan)
         if self.values is not None:
             codes = np.searchsorted(self.values, x[~null])
@@ -135,7 +152,8 @@ class _Numeric(_Column):
             null = self.flag.from_uniform(u[:, 0]) == 1
         uv = u[:, -1]
         if self.values is not None:
-            v = self.values[self.marginal.from_uniform(uv)]
+            codes = np.clip(self.marginal.from_uniform(uv), self.code_lo, self.code_hi)
+            v = self.values[codes]
         else:
             v = self.marginal.from_uniform(uv)
         return numeric_series(np.clip(v, self.lo, self.hi), null, self.dtype)
@@ -190,6 +208,7 @@ class _Categorical(_Column):
         codes = self._fit_codes
         pos = np.where(codes >= 0, self._src_to_outcome[np.maximum(codes, 0)], self._null_outcome)
         u = self.marginal.to_uniform(pos, rng)
+        self.atten = [attenuation(self.marginal.width)]
         del self._fit_codes, self._src_to_outcome  # fit-time only
         return [u]
 
@@ -244,14 +263,18 @@ class _Datetime(_Column):
         out = []
         if self.flag is not None:
             out.append(self.flag.to_uniform(null.astype(np.int64), rng))
+            self.atten.append(attenuation(self.flag.width))
         t = np.full(len(s), np.nan)
         t[~null] = self.trend.to_uniform(us[~null], rng)
         out.append(t)
+        _, tie_counts = np.unique(us[~null], return_counts=True)
+        self.atten.append(attenuation(tie_counts) if len(tie_counts) < (~null).sum() else 1.0)
         cal = timeparts.calendar_parts(us[~null])
         for p in self.parts:
             u = np.full(len(s), np.nan)
             u[~null] = self.part_marginals[p].to_uniform(cal[p], rng)
             out.append(u)
+            self.atten.append(attenuation(self.part_marginals[p].width))
         return out
 
     def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
@@ -364,6 +387,7 @@ class GaussianCopula:
         self.names_ = names
         self.columns_: list[_Column] = []
         blocks: list[np.ndarray] = []
+        atten: list[float] = []
         for i, c in enumerate(names):
             s = frame.iloc[:, i]
             spec = by_name[c]
@@ -382,12 +406,14 @@ class GaussianCopula:
                 raise UnsupportedColumnError(f"column {c!r}: unsupported kind {kind!r}", [c])
             col.kind = kind  # type: ignore[attr-defined]
             blocks.extend(col.scores(s, rng))
+            atten.extend(col.atten)
             self.columns_.append(col)
         if blocks:
             u = np.column_stack(blocks)
             z = ndtri(np.clip(u, _EPS, 1 - _EPS))
             del u
-            self.corr_, self.shrinkage_ = shrunk_correlation(z, rng)
+            assert len(atten) == z.shape[1]
+            self.corr_, self.shrinkage_ = shrunk_correlation(z, rng, attenuation=np.asarray(atten))
             del z
         else:
             self.corr_, self.shrinkage_ = np.zeros((0, 0)), 0.0

@@ -16,9 +16,16 @@ MIN_PAIR_ROWS = 5
 
 
 def shrunk_correlation(
-    z: np.ndarray, rng: np.random.Generator, eig_floor: float = 1e-4
+    z: np.ndarray,
+    rng: np.random.Generator,
+    eig_floor: float = 1e-4,
+    attenuation: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Return (correlation matrix, shrinkage used) for normal scores ``z`` (NaN = missing)."""
+    """Return (correlation matrix, shrinkage used) for normal scores ``z`` (NaN = missing).
+
+    ``attenuation`` (one factor per dimension, see ``marginals.attenuation``) undoes the
+    weakening of correlations that tie-jittering discrete dimensions causes.
+    """
     n, d = z.shape
     if d == 0:
         return np.zeros((0, 0)), 0.0
@@ -33,7 +40,9 @@ def shrunk_correlation(
     cov = cross - mean * mean.T
     corr = cov / np.sqrt(var_i * var_i.T)
     corr[counts < MIN_PAIR_ROWS] = 0.0
-    corr = np.clip(np.nan_to_num(corr), -1.0, 1.0)
+    if attenuation is not None:
+        corr = corr / np.outer(attenuation, attenuation)
+    corr = np.clip(np.nan_to_num(corr), -0.999, 0.999)
     np.fill_diagonal(corr, 1.0)
 
     # Shrinkage intensity from a filled subsample (missing scores replaced by noise).

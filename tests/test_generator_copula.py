@@ -1,0 +1,275 @@
+"""Targeted tests of the Gaussian copula and the mock generator on frames with known structure."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
+from synthdb.generators import ColumnSpec, GaussianCopula, MockGenerator, infer_specs
+
+N = 6000
+
+
+def _tvd(a: pd.Series, b: pd.Series) -> float:
+    pa, pb = a.value_counts(normalize=True), b.value_counts(normalize=True)
+    return 0.5 * float(pa.subtract(pb, fill_value=0).abs().sum())
+
+
+@pytest.fixture(scope="module")
+def mixed() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=N)
+    income = np.exp(10 + 0.8 * x + 0.3 * rng.normal(size=N))
+    return pd.DataFrame(
+        {
+            "x": x,
+            "income": np.round(income, 2),
+            "visits": pd.array(
+                np.where(rng.random(N) < 0.82, 0, rng.integers(1, 500, N)), dtype="Int64"
+            ),
+            "segment": pd.Series(
+                np.where(x + rng.normal(size=N) > 0, "gold", "basic"), dtype=object
+            ),
+            "city": pd.Series(rng.choice([f"city{i}" for i in range(400)], N), dtype=object),
+            "active": pd.array(rng.random(N) < 0.4, dtype="boolean"),
+            "score": pd.Series(np.where(x > 1.0, np.nan, x * 2 + 1)),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(mixed: pd.DataFrame) -> GaussianCopula:
+    return GaussianCopula(random_state=0).fit(mixed)
+
+
+def test_zero_inflation_kept(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(N, seed=1)
+    assert abs((out["visits"] == 0).mean() - 0.82) < 0.025
+    assert out["visits"].dtype == "Int64"
+
+
+def test_rank_correlation_kept(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(N, seed=2)
+    real = mixed["x"].corr(mixed["income"], method="spearman")
+    syn = out["x"].corr(out["income"], method="spearman")
+    assert real > 0.9 and abs(real - syn) < 0.05
+    # a categorical follows the number it depends on
+    real_gap = mixed.groupby("segment")["x"].mean().diff().iloc[-1]
+    syn_gap = out.groupby("segment")["x"].mean().diff().iloc[-1]
+    assert np.sign(real_gap) == np.sign(syn_gap) and abs(syn_gap) > 0.5 * abs(real_gap)
+
+
+def test_nulls_modelled_jointly(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(N, seed=3)
+    # in the source, score is NULL exactly when x > 1: nulls must go with high x
+    assert (
+        out.loc[out["score"].isna(), "x"].mean() > out.loc[out["score"].notna(), "x"].mean() + 1.0
+    )
+    assert abs(out["score"].isna().mean() - mixed["score"].isna().mean()) < 0.03
+
+
+def test_extremes_never_emitted(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(20_000, seed=4)
+    assert out["income"].max() <= mixed["income"].quantile(0.99) + 1e-6
+    assert out["income"].min() >= mixed["income"].quantile(0.01) - 1e-6
+    assert out["income"].max() < mixed["income"].max()
+    # prices keep their two decimals
+    assert np.allclose(out["income"] * 100, np.round(out["income"] * 100))
+
+
+def test_rare_categories_suppressed() -> None:
+    rng = np.random.default_rng(1)
+    values = np.array(["common_a"] * 500 + ["common_b"] * 300 + ["rare_1"] * 3 + ["rare_2"] * 9)
+    frame = pd.DataFrame({"c": rng.permutation(values), "v": rng.normal(size=len(values))})
+    gen = GaussianCopula(rare_min_count=10, random_state=0).fit(frame)
+    out = gen.sample(20_000, seed=0)
+    assert set(out["c"]) == {"common_a", "common_b"}
+    assert abs((out["c"] == "common_a").mean() - 500 / 800) < 0.02  # resampled proportionally
+    assert gen.describe()["privacy"]["categories_suppressed"] == 2
+    assert "rare_1" not in repr(gen.__dict__)  # the model itself does not hold rare values
+
+
+def test_high_cardinality_categorical(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(N, seed=5)
+    assert out["city"].nunique() > 300
+    assert _tvd(mixed["city"], out["city"]) < 0.15
+
+
+def test_seasonal_timestamps_keep_calendar_parts() -> None:
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2013-01-01", "2014-12-31", freq="D")
+    w = np.where(days.day_of_week < 5, 4.0, 1.0) * np.where(days.month.isin([6, 7, 8]), 2.5, 1.0)
+    n = 20_000
+    d = rng.choice(days.to_numpy(), n, p=w / w.sum())
+    hp = np.r_[np.full(6, 0.1), np.full(4, 3.0), np.full(8, 1.0), np.full(6, 0.4)]
+    hours = rng.choice(24, n, p=hp / hp.sum())
+    minutes = rng.integers(0, 60, n)
+    ts = pd.Series(d + hours.astype("timedelta64[h]") + minutes.astype("timedelta64[m]"))
+    frame = pd.DataFrame({"ts": ts.dt.tz_localize("UTC"), "delay": hours * 3 + rng.normal(size=n)})
+    gen = GaussianCopula(random_state=0).fit(
+        frame, infer_specs(frame, {"ts": "timestamp with time zone"})
+    )
+    out = gen.sample(n, seed=1)
+    assert out["ts"].dtype == frame["ts"].dtype
+    for part in ("day_of_week", "month", "hour"):
+        assert _tvd(getattr(frame["ts"].dt, part), getattr(out["ts"].dt, part)) < 0.04, part
+    assert (out["ts"].dt.second == 0).all()  # minute resolution kept
+    syn_rho = out["delay"].corr(out["ts"].dt.hour, method="spearman")
+    assert syn_rho > 0.8
+
+
+def test_dates_stay_dates() -> None:
+    rng = np.random.default_rng(4)
+    d = pd.Series(
+        pd.Timestamp("2000-01-01") + pd.to_timedelta(rng.integers(0, 5000, 3000), unit="D")
+    )
+    frame = pd.DataFrame({"d": d.astype("datetime64[us]")})
+    out = (
+        GaussianCopula(random_state=0)
+        .fit(frame, infer_specs(frame, {"d": "date"}))
+        .sample(2000, seed=0)
+    )
+    assert (out["d"] == out["d"].dt.normalize()).all()
+    assert out["d"].min() >= frame["d"].quantile(0.01) - pd.Timedelta(days=1)
+
+
+def test_deterministic_with_seed_fresh_without(fitted: GaussianCopula) -> None:
+    a, b = fitted.sample(500, seed=11), fitted.sample(500, seed=11)
+    pd.testing.assert_frame_equal(a, b)
+    c, d = fitted.sample(500), fitted.sample(500)
+    assert not c["x"].equals(d["x"])
+    chunks = list(fitted.sample_chunks(1050, seed=11, chunk_size=200))
+    assert [len(c) for c in chunks] == [200] * 5 + [50]
+    assert sum(len(c) for c in chunks) == 1050
+
+
+def test_fit_deterministic_with_random_state(mixed: pd.DataFrame) -> None:
+    a = GaussianCopula(random_state=5, max_train_rows=2000).fit(mixed).sample(300, seed=1)
+    b = GaussianCopula(random_state=5, max_train_rows=2000).fit(mixed).sample(300, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_no_training_rows_copied(mixed: pd.DataFrame, fitted: GaussianCopula) -> None:
+    out = fitted.sample(N, seed=6)
+    cols = ["x", "income", "score"]
+    merged = out[cols].merge(mixed[cols], how="inner", on=cols)
+    assert len(merged) == 0
+
+
+def test_text_and_id_columns_refused_by_name() -> None:
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "customer id": [f"c-{i:05d}" for i in range(n)],
+            "note": [f"free text number {i} with words" for i in range(n)],
+            "v": np.arange(n, dtype=float),
+        }
+    )
+    specs = infer_specs(frame, {"customer id": "uuid"})
+    assert [s.kind for s in specs] == ["id", "text", "float"]
+    with pytest.raises(UnsupportedColumnError) as err:
+        GaussianCopula().fit(frame, specs)
+    assert "'customer id'" in str(err.value) and "'note'" in str(err.value)
+    assert "mock" in str(err.value)
+    assert err.value.columns == ["customer id", "note"]
+    # with passthrough_mock they are filled (ids unique) instead of refused
+    gen = GaussianCopula(passthrough_mock={"customer id", "note"}, random_state=0).fit(frame, specs)
+    out = gen.sample(300, seed=0)
+    assert out["customer id"].is_unique and not set(out["customer id"]) & set(frame["customer id"])
+    assert gen.describe()["columns"]["note"]["filled_by"] == "mock"
+
+
+def test_user_can_declare_text_categorical() -> None:
+    frame = pd.DataFrame({"t": [f"v{i % 150}" for i in range(200)]})
+    assert infer_specs(frame)[0].kind == "text"
+    spec = [ColumnSpec(name="t", kind="categorical")]
+    out = GaussianCopula(rare_min_count=1, random_state=0).fit(frame, spec).sample(100, seed=0)
+    assert set(out["t"]) <= set(frame["t"])
+
+
+def test_empty_frame_refused() -> None:
+    with pytest.raises(EmptyInputError):
+        GaussianCopula().fit(pd.DataFrame({"a": pd.Series([], dtype=float)}))
+
+
+def test_all_null_and_constant_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "nothing": pd.Series([None] * 50, dtype="Int64"),
+            "same": ["k"] * 50,
+            "v": np.linspace(0, 1, 50),
+        }
+    )
+    specs = infer_specs(frame)
+    assert [s.kind for s in specs[:2]] == ["constant", "constant"]
+    out = GaussianCopula(random_state=0).fit(frame, specs).sample(40, seed=0)
+    assert out["nothing"].isna().all() and out["nothing"].dtype == "Int64"
+    assert (out["same"] == "k").all()
+
+
+def test_hostile_column_names() -> None:
+    names = ["a b", 'x"; DROP TABLE t; --', "it's", "ünï cödé", ""]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({n: rng.normal(size=100) for n in names})
+    gen = GaussianCopula(random_state=0).fit(frame)
+    out = gen.sample(10, seed=0)
+    assert list(out.columns) == names
+    json.dumps(gen.describe())
+
+
+def test_describe_is_json_and_names_controls(fitted: GaussianCopula) -> None:
+    desc = json.loads(json.dumps(fitted.describe()))
+    assert desc["method"] == "gaussian_copula"
+    assert desc["privacy"]["rare_min_count"] == 10
+    assert desc["privacy"]["tail_quantile"] == 0.01
+    assert desc["privacy"]["rows_trained_on"] == N
+    assert desc["columns"]["visits"]["kind"] == "integer"
+
+
+def test_max_train_rows_bounds_training(mixed: pd.DataFrame) -> None:
+    gen = GaussianCopula(max_train_rows=1000, random_state=0).fit(mixed)
+    assert gen.describe()["privacy"]["rows_trained_on"] == 1000
+    assert gen.describe()["privacy"]["rows_input"] == N
+
+
+def test_pg_types_drive_kinds() -> None:
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, 2, 3, 4] * 10, dtype="Int64"),
+            "n": [1.25, 2.5, 3.75, 4.0] * 10,
+            "d": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01"] * 10),
+            "u": [f"{i:08x}-0000-4000-8000-000000000000" for i in range(40)],
+        }
+    )
+    specs = infer_specs(frame, {"i": "integer", "n": "numeric(12,2)", "d": "date", "u": "uuid"})
+    assert [s.kind for s in specs] == ["integer", "float", "date", "id"]
+    assert specs[1].scale == 2
+
+
+def test_bad_parameters_and_unfitted() -> None:
+    with pytest.raises(ConfigError):
+        GaussianCopula(tail_quantile=0.7).fit(pd.DataFrame({"a": [1.0, 2.0]}))
+    with pytest.raises(ConfigError):
+        GaussianCopula().sample(5)
+
+
+def test_mock_generator_schema_only() -> None:
+    specs = [
+        ColumnSpec("id", "id", nullable=False, pg_type="uuid"),
+        ColumnSpec("email", "text", nullable=False),
+        ColumnSpec("n", "integer", nullable=True, bounds=(1, 9)),
+        ColumnSpec("ts", "datetime", nullable=False, pg_type="timestamp with time zone"),
+        ColumnSpec("tier", "categorical", nullable=False, categories=["a", "b"]),
+    ]
+    gen = MockGenerator(seed=3).fit(None, specs)
+    a, b = gen.sample(500, seed=1), gen.sample(500, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["id"].is_unique and a["email"].str.contains("@").all()
+    assert a["n"].dtype == "Int64" and a["n"].dropna().between(1, 9).all()
+    assert str(a["ts"].dtype).endswith("UTC]")
+    assert set(a["tier"]) == {"a", "b"}
+    assert sum(len(c) for c in gen.sample_chunks(250, chunk_size=100)) == 250
