@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean chromium
 
 setup: $(VENV)/.installed
 
@@ -16,8 +16,14 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: setup
 	$(BIN)/synthdb demo release
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
+
+# The QA report test renders the report in headless Chromium (Debian package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test needs Debian's chromium (sudo apt-get install chromium)" >&2; exit 1; fi; }
 
 lint: setup
 	$(BIN)/ruff check synthdb tests bench

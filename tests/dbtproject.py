@@ -1,0 +1,77 @@
+"""Helpers for tests that run the real dbt against a real database.
+
+A test gets its own copy of the repository's dbt project (models, macros, profile) in a
+temporary folder, pointed at its own database through the SYNTHDB_* variables, so tests never
+touch the developer's embedded server or each other's releases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthdb import db
+
+REPO = Path(__file__).resolve().parent.parent
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class DbtProject:
+    path: Path
+    settings: db.ConnectionSettings
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "SYNTHDB_HOST": self.settings.host,
+            "SYNTHDB_PORT": str(self.settings.port),
+            "SYNTHDB_USER": self.settings.user,
+            "SYNTHDB_PASSWORD": self.settings.password,
+            "SYNTHDB_DBNAME": self.settings.dbname,
+            "DBT_PROFILES_DIR": str(self.path),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "NO_COLOR": "1",
+        })
+        env.update(extra or {})
+        return env
+
+    def dbt(self, *args: str, env: dict[str, str] | None = None) -> DbtRun:
+        proc = subprocess.run(
+            [DBT, "--no-use-colors", *args], cwd=self.path, env=self.env(env),
+            capture_output=True, text=True, timeout=900,
+        )
+        return DbtRun(proc.returncode, proc.stdout + proc.stderr)
+
+    def write(self, relative: str, text: str) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def make_project(tmp: Path, settings: db.ConnectionSettings, with_demo_models: bool = True
+                 ) -> DbtProject:
+    """A copy of the repository's dbt project in ``tmp`` (demo models optional)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO / name, tmp / name)
+    shutil.copytree(REPO / "macros", tmp / "macros", dirs_exist_ok=True)
+    if with_demo_models:
+        shutil.copytree(REPO / "models", tmp / "models", dirs_exist_ok=True)
+    else:
+        (tmp / "models").mkdir(exist_ok=True)
+    return DbtProject(tmp, settings)

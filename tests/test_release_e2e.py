@@ -1,0 +1,158 @@
+"""The whole release flow through real `dbt build` on a real PostgreSQL (issue 2).
+
+One database and one copy of the demo project for the module; the tests run in file order and
+build on each other: release, recipient isolation, `dbt show`, a failing gate that must not
+touch the published release, and attempts to bypass the gate.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from synthdb.demo.source import load_demo_source
+from tests.dbtproject import make_project
+
+CUSTOMERS = 20_000  # 40,000 transactions: big enough for k = 10 on the demo's QIs
+
+
+def _one(conn, query, params=None):
+    return conn.execute(query, params).fetchone()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, pg_server):
+    from psycopg import sql
+
+    name = "e2e_release"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    settings = type(pg_server)(pg_server.host, pg_server.port, pg_server.user,
+                               pg_server.password, name)
+    with psycopg.connect(settings.conninfo()) as conn:
+        load_demo_source(conn, customers=CUSTOMERS, seed=7)
+        conn.commit()
+    proj = make_project(tmp_path_factory.mktemp("demo_project"), settings)
+    yield proj
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def released(project):
+    run = project.dbt("build", "--vars", "{synthdb_seed: 11}")
+    assert run.ok, run.output
+    return run
+
+
+def _published_state(project):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        comment = _one(conn, "SELECT obj_description('partner_demo.transactions'::regclass)")[0]
+        count = _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0]
+        digest = _one(conn, "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) "
+                            "FROM partner_demo.transactions t")[0]
+    return json.loads(comment), count, digest
+
+
+def test_build_publishes_with_evidence(project, released):
+    assert "PASS=6" in released.output
+    meta, count, _ = _published_state(project)
+    assert meta["synthetic"] is True and meta["version"] == 1
+    assert meta["recipient"] == "partner_demo"
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        source_rows = _one(conn, "SELECT count(*) FROM prod.transactions")[0]
+        run = _one(conn, "SELECT outcome, synthetic_rows, suppressed_rows, train_rows, "
+                         "holdout_rows FROM synthdb_audit.runs WHERE run_id = %s",
+                   (meta["run_id"],))
+        verdict = _one(conn, "SELECT passed FROM synthdb_audit.verdicts WHERE run_id = %s",
+                       (meta["run_id"],))[0]
+        releases = _one(conn, "SELECT count(*) FROM synthdb_audit.releases")[0]
+    assert run[0] == "success" and verdict is True and releases == 1
+    assert count == run[1] and run[1] + run[2] == source_rows
+    assert run[3] + run[4] == source_rows and run[4] > 0.15 * source_rows
+    evidence = project.path / "evidence" / "partner_demo" / "transactions" / "v1"
+    manifest = json.loads((evidence / "manifest.json").read_text())
+    assert {"metadata.json", "data_dictionary.json"} <= set(manifest["files"])
+    assert json.loads((evidence / "metadata.json").read_text())["synthetic"] is True
+
+
+def test_no_source_row_is_published(project, released):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        copies = _one(conn, """
+            SELECT count(*) FROM partner_demo.transactions p
+            JOIN synthdb_contracts.contract_transactions c
+              ON (c.age_band, c.region, c.gender, c.annual_income, c.product_category,
+                  c.event_month, c.amount, c.channel)
+             IS NOT DISTINCT FROM (p.age_band, p.region, p.gender, p.annual_income,
+                  p.product_category, p.event_month, p.amount, p.channel)""")[0]
+        total = _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0]
+    assert copies / total < 0.01
+
+
+def test_recipient_reads_release_and_nothing_else(project, released):
+    with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS e2e_analyst")
+        conn.execute("CREATE ROLE e2e_analyst LOGIN IN ROLE partner_demo_reader")
+    reader = project.settings.conninfo(user="e2e_analyst", password="")
+    with psycopg.connect(reader, autocommit=True) as conn:
+        assert _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0] > 0
+        for relation in ("prod.customers", "prod.transactions",
+                         "synthdb_contracts.contract_transactions",
+                         "partner_demo_staging.synthetic_transactions", "synthdb_audit.runs"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE partner_demo.x (a int)")
+
+
+def test_dbt_show_prints_synthetic_rows_only(project, released):
+    run = project.dbt("show", "-s", "synthetic_transactions", "--limit", "20",
+                      "--output", "json")
+    assert run.ok, run.output
+    start = run.output.index("{", run.output.index('"show"') - 20)
+    shown = json.loads(run.output[start:run.output.rindex("}") + 1])["show"]
+    assert len(shown) == 20
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        synthetic_refs = {r[0] for r in conn.execute(
+            "SELECT customer_ref::text FROM partner_demo_staging.synthetic_transactions")}
+        source_ids = {str(r[0]) for r in conn.execute("SELECT customer_id FROM prod.customers")}
+    refs = {row["customer_ref"] for row in shown}
+    assert refs <= synthetic_refs
+    assert not refs & source_ids
+    assert "@" not in run.output  # no e-mail address (direct identifier) anywhere in the output
+
+
+def test_gate_cannot_be_bypassed_with_dbt_run(project, released):
+    before = _published_state(project)
+    strict = project.dbt("run", "-s", "synthetic_transactions", "--vars", "{synthdb_k: 10000}")
+    assert strict.ok, strict.output  # the run itself succeeds; its stored verdict fails
+    for command in ("run", "build"):
+        attempt = project.dbt(command, "-s", "partner_demo_transactions")
+        assert not attempt.ok
+        assert "refusing to publish" in attempt.output and "k_anonymity" in attempt.output
+    assert _published_state(project) == before
+
+
+def test_too_strict_threshold_fails_build_and_keeps_release(project, released):
+    before = _published_state(project)
+    run = project.dbt("build", "--vars", "{synthdb_k: 10000}")
+    assert not run.ok
+    assert "FAIL" in run.output and "k_anonymity" in run.output
+    assert any("SKIP" in line and "partner_demo_transactions" in line
+               for line in run.output.splitlines()), run.output
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        releases = _one(conn, "SELECT count(*) FROM synthdb_audit.releases")[0]
+    assert releases == 1
+    assert _published_state(project) == before
+
+
+def test_rebuild_publishes_next_version(project, released):
+    run = project.dbt("build")
+    assert run.ok, run.output
+    meta, _, _ = _published_state(project)
+    assert meta["version"] == 2
