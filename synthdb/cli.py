@@ -18,6 +18,8 @@ from synthdb.errors import SynthdbError
 COMMAND_MODULES = [
     "db",
     "demo",
+    "scan",
+    "validate",
 ]
 
 
