@@ -185,6 +185,11 @@ def is_street_address(value: str) -> bool:
     return bool(STREET_EU.match(text) and _eu_suffix(text))
 
 
+def _eu_suffix(text: str) -> bool:
+    word = text.split()[0].lower().rstrip(".")
+    return word.endswith(("strasse", "straße", "str", "weg", "gasse", "platz"))
+
+
 def is_birth_date_like(value: object, today: date | None = None) -> bool:
     """A date 0-110 years in the past: plausible for a birth date (weak on its own)."""
     today = today or date.today()
