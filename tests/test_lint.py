@@ -1,0 +1,262 @@
+"""The lineage lint catches contracts that leak identifiers, on a real ``dbt compile``.
+
+One throwaway dbt project (policy macros in the *root* project, via a symlink, so this also
+proves dispatch works there) holds a clean contract and one contract per broken rule.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from synthdb import db
+from synthdb.contract.lint import LintIssue, lint_project
+from synthdb.contract.manifest import load_manifest
+from synthdb.contract.validate import validate_project
+
+REPO = Path(__file__).resolve().parents[1]
+DBT = str(REPO / ".venv" / "bin" / "dbt")
+
+PROFILE = """
+synthdb_test:
+  target: t
+  outputs:
+    t:
+      type: synthdb
+      host: "{{ env_var('SYNTHDB_HOST') }}"
+      port: "{{ env_var('SYNTHDB_PORT') | as_number }}"
+      user: "{{ env_var('SYNTHDB_USER') }}"
+      password: "{{ env_var('SYNTHDB_PASSWORD', '') }}"
+      dbname: "{{ env_var('SYNTHDB_DBNAME') }}"
+      schema: out
+      threads: 1
+"""
+
+SOURCES = """
+version: 2
+sources:
+  - name: prod
+    schema: prod
+    tables:
+      - name: customers
+        columns:
+          - name: customer_id
+            meta: {synthdb: {class: direct_identifier, policy: mask}}
+          - name: email
+            meta: {synthdb: {class: direct_identifier, policy: drop}}
+          - name: birth_date
+            meta: {synthdb: {class: quasi_identifier, policy: generalize}}
+          - name: region
+            meta: {synthdb: {class: quasi_identifier, policy: keep}}
+          - name: income
+            meta: {synthdb: {class: sensitive, policy: generalize}}
+      - name: orders
+        columns:
+          - name: order_id
+            meta: {synthdb: {class: direct_identifier, policy: drop}}
+          - name: customer_id
+            meta: {synthdb: {class: direct_identifier, policy: mask}}
+          - name: amount
+            meta: {synthdb: {class: other, policy: synthesize}}
+          - name: ordered_at
+            meta: {synthdb: {class: quasi_identifier, policy: generalize}}
+"""
+
+CONTRACTS = {
+    # clean: every identifier masked, every 'generalize' column generalized, join on a key
+    "good_contract": """
+        {{ config(materialized='view', tags=['synthdb_contract']) }}
+        with recent as (
+            select customer_id, amount, ordered_at from {{ source('prod', 'orders') }}
+            where ordered_at > date '2020-01-01'
+        )
+        select
+            {{ mask_uuid('r.customer_id') }} as customer_ref,
+            {{ age_band('c.birth_date', "date '2025-01-01'") }} as age_band,
+            c.region as region,
+            {{ top_code('c.income', 200000) }} as income,
+            {{ coarsen_date('r.ordered_at', 'month') }} as order_month,
+            r.amount as amount
+        from recent as r
+        join {{ source('prod', 'customers') }} as c on c.customer_id = r.customer_id
+    """,
+    "leaky_contract": """
+        {{ config(materialized='view', meta={'synthdb': {'contract': true}}) }}
+        select o.customer_id as customer_id, o.amount as amount
+        from {{ source('prod', 'orders') }} as o
+    """,
+    "hidden_leak": """
+        {{ config(materialized='view', tags=['synthdb_contract']) }}
+        with x as (select customer_id || '' as cid, email from {{ source('prod', 'customers') }})
+        select {{ redact('x.email') }} || x.cid as token from x
+    """,
+    "star_contract": """
+        {{ config(materialized='view', tags=['synthdb_contract']) }}
+        select * from {{ source('prod', 'orders') }}
+    """,
+    "raw_quasi": """
+        {{ config(materialized='view', tags=['synthdb_contract']) }}
+        select c.birth_date as birth_date, {{ bucket('c.income', width=10000) }} as income_band
+        from {{ source('prod', 'customers') }} as c
+    """,
+    "pseudo_contract": """
+        {{ config(materialized='view', tags=['synthdb_contract']) }}
+        select {{ pseudonymize('o.customer_id', 'k') }} as customer_key,
+               count(*) as orders
+        from {{ source('prod', 'orders') }} as o
+        where o.note is not null
+        group by 1
+    """,
+    # not a contract: never linted even though it passes identifiers through
+    "internal_model": """
+        {{ config(materialized='view') }}
+        select * from {{ source('prod', 'customers') }}
+    """,
+}
+
+
+def dbt_env(settings: db.ConnectionSettings, project: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(project),
+        "SYNTHDB_HOST": settings.host,
+        "SYNTHDB_PORT": str(settings.port),
+        "SYNTHDB_USER": settings.user,
+        "SYNTHDB_PASSWORD": settings.password,
+        "SYNTHDB_DBNAME": settings.dbname,
+    }
+
+
+def make_project(root: Path, contracts: dict[str, str], sources: str = SOURCES) -> Path:
+    """A dbt project with the policy macros in its root macro path."""
+    project = root / "project"
+    (project / "models").mkdir(parents=True)
+    # the macro path itself is the link: dbt does not follow links to sub-folders
+    (project / "macros").symlink_to(REPO / "macros" / "policy")
+    (project / "dbt_project.yml").write_text(
+        textwrap.dedent(
+            """\
+            name: lint_check
+            version: "0.1.0"
+            config-version: 2
+            profile: synthdb_test
+            vars: {k: secret}
+            flags:
+              send_anonymous_usage_stats: false
+            """
+        )
+    )
+    (project / "profiles.yml").write_text(PROFILE)
+    (project / "models" / "sources.yml").write_text(sources)
+    for name, body in contracts.items():
+        (project / "models" / f"{name}.sql").write_text(textwrap.dedent(body))
+    return project
+
+
+def create_sources(settings: db.ConnectionSettings) -> None:
+    with psycopg.connect(settings.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA prod;"
+            " CREATE TABLE prod.customers (customer_id int PRIMARY KEY, email text,"
+            "   birth_date date, region text, income numeric);"
+            " CREATE TABLE prod.orders (order_id int PRIMARY KEY, customer_id int NOT NULL,"
+            "   amount numeric(10,2), ordered_at timestamp, note text)"
+        )
+
+
+def dbt_compile(settings: db.ConnectionSettings, project: Path) -> None:
+    result = subprocess.run(
+        [DBT, "compile"],
+        cwd=project,
+        env=dbt_env(settings, project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def compiled(
+    pg_server: db.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[db.ConnectionSettings, Path]]:
+    """One database and one ``dbt compile`` for the whole module (dbt costs seconds)."""
+    from psycopg import sql
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    settings = db.ConnectionSettings(
+        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
+    )
+    try:
+        create_sources(settings)
+        project = make_project(tmp_path_factory.mktemp("lint"), CONTRACTS)
+        dbt_compile(settings, project)
+        yield settings, project
+    finally:
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _by_model(issues: list[LintIssue]) -> dict[str, list[LintIssue]]:
+    out: dict[str, list[LintIssue]] = {}
+    for issue in issues:
+        out.setdefault(issue.model, []).append(issue)
+    return out
+
+
+def test_lint_rules_on_compiled_contracts(compiled) -> None:
+    settings, project = compiled
+    manifest = load_manifest(project / "target" / "manifest.json")
+    assert {c.name for c in manifest.contracts} == set(CONTRACTS) - {"internal_model"}
+    with db.connect(settings) as conn:
+        report = validate_project(project, conn=conn, check_drift=False)
+    issues = _by_model(report.lint)
+
+    assert "good_contract" not in issues, [i.line() for i in issues.get("good_contract", [])]
+
+    leaky = {(i.column, i.rule) for i in issues["leaky_contract"]}
+    assert leaky == {("customer_id", "direct_identifier_unmasked")}
+    assert "prod.orders.customer_id" in issues["leaky_contract"][0].message
+
+    # masking one column of a concatenation does not mask the other
+    hidden = {(i.column, i.rule) for i in issues["hidden_leak"]}
+    assert hidden == {("token", "direct_identifier_unmasked")}
+    assert "prod.customers.customer_id" in issues["hidden_leak"][0].message
+
+    assert [i.rule for i in issues["star_contract"]] == ["select_star"]
+
+    raw = {(i.column, i.rule) for i in issues["raw_quasi"]}
+    assert raw == {("birth_date", "quasi_identifier_not_generalized")}
+
+    pseudo = {(i.column, i.rule, i.severity) for i in issues["pseudo_contract"]}
+    assert pseudo == {
+        ("prod.orders.note", "unclassified_column", "error"),  # read in WHERE only
+        ("customer_key", "linkable_pseudonym", "warning"),
+    }
+    assert not report.ok
+    lines = report.lines()
+    assert any(
+        line.startswith("LINT leaky_contract.customer_id: direct_identifier_unmasked")
+        for line in lines
+    )
+
+
+def test_lint_without_database_uses_yaml_columns(compiled) -> None:
+    _, project = compiled
+    manifest = load_manifest(project / "target" / "manifest.json")
+    issues = _by_model(lint_project(manifest))
+    assert "good_contract" not in issues
+    assert {i.rule for i in issues["leaky_contract"]} == {"direct_identifier_unmasked"}
+    # 'note' is not in the YAML, so offline it cannot even be resolved
+    assert {i.rule for i in issues["pseudo_contract"]} == {"unresolved_column"}
