@@ -37,6 +37,8 @@ def datetime_series(us: np.ndarray, null: np.ndarray | None, dtype: Any) -> pd.S
 
 def take_series(uniques: Any, codes: np.ndarray, dtype: Any) -> pd.Series:
     """Values ``uniques[codes]`` (code -1 = null) in the source dtype."""
+    if isinstance(uniques, pd.arrays.NumpyExtensionArray):
+        uniques = uniques.to_numpy()
     vals = pd.api.extensions.take(uniques, np.asarray(codes, dtype=np.intp), allow_fill=True)
     s = pd.Series(vals)
     try:
