@@ -120,7 +120,11 @@ def _rare_rows(synthetic: pd.DataFrame, t: GateThresholds) -> list[MetricRow]:
 
 
 def _leakage_rows(
-    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t: GateThresholds
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    t: GateThresholds,
+    d: dist.Distances | SynthdbError | None = None,
 ) -> list[MetricRow]:
     rows: list[MetricRow] = []
     ims = privacy.identical_match_share(train, holdout, synthetic)
@@ -137,10 +141,10 @@ def _leakage_rows(
             ims,
         )
     )
-    try:
-        d = dist.compute_distances(train, holdout, synthetic, t.sample_size, t.seed)
-    except SynthdbError as exc:
-        reason = {"error": str(exc)}
+    if d is None:
+        d = distances_or_error(train, holdout, synthetic, t)
+    if isinstance(d, SynthdbError):
+        reason = {"error": str(d)}
         rows.append(MetricRow("no_leakage", "dcr_share", None, t.dcr_share_max, False, reason))
         rows.append(
             MetricRow("no_leakage", "mia_advantage", None, t.mia_advantage_max, False, reason)
@@ -192,27 +196,48 @@ def _utility_rows(
     ]
 
 
-def evaluate_release(
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    thresholds: GateThresholds,
-) -> list[MetricRow]:
-    """Compute every gated privacy check and the informational utility scores.
+def distances_or_error(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t: GateThresholds
+) -> dist.Distances | SynthdbError:
+    """Nearest-neighbour distances, or the user-facing reason they cannot be computed."""
+    try:
+        return dist.compute_distances(train, holdout, synthetic, t.sample_size, t.seed)
+    except SynthdbError as exc:
+        return exc
 
-    ``k_anonymity`` and ``rare_categories`` are measured on the release (``synthetic``), the
-    table the recipient gets; ``no_leakage`` compares it with train and holdout.
-    """
-    thresholds.validate()
+
+def align_frames(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Holdout and synthetic with train's column order and labels (error if columns differ)."""
     cols = check_same_columns(train=train, holdout=holdout, synthetic=synthetic)
     by_name = {str(c): c for c in train.columns}
     order = [by_name[c] for c in cols]
     holdout = holdout[[_match(holdout, c) for c in cols]].set_axis(order, axis=1)
     synthetic = synthetic[[_match(synthetic, c) for c in cols]].set_axis(order, axis=1)
+    return holdout, synthetic
+
+
+def evaluate_release(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    thresholds: GateThresholds,
+    *,
+    distances: dist.Distances | SynthdbError | None = None,
+) -> list[MetricRow]:
+    """Compute every gated privacy check and the informational utility scores.
+
+    ``k_anonymity`` and ``rare_categories`` are measured on the release (``synthetic``), the
+    table the recipient gets; ``no_leakage`` compares it with train and holdout.
+    ``distances`` lets :func:`synthdb.metrics.report_metrics` reuse one neighbour search.
+    """
+    thresholds.validate()
+    holdout, synthetic = align_frames(train, holdout, synthetic)
     rows: list[MetricRow] = []
     rows += _k_anonymity_rows(synthetic, thresholds)
     rows += _rare_rows(synthetic, thresholds)
-    rows += _leakage_rows(train, holdout, synthetic, thresholds)
+    rows += _leakage_rows(train, holdout, synthetic, thresholds, distances)
     if len(train) and len(synthetic):
         rows += _utility_rows(train, synthetic, thresholds)
     return rows
