@@ -17,7 +17,7 @@ from synthdb.errors import ConfigError
 
 LOCK_VERSION = 1
 
-Columns = list[dict[str, object]]  # [{name, type, nullable}] in ordinal order
+Columns = list[dict[str, object]]  # [{name, type, nullable, position}] in ordinal order
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def live_columns(conn, relations: Iterable[Relation]) -> dict[str, Columns]:
                         WHEN data_type = 'numeric' AND numeric_precision IS NOT NULL
                              THEN 'numeric(' || numeric_precision || ',' || numeric_scale || ')'
                         ELSE data_type END,
-                   is_nullable = 'YES'
+                   is_nullable = 'YES',
+                   ordinal_position
               FROM information_schema.columns
              WHERE table_schema = %s AND table_name = %s
              ORDER BY ordinal_position
@@ -53,7 +54,10 @@ def live_columns(conn, relations: Iterable[Relation]) -> dict[str, Columns]:
             (rel.schema, rel.identifier),
         ).fetchall()
         if rows:
-            out[rel.key] = [{"name": n, "type": t, "nullable": bool(nl)} for n, t, nl in rows]
+            out[rel.key] = [
+                {"name": n, "type": t, "nullable": bool(nl), "position": int(p)}
+                for n, t, nl, p in rows
+            ]
     return out
 
 
@@ -90,8 +94,9 @@ def compare(
 ) -> list[DriftIssue]:
     """Every difference between the approved and the live schemas of ``expected`` relations.
 
-    A column that disappears and one that appears at the same position with the same type is
-    reported once, as a rename.
+    A column that disappears and one that appears at the same ``position`` with the same type
+    is reported once, as a rename. PostgreSQL's ordinal_position is the column's attnum, which a
+    rename keeps and a drop never reuses, so drop-then-add is not mistaken for a rename.
     """
     issues: list[DriftIssue] = []
     for key in sorted(set(expected)):
@@ -105,8 +110,8 @@ def compare(
         if key not in live:
             issues.append(DriftIssue(key, None, "missing_table", "source table no longer exists"))
             continue
-        old = {str(c["name"]): (i, c) for i, c in enumerate(locked[key])}
-        new = {str(c["name"]): (i, c) for i, c in enumerate(live[key])}
+        old = {str(c["name"]): (c.get("position", i), c) for i, c in enumerate(locked[key])}
+        new = {str(c["name"]): (c.get("position", i), c) for i, c in enumerate(live[key])}
         dropped = [n for n in old if n not in new]
         added = [n for n in new if n not in old]
         for name in list(dropped):

@@ -1,0 +1,93 @@
+"""Schema drift: ``synthdb validate --update`` approves the live source schemas into
+``synthdb.lock.yml``; any later change to a source (added, dropped, renamed, retyped column,
+changed nullability) makes ``synthdb validate`` fail and name it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import yaml
+from test_lint import CONTRACTS, create_sources, dbt_compile, make_project
+
+from synthdb import db
+from synthdb.contract.drift import compare
+from synthdb.contract.validate import validate_project
+
+
+def _cli(settings: db.ConnectionSettings, project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        "SYNTHDB_HOST": settings.host,
+        "SYNTHDB_PORT": str(settings.port),
+        "SYNTHDB_USER": settings.user,
+        "SYNTHDB_DBNAME": settings.dbname,
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "synthdb.cli", "validate", "--project-dir", str(project), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_validate_update_then_drift(fresh_db: db.ConnectionSettings, tmp_path: Path) -> None:
+    create_sources(fresh_db)
+    project = make_project(tmp_path, {"good_contract": CONTRACTS["good_contract"]})
+    dbt_compile(fresh_db, project)
+
+    missing = _cli(fresh_db, project)
+    assert missing.returncode == 2 and "validate --update" in missing.stderr  # no lock yet
+
+    update = _cli(fresh_db, project, "--update")
+    assert update.returncode == 0, update.stdout + update.stderr
+    lock = yaml.safe_load((project / "synthdb.lock.yml").read_text())
+    orders = {c["name"]: c for c in lock["sources"]["prod.orders"]["columns"]}
+    assert (
+        orders["amount"]["type"] == "numeric(10,2)" and orders["customer_id"]["nullable"] is False
+    )
+
+    clean = _cli(fresh_db, project)
+    assert clean.returncode == 0, clean.stdout
+    assert "OK: 1 contract(s)" in clean.stdout
+
+    with psycopg.connect(fresh_db.conninfo(), autocommit=True) as conn:
+        conn.execute("ALTER TABLE prod.orders ADD COLUMN email text")
+    added = _cli(fresh_db, project)
+    assert added.returncode == 1
+    assert "DRIFT prod.orders.email: added" in added.stdout
+
+    with psycopg.connect(fresh_db.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE prod.orders ALTER COLUMN amount TYPE numeric(12,2);"
+            " ALTER TABLE prod.orders ALTER COLUMN customer_id DROP NOT NULL;"
+            " ALTER TABLE prod.customers RENAME COLUMN email TO mail;"
+            " ALTER TABLE prod.orders DROP COLUMN note"
+        )
+    with db.connect(fresh_db) as conn:
+        report = validate_project(project, conn=conn)
+    found = {(d.relation, d.column, d.change) for d in report.drift}
+    assert found == {
+        ("prod.orders", "email", "added"),
+        ("prod.orders", "amount", "retyped"),
+        ("prod.orders", "customer_id", "nullability"),
+        ("prod.orders", "note", "dropped"),
+        ("prod.customers", "email", "renamed"),
+    }
+    assert not report.ok and not report.lint  # the contract itself is still clean
+
+    # approving again clears the drift
+    assert _cli(fresh_db, project, "--update").returncode == 0
+    assert _cli(fresh_db, project).returncode == 0
+
+
+def test_compare_missing_and_unlocked_tables() -> None:
+    locked = {"s.a": [{"name": "x", "type": "integer", "nullable": True}]}
+    issues = compare(locked, {}, ["s.a", "s.b"])
+    assert [(i.relation, i.change) for i in issues] == [
+        ("s.a", "missing_table"),
+        ("s.b", "not_locked"),
+    ]
