@@ -20,7 +20,7 @@
 
   {{ run_hooks(pre_hooks) }}
   {%- set result = adapter.synthdb_synthesize(model, graph, source_relation, target_relation, invocation_id) -%}
-  {{ log("synthdb: " ~ model.name ~ " wrote " ~ result['rows'] ~ " synthetic rows (run " ~ result['run_id'] ~ ", gate " ~ ("passed" if result['passed'] else "FAILED: " ~ (result['failed_metrics'] | join(', '))) ~ ")", info=True) }}
+  {{ log("synthdb: " ~ model.name ~ " wrote " ~ result["rows"] ~ " synthetic rows (run " ~ result["run_id"] ~ ", timings " ~ tojson(result["timings"]) ~ ", gate " ~ ("passed" if result['passed'] else "FAILED: " ~ (result['failed_metrics'] | join(', '))) ~ ")", info=True) }}
   {% call statement('main') -%}
     select {{ result['rows'] | int }} as synthetic_rows
   {%- endcall %}
