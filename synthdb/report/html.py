@@ -1,0 +1,329 @@
+"""Self-contained HTML (and JSON) QA report of one release.
+
+Layout: header (run id, model, generator), report card (one verdict per check) with the
+thresholds statement, metric table, per-column distributions, correlation heatmaps, seasonality,
+privacy distance histograms, ML utility and group parity tables. Everything is inline: the file
+has no network references, so it renders identically offline and can be archived as evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthdb.metrics._columns import frame_kinds
+from synthdb.metrics.full import jsonable
+from synthdb.metrics.seasonality import seasonality
+from synthdb.metrics.utility import column_pair_trends, fidelity_columns
+from synthdb.report import plots
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+.meta{color:#555;font-size:13px}
+.card{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}
+.check{border-radius:6px;padding:10px 14px;min-width:150px;font-weight:600}
+.pass{background:#e3f4e6;color:#1b6b2a;border:1px solid #9fd3aa}
+.fail{background:#fbe4e4;color:#9b1c1c;border:1px solid #eaa}
+.info{background:#eef1f6;color:#3a4a66;border:1px solid #c7cfdd}
+.statement{font-size:14px;background:#fafafa;border:1px solid #eee;padding:8px 12px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}
+.plots{display:flex;flex-wrap:wrap;gap:8px}.plots img{border:1px solid #eee}
+"""
+
+_CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; }
+  document.getElementById('img-status').textContent = 'images decoded: ' + ok + '/' + imgs.length;
+});
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return _e(x)
+
+
+def _rows(evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = evidence.get("metric_rows") or evidence.get("rows")
+    if rows is None:
+        rows = (evidence.get("metrics") or {}).get("gate", [])
+    return [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows]
+
+
+def _thresholds(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    t = evidence.get("thresholds") or (evidence.get("metrics") or {}).get("thresholds") or {}
+    return dataclasses.asdict(t) if dataclasses.is_dataclass(t) else dict(t)
+
+
+def thresholds_statement(t: Mapping[str, Any]) -> list[str]:
+    """Plain-language thresholds, e.g. "k ≥ 10 on {age_band, region, product}"."""
+    out = []
+    qis = t.get("quasi_identifiers") or []
+    if qis:
+        out.append(f"k ≥ {t.get('k', 5)} on {{{', '.join(map(str, qis))}}}")
+    if "rare_min_count" in t:
+        cols = t.get("rare_columns")
+        where = "all categorical columns" if cols is None else "{" + ", ".join(map(str, cols)) + "}"
+        out.append(f"no value emitted fewer than {t['rare_min_count']} times in {where}")
+    if "identical_match_tolerance" in t:
+        out.append(f"identical-match share ≤ holdout share + {t['identical_match_tolerance']:g}")
+    if "dcr_share_max" in t:
+        out.append(f"DCR share ≤ {t['dcr_share_max']:g} (ideal 0.5)")
+    if "mia_advantage_max" in t:
+        out.append(f"membership-inference advantage ≤ {t['mia_advantage_max']:g}")
+    return out
+
+
+def _card(rows: list[dict[str, Any]]) -> str:
+    checks: dict[str, list[bool | None]] = {}
+    for r in rows:
+        checks.setdefault(r["check"], []).append(r.get("passed"))
+    parts = []
+    for check, verdicts in checks.items():
+        gated = [v for v in verdicts if v is not None]
+        if not gated:
+            cls, word = "info", "INFO"
+        elif all(gated):
+            cls, word = "pass", "PASS"
+        else:
+            cls, word = "fail", "FAIL"
+        parts.append(
+            f'<div class="check {cls}" data-check="{_e(check)}" data-verdict="{word}">'
+            f"{_e(check.replace('_', ' '))}: {word}</div>"
+        )
+    return '<div class="card" id="report-card">' + "".join(parts) + "</div>"
+
+
+def _metric_table(rows: list[dict[str, Any]]) -> str:
+    body = "".join(
+        f"<tr><td>{_e(r['check'])}</td><td>{_e(r['metric'])}</td><td>{_fmt(r.get('value'))}</td>"
+        f"<td>{_fmt(r.get('threshold'))}</td><td>{'info' if r.get('passed') is None else ('pass' if r['passed'] else 'FAIL')}</td></tr>"
+        for r in rows
+    )
+    return (
+        '<table id="metric-rows"><tr><th>check</th><th>metric</th><th>value</th>'
+        f"<th>threshold</th><th>verdict</th></tr>{body}</table>"
+    )
+
+
+def _table(header: list[str], rows: list[list[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table id="{_e(table_id)}"><tr>{head}</tr>{body}</table>'
+
+
+def _img(uri: str, alt: str, cls: str) -> str:
+    return f'<img class="{cls}" alt="{_e(alt)}" src="{uri}">'
+
+
+def render_html(
+    evidence: Mapping[str, Any],
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    out_path: str | Path,
+) -> Path:
+    """Write the QA report for one release and return its path.
+
+    ``evidence`` carries ``run_id``, ``model``, ``generator`` (a description), the metric rows
+    (``metric_rows``; MetricRow objects or dicts), optionally ``thresholds`` and ``metrics`` (the
+    dict of :func:`synthdb.metrics.report_metrics`), which supplies the privacy histograms, ML
+    utility and group parity sections. ``real`` is the training data the generator saw.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = evidence.get("metrics") or {}
+    rows = _rows(evidence)
+    t = _thresholds(evidence)
+    min_count = int(t.get("rare_min_count", 10))
+    synthetic = synthetic[[c for c in real.columns]]
+    kinds, skipped = fidelity_columns(real)
+    all_kinds = frame_kinds(real)
+    by_name = {str(c): c for c in real.columns}
+
+    parts: list[str] = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>synthdb QA report {_e(evidence.get('run_id', ''))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Synthetic release QA report: {_e(evidence.get('model', ''))}</h1>",
+        f"<div class='meta'>run id <b>{_e(evidence.get('run_id', ''))}</b> · generator "
+        f"{_e(evidence.get('generator', ''))} · real rows {len(real)} · synthetic rows "
+        f"{len(synthetic)} · generated {_e(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'))}</div>",
+        "<h2>Report card</h2>",
+        _card(rows),
+        "<div class='statement' id='thresholds'>Thresholds: "
+        + "; ".join(_e(s) for s in thresholds_statement(t))
+        + "</div>",
+        _metric_table(rows),
+    ]
+
+    # Per-column distributions.
+    parts.append("<h2>Column distributions (real vs synthetic)</h2><div class='plots'>")
+    shapes = {
+        c: v["score"] for c, v in (metrics.get("column_shapes") or {}).get("columns", {}).items()
+    }
+    for name, kind in kinds.items():
+        col = by_name[name]
+        title = f"{name[:40]}" + (f" (score {shapes[name]:.3f})" if name in shapes else "")
+        if kind in ("numeric", "datetime"):
+            uri = plots.numeric_distribution(real[col], synthetic[col], kind, title)
+        else:
+            uri = plots.categorical_distribution(real[col], synthetic[col], title, min_count)
+        parts.append(_img(uri, f"distribution of {name}", "plot distribution"))
+    parts.append("</div>")
+    if skipped:
+        parts.append(
+            "<p>Key-like columns not plotted: " + ", ".join(_e(c) for c in skipped) + "</p>"
+        )
+
+    # Correlations.
+    corr = (metrics.get("column_pair_trends") or {}).get("correlation")
+    if corr is None:
+        corr = column_pair_trends(real, synthetic, sample_size=50_000)["correlation"]
+    if len(corr["columns"]) >= 2:
+        parts.append("<h2>Correlations</h2>")
+        uri = plots.heatmaps(corr["columns"], corr["real"], corr["synthetic"])
+        parts.append(_img(uri, "correlation heatmaps", "plot heatmap"))
+
+    # Seasonality.
+    seas = metrics.get("seasonality")
+    if seas is None and any(k == "datetime" for k in all_kinds.values()):
+        seas = seasonality(real, synthetic)
+    if seas:
+        parts.append("<h2>Seasonality</h2>")
+        srows = []
+        for col, info in seas.items():
+            parts.append(
+                _img(
+                    plots.seasonality_plot(col, info["parts"]),
+                    f"seasonality of {col}",
+                    "plot seasonality",
+                )
+            )
+            acf = info.get("lag1_autocorrelation", {})
+            srows.append([col, info.get("score"), acf.get("real"), acf.get("synthetic")])
+        parts.append(
+            _table(
+                ["column", "calendar score", "lag-1 ACF real", "lag-1 ACF synthetic"],
+                srows,
+                "seasonality",
+            )
+        )
+
+    # Privacy distances.
+    priv = metrics.get("privacy") or {}
+    if priv.get("distance_histograms"):
+        parts.append("<h2>Privacy: distances to closest records</h2>")
+        parts.append(
+            _img(
+                plots.distance_histogram(priv["distance_histograms"]),
+                "DCR histograms",
+                "plot privacy",
+            )
+        )
+        q = priv["distances"]["dcr_quantiles"]
+        qrows = [[k, *[v.get(x) for x in ("q01", "q05", "q10", "q50")]] for k, v in q.items()]
+        parts.append(_table(["DCR", "1%", "5%", "10%", "50%"], qrows, "dcr-quantiles"))
+        mia = priv.get("membership_inference", {})
+        out = priv.get("outliers", {})
+        parts.append(
+            _table(
+                ["DCR share", "MIA AUC", "MIA advantage", "extreme records re-created"],
+                [
+                    [
+                        priv["distances"].get("dcr_share"),
+                        mia.get("auc"),
+                        mia.get("advantage"),
+                        f"{out.get('recreated', '–')}/{out.get('extreme_records', '–')}",
+                    ]
+                ],
+                "privacy-summary",
+            )
+        )
+
+    # ML utility and group parity.
+    mlu = metrics.get("ml_utility")
+    if mlu and "error" not in mlu:
+        parts.append("<h2>ML utility (train on synthetic, test on real holdout)</h2>")
+        parts.append(
+            _table(
+                ["target", "task", "score", "train on real", "train on synthetic", "ratio"],
+                [
+                    [
+                        mlu["target"],
+                        mlu["task"],
+                        mlu["score_name"],
+                        mlu["train_on_real"],
+                        mlu["train_on_synthetic"],
+                        mlu["ratio"],
+                    ]
+                ],
+                "ml-utility",
+            )
+        )
+    gp = metrics.get("group_parity")
+    if gp:
+        parts.append(f"<h2>Group parity ({_e(gp['statistic'])} of {_e(gp['target'])})</h2>")
+        for attr, info in gp["attributes"].items():
+            grows = [
+                [
+                    attr,
+                    g["group"],
+                    g["real_share"],
+                    g["synthetic_share"],
+                    g["real_target"],
+                    g["synthetic_target"],
+                ]
+                for g in info["groups"]
+            ]
+            parts.append(
+                _table(
+                    [
+                        "attribute",
+                        "group",
+                        "real share",
+                        "synthetic share",
+                        "real target",
+                        "synthetic target",
+                    ],
+                    grows,
+                    f"parity-{attr}",
+                )
+            )
+
+    parts.append("<p class='meta' id='img-status'>images not checked</p>")
+    parts.append(f"<script>{_CHECK_SCRIPT}</script></body></html>")
+    out_path.write_text("\n".join(parts), encoding="utf-8")
+    return out_path
+
+
+def render_json(evidence: Mapping[str, Any], out_path: str | Path) -> Path:
+    """The same evidence as a JSON file (metric rows, thresholds, full metrics)."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {k: v for k, v in evidence.items() if k not in ("metric_rows", "rows", "thresholds")}
+    doc["metric_rows"] = _rows(evidence)
+    doc["thresholds"] = _thresholds(evidence)
+    doc["thresholds_statement"] = thresholds_statement(doc["thresholds"])
+    out_path.write_text(
+        json.dumps(jsonable(doc), indent=2, allow_nan=False, default=str), encoding="utf-8"
+    )
+    return out_path
