@@ -70,7 +70,12 @@ def as_text(series: pd.Series) -> np.ndarray:
     mask = series.isna().to_numpy()
     out = series.astype(object).to_numpy(dtype=object, copy=True)
     out[mask] = NULL_TOKEN
-    out[~mask] = [str(v) for v in out[~mask]]
+    # str columns need no per-value conversion (the common, 1M-row case); others do.
+    if not (
+        pd.api.types.is_string_dtype(series.dtype)
+        and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    ):
+        out[~mask] = [str(v) for v in out[~mask]]
     return out
 
 

@@ -76,7 +76,7 @@ def rare_categories(
     per_column: dict[str, dict[str, int]] = {}
     total_values = total_rows = 0
     for col in cols:
-        counts = release[col].dropna().astype(object).map(str).value_counts()
+        counts = release[col].dropna().value_counts()
         rare = counts[counts < min_count]
         per_column[str(col)] = {
             "distinct_values": int(len(counts)),

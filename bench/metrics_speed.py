@@ -1,0 +1,110 @@
+"""Time every metric on a 1,000,000-row release (target: full set < 60 s on 2 cores).
+
+Usage: .venv/bin/python bench/metrics_speed.py [--rows 1000000] [--holdout 250000] [--sample 50000]
+
+The frames are generated (10 mixed columns with NULLs, a timestamp with weekly rhythm); train has
+``--rows`` rows as well. Counting metrics (k-anonymity, rare categories, identical matches,
+column shapes, seasonality) run on the full frames; distance metrics, pair trends and ML utility
+on ``--sample`` rows, as their definitions allow. Prints one line per metric and a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from synthdb.metrics import distances as dist
+from synthdb.metrics import ml, privacy, seasonality, utility
+from synthdb.metrics.gate import GateThresholds, evaluate_release
+
+
+def make_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 3))
+    z[:, 1] = 0.7 * z[:, 0] + 0.71 * z[:, 1]
+    days = rng.integers(0, 730, n)
+    frame = pd.DataFrame(
+        {
+            "age": pd.array(np.clip(40 + 12 * z[:, 0], 18, 95).astype(int), dtype="Int64"),
+            "income": np.exp(10 + 0.5 * z[:, 1]),
+            "balance": rng.gamma(2.0, 500.0, n),
+            "region": pd.Series(rng.choice([f"r{i:02d}" for i in range(20)], n), dtype="str"),
+            "segment": pd.Series(
+                np.where(z[:, 2] > 0.5, "gold", np.where(z[:, 2] > -0.5, "silver", "bronze")),
+                dtype="str",
+            ),
+            "product": pd.Series(rng.choice([f"p{i}" for i in range(60)], n), dtype="str"),
+            "sex": pd.Series(rng.choice(["f", "m"], n), dtype="str"),
+            "active": pd.array(z[:, 0] + rng.standard_normal(n) > 0, dtype="boolean"),
+            "opened_at": pd.Timestamp("2023-01-02")
+            + pd.to_timedelta(days, unit="D")
+            + pd.to_timedelta(rng.integers(8, 20, n), unit="h"),
+            "visits": pd.array(rng.poisson(4, n), dtype="Int64"),
+        }
+    )
+    for i, col in enumerate(frame.columns):
+        frame.loc[rng.random(n) < 0.02 + 0.005 * i, col] = None
+    return frame
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--holdout", type=int, default=250_000)
+    ap.add_argument("--sample", type=int, default=50_000)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    train, holdout, syn = (
+        make_frame(args.rows, 1),
+        make_frame(args.holdout, 2),
+        make_frame(args.rows, 3),
+    )
+    print(
+        f"data: train {len(train)}, holdout {len(holdout)}, synthetic {len(syn)} rows, "
+        f"{len(train.columns)} columns, made in {time.perf_counter() - t0:.1f}s; cores={os.cpu_count()}"
+    )
+    t = GateThresholds(quasi_identifiers=["age", "region", "sex"], k=5, sample_size=args.sample)
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        start = time.perf_counter()
+        out = fn()
+        timings[name] = round(time.perf_counter() - start, 2)
+        print(f"{name:<28s} {timings[name]:7.2f} s")
+        return out
+
+    timed("k_anonymity (full)", lambda: privacy.k_anonymity(syn, t.quasi_identifiers, t.k))
+    timed("rare_categories (full)", lambda: privacy.rare_categories(syn, None, t.rare_min_count))
+    timed("identical_match (full)", lambda: privacy.identical_match_share(train, holdout, syn))
+    d = timed(
+        f"distances (n={args.sample})",
+        lambda: dist.compute_distances(train, holdout, syn, args.sample, 0),
+    )
+    timed("dcr/nndr summary", lambda: dist.distance_summary(d))
+    timed("membership inference", lambda: dist.membership_inference(d))
+    timed("outlier re-creation", lambda: dist.outlier_recreation(d))
+    timed("column_shapes (full)", lambda: utility.column_shapes(train, syn))
+    timed(
+        f"pair_trends (n={args.sample})",
+        lambda: utility.column_pair_trends(train, syn, args.sample),
+    )
+    timed("seasonality (full)", lambda: seasonality.seasonality(train, syn))
+    timed(
+        f"ml_utility (n={args.sample})",
+        lambda: ml.ml_utility(train, holdout, syn, "active", args.sample),
+    )
+    timed("group_parity (full)", lambda: ml.group_parity(train, syn, ["sex", "segment"], "active"))
+    total = sum(timings.values())
+    print(f"{'sum of the above':<28s} {total:7.2f} s")
+    rows = timed("evaluate_release (gate)", lambda: evaluate_release(train, holdout, syn, t))
+    verdicts = {r.metric: r.passed for r in rows if r.passed is not None}
+    print(json.dumps({"timings_s": timings, "sum_s": round(total, 2), "gate_verdicts": verdicts}))
+
+
+if __name__ == "__main__":
+    main()
