@@ -13,6 +13,15 @@ import time
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process. VmHWM belongs to the address space, so unlike ru_maxrss it
+    is not inherited from the (large) parent across fork+exec."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -34,9 +43,14 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
     elif method == "sdv":
         meta = Metadata.detect_from_dataframes({"table": train})
         gen = GaussianCopulaSynthesizer(meta)
-        gen.fit(train)
+        try:  # SDV 2.x takes and returns {table name: frame}; 1.x plain frames
+            gen.fit({"table": train})
+        except (TypeError, ValueError, AttributeError):
+            gen.fit(train)
         t1 = time.perf_counter()
         synth = gen.sample(n)
+        if isinstance(synth, dict):
+            synth = synth["table"]
     elif method == "marginals":  # independent columns: the no-correlation baseline
         import numpy as np
         import pandas as pd
