@@ -7,9 +7,8 @@ import textwrap
 
 import psycopg
 import pytest
+from dbtproject import make_project
 from psycopg import sql
-
-from tests.dbtproject import make_project
 
 HOSTILE_SCHEMA = 'raw "src"'
 HOSTILE_TABLE = "odd \"t\"; drop table x; --"
@@ -67,7 +66,7 @@ def odd_project(tmp_path, fresh_db):
             table, sql.Identifier(HOSTILE_COLUMN)))
         conn.execute(sql.SQL(
             "INSERT INTO {} SELECT gen_random_uuid(), (ARRAY['a','b','c'])[1 + i % 3], "
-            "(i % 97) * 1.5 + (i % 7), NULL, date '2024-01-01' + (i % 300) "
+            "random() * 500 + i % 7, NULL, date '2024-01-01' + (random() * 300)::int "
             "FROM generate_series(1, 3000) i").format(table))
         conn.commit()
     project = make_project(tmp_path / "odd", fresh_db, with_demo_models=False)

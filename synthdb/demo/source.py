@@ -104,7 +104,7 @@ def make_transactions(customers: pd.DataFrame, n: int, seed: int = 42) -> pd.Dat
     days = FIRST_DAY + np.arange(N_DAYS).astype("timedelta64[D]")
     day_index = pd.DatetimeIndex(days)
     trend = np.linspace(1.0, 1.25, N_DAYS)
-    weights = WEEKDAY_FACTOR[day_index.dayofweek] * MONTH_FACTOR[day_index.month - 1] * trend
+    weights = WEEKDAY_FACTOR[day_index.day_of_week] * MONTH_FACTOR[day_index.month - 1] * trend
     day = rng.choice(N_DAYS, n, p=weights / weights.sum())
     hour = rng.choice(24, n, p=HOUR_FACTOR / HOUR_FACTOR.sum())
     seconds = hour * 3600 + rng.integers(0, 3600, n)

@@ -374,13 +374,11 @@ def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
     evidence = {
         "run_id": run_id, "model": request.model, "source": _label(*request.source),
         "target": _label(*request.target), "generator": describe,
-        "privacy": request.config.privacy.__dict__, "metrics": metric_rows,
+        "thresholds": dict(request.config.privacy.__dict__), "metric_rows": metric_rows,
         "code_version": __version__, "synthetic": True,
     }
     (root / "run.json").write_text(json.dumps(evidence, indent=2, default=str))
-    try:
-        from synthdb.report import render_html
-    except ImportError:  # the report package is optional until it lands
-        return root
+    from synthdb.report import render_html
+
     render_html(evidence, train, synthetic, root / "qa_report.html")
     return root

@@ -12,6 +12,7 @@ from typing import Any
 from dbt.adapters.base.meta import available
 from dbt.adapters.postgres.impl import PostgresAdapter
 from dbt.adapters.synthdb.connections import SynthdbConnectionManager, resolve_embedded
+from dbt.adapters.synthdb.relation import SynthdbRelation, quote_identifier
 
 SYNTHDB_TESTS = ("k_anonymity", "rare_categories", "no_leakage")
 
@@ -62,6 +63,11 @@ def attached_tests(model: dict[str, Any], graph: dict[str, Any]) -> list[dict[st
 
 class SynthdbAdapter(PostgresAdapter):
     ConnectionManager = SynthdbConnectionManager
+    Relation = SynthdbRelation
+
+    def quote(self, identifier: str) -> str:
+        """Quote with embedded double quotes doubled (dbt's default does not)."""
+        return quote_identifier(identifier)
 
     @classmethod
     def type(cls) -> str:
@@ -117,6 +123,11 @@ class SynthdbAdapter(PostgresAdapter):
             return run_synthesis(self._settings(), request)
         except SynthdbError as exc:
             raise DbtRuntimeError(f"synthdb: {exc}") from None
+        except Exception as exc:  # unexpected: still say which model, keep the cause chained
+            raise DbtRuntimeError(
+                f"synthdb: model {name}: synthesis failed ({type(exc).__name__}: {exc}); the "
+                "previous table is untouched"
+            ) from exc
 
     @available
     def synthdb_publish(self, model: Any, graph: Any, staging_relation: Any,
@@ -150,3 +161,8 @@ class SynthdbAdapter(PostgresAdapter):
             return run_publish(self._settings(), request)
         except SynthdbError as exc:
             raise DbtRuntimeError(f"synthdb: {exc}") from None
+        except Exception as exc:
+            raise DbtRuntimeError(
+                f"synthdb: model {name}: publish failed ({type(exc).__name__}: {exc}); the "
+                "previous release is untouched"
+            ) from exc
