@@ -316,6 +316,13 @@ class GaussianCopula:
         refusing them (e.g. random UUIDs for a key column).
     discrete_max_unique: numeric columns with at most this many distinct values are modelled as
         an ordered discrete domain with exact frequencies.
+    epsilon: None (default) or ``inf`` = the exact fit above; a number > 0 = a differentially
+        private fit with that budget (see ``synthdb.generators.dp``; not reproducible by seed).
+    delta: delta the caller allows; the DP fit uses pure-epsilon mechanisms and spends 0.
+    epsilon_split: share of epsilon for the marginals; the rest goes to the correlations.
+    dp_bounds: ``{column: (lo, hi)}`` data-independent bounds of number/timestamp columns
+        (needed under DP unless the ColumnSpec declares bounds).
+    dp_tau_rows: rows subsampled for the noisy Kendall's tau under DP.
     """
 
     def __init__(
@@ -327,6 +334,11 @@ class GaussianCopula:
         random_state: int | None = None,
         passthrough_mock: set[str] | None = None,
         discrete_max_unique: int = 32,
+        epsilon: float | None = None,
+        delta: float = 0.0,
+        epsilon_split: float = 0.5,
+        dp_bounds: dict[str, tuple[Any, Any]] | None = None,
+        dp_tau_rows: int = 20_000,
     ) -> None:
         self.rare_min_count = rare_min_count
         self.tail_quantile = tail_quantile
@@ -335,6 +347,11 @@ class GaussianCopula:
         self.random_state = random_state
         self.passthrough_mock = passthrough_mock
         self.discrete_max_unique = discrete_max_unique
+        self.epsilon = epsilon
+        self.delta = delta
+        self.epsilon_split = epsilon_split
+        self.dp_bounds = dp_bounds
+        self.dp_tau_rows = dp_tau_rows
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
@@ -348,6 +365,13 @@ class GaussianCopula:
             )
         if int(self.max_train_rows) < 1 or int(self.chunk_size) < 1:
             raise ConfigError("GaussianCopula: max_train_rows and chunk_size must be >= 1")
+        from .dp import check_params
+
+        check_params(self.epsilon, self.delta, self.epsilon_split)
+
+    def _dp_active(self) -> bool:
+        """A finite epsilon means a DP fit; None and inf mean the exact fit."""
+        return self.epsilon is not None and float(self.epsilon) != float("inf")
 
     def fit(self, frame: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> GaussianCopula:
         """Learn marginals and the correlation of normal scores from ``frame``."""
@@ -383,6 +407,17 @@ class GaussianCopula:
             idx = np.sort(rng.choice(n_input, size=int(self.max_train_rows), replace=False))
             frame = frame.iloc[idx]
         frame = frame.reset_index(drop=True)
+        self.dp_ = None
+        if self._dp_active():
+            from .dp import fit_dp
+
+            self.names_ = names
+            fit_dp(self, frame, [by_name[c] for c in names], mock, rng)
+            self.chol_ = np.linalg.cholesky(self.corr_) if len(self.corr_) else self.corr_
+            self.n_input_rows_ = n_input
+            self.n_train_rows_ = len(frame)
+            self.specs_ = [by_name[c] for c in names]
+            return self
         q = float(self.tail_quantile)
         self.names_ = names
         self.columns_: list[_Column] = []
@@ -468,7 +503,7 @@ class GaussianCopula:
         cols = {}
         for name, col in zip(self.names_, self.columns_, strict=True):
             cols[str(name)] = {"kind": col.kind, "latent_dims": int(col.dims), **col.info()}  # type: ignore[attr-defined]
-        return {
+        out = {
             "method": "gaussian_copula",
             "version": VERSION,
             "marginals": "empirical (quantile tables / frequency intervals)",
@@ -490,3 +525,12 @@ class GaussianCopula:
             },
             "columns": cols,
         }
+        dp_info = getattr(self, "dp_", None)
+        if dp_info:
+            out["marginals"] = "noisy histograms (differential privacy)"
+            out["correlation"] = {
+                "dims": int(self.corr_.shape[0]),
+                "estimator": "noisy Kendall's tau, sin(pi/2 tau), PD repair",
+            }
+            out["privacy"].update(dp_info)
+        return out
