@@ -273,3 +273,28 @@ def test_mock_generator_schema_only() -> None:
     assert str(a["ts"].dtype).endswith("UTC]")
     assert set(a["tier"]) == {"a", "b"}
     assert sum(len(c) for c in gen.sample_chunks(250, chunk_size=100)) == 250
+
+
+def test_calendar_grain_of_coarsened_dates_is_kept():
+    """A month-coarsened date (coarsen_date policy) stays on first days of months."""
+    import numpy as np
+    import pandas as pd
+
+    from synthdb.generators import GaussianCopula, infer_specs
+
+    rng = np.random.default_rng(5)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, 5000), unit="D")
+    frame = pd.DataFrame({
+        "month": days.to_period("M").to_timestamp(),
+        "week": (days - pd.to_timedelta(days.dayofweek, unit="D")).normalize(),
+        "quarter": days.to_period("Q").to_timestamp(),
+        "x": rng.normal(size=5000),
+    })
+    specs = infer_specs(frame, {"month": "date", "week": "date", "quarter": "date",
+                                "x": "double precision"})
+    out = GaussianCopula(random_state=1).fit(frame, specs).sample(4000, seed=2)
+    assert (out["month"].dt.day == 1).all()
+    assert (out["week"].dt.dayofweek == 0).all()
+    assert (out["quarter"].dt.day == 1).all() and out["quarter"].dt.month.isin([1, 4, 7, 10]).all()
+    assert out["month"].nunique() > 12
+    assert out["month"].min() >= frame["month"].min() and out["month"].max() <= frame["month"].max()

@@ -242,6 +242,7 @@ class _Datetime(_Column):
         if lo > hi:
             lo = hi = int(np.floor(np.median(us) / self.res) * self.res)
         self.lo, self.hi = lo, hi
+        self.grain = timeparts.calendar_grain(us)
         self.parts = timeparts.choose_parts(us, self.is_date)
         cal = timeparts.calendar_parts(us)
         self.part_marginals = {
@@ -288,11 +289,11 @@ class _Datetime(_Column):
             p: self.part_marginals[p].from_uniform(u[:, j + 1 + i])
             for i, p in enumerate(self.parts)
         }
-        us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res)
+        us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res, self.grain)
         return datetime_series(us, null, self.dtype)
 
     def info(self) -> dict[str, Any]:
-        return {"calendar_parts": list(self.parts)}
+        return {"calendar_parts": list(self.parts), "calendar_grain": self.grain}
 
 
 def _ts_us(value: Any) -> int:

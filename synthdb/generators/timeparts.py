@@ -33,6 +33,60 @@ def resolution(us: np.ndarray) -> int:
     return 1
 
 
+GRAIN_SPAN_DAYS = {"week": 7, "month": 32, "quarter": 93, "year": 367}
+
+
+def calendar_grain(us: np.ndarray) -> str | None:
+    """'year', 'quarter', 'month' or 'week' when every value starts such a period, else None.
+
+    A policy such as ``coarsen_date(col, 'month')`` leaves only first days of months; the
+    synthetic column must keep that grain, or it would invent days the contract removed.
+    """
+    sample = us[:50_000]
+    if len(sample) == 0 or np.any(sample % US_DAY):
+        return None
+    days = np.floor_divide(sample, US_DAY)
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    if np.all(months.astype("datetime64[D]").astype(np.int64) == days):
+        month_index = months.astype(np.int64) % 12
+        if np.all(month_index == 0):
+            return "year"
+        if np.all(month_index % 3 == 0):
+            return "quarter"
+        return "month"
+    if np.all((days + 3) % 7 == 0):
+        return "week"
+    return None
+
+
+def floor_to_grain(us: np.ndarray, grain: str | None) -> np.ndarray:
+    """Move each value back to the start of its week / month / quarter / year."""
+    if grain is None:
+        return us
+    days = np.floor_divide(us, US_DAY)
+    if grain == "week":
+        days = days - (days + 3) % 7
+    else:
+        months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        step = {"month": 1, "quarter": 3, "year": 12}[grain]
+        months = months - months % step
+        days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return days * US_DAY
+
+
+def grain_bounds(lo: int, hi: int, grain: str | None) -> tuple[int, int]:
+    """The first and last period starts inside [lo, hi] (or the floor of lo if none is)."""
+    if grain is None:
+        return lo, hi
+    first = int(floor_to_grain(np.array([lo]), grain)[0])
+    if first < lo:
+        first = int(floor_to_grain(np.array([first + GRAIN_SPAN_DAYS[grain] * US_DAY]), grain)[0])
+    last = int(floor_to_grain(np.array([hi]), grain)[0])
+    if first > last:
+        first = last = int(floor_to_grain(np.array([lo]), grain)[0])
+    return first, last
+
+
 def calendar_parts(us: np.ndarray) -> dict[str, np.ndarray]:
     """Day of week (Monday=0), month (0-11) and hour (0-23) as int arrays."""
     days = np.floor_divide(us, US_DAY)
@@ -53,8 +107,9 @@ def choose_parts(us: np.ndarray, is_date: bool) -> list[str]:
         return []
     span = int(us.max() - us.min())
     res = resolution(us)
+    grain = calendar_grain(us)
     parts = []
-    if span >= 14 * US_DAY and res <= US_DAY:
+    if span >= 14 * US_DAY and res <= US_DAY and grain is None:
         parts.append("dow")
     if span >= 90 * US_DAY:
         parts.append("month")
@@ -73,8 +128,11 @@ def reassemble(
     lo: int,
     hi: int,
     res: int,
+    grain: str | None = None,
 ) -> np.ndarray:
-    """Microseconds since epoch whose calendar parts equal ``parts``, near ``trend_us``."""
+    """Microseconds since epoch whose calendar parts equal ``parts``, near ``trend_us``.
+
+    With a calendar ``grain`` the result is a period start inside [lo, hi]."""
     t = np.asarray(trend_us, dtype=np.int64)
     day = np.floor_divide(t, US_DAY)
     tod = t - day * US_DAY
@@ -108,4 +166,7 @@ def reassemble(
         tod = parts["hour"] * US_HOUR + tod % US_HOUR
     out = day * US_DAY + tod
     out = np.floor_divide(out, res) * res
+    if grain is not None:
+        first, last = grain_bounds(lo, hi, grain)
+        return np.clip(floor_to_grain(np.clip(out, lo, hi), grain), first, last)
     return np.clip(out, lo, hi)
