@@ -20,6 +20,10 @@ COMMAND_MODULES = [
     "demo",
     "scan",
     "validate",
+    "recipient",
+    "export",
+    "verify",
+    "approve",
 ]
 
 

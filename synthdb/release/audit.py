@@ -82,6 +82,17 @@ _DDL = [
                  FILTER (WHERE m.passed = false) AS failed_metrics
         FROM {schema}.runs r LEFT JOIN {schema}.metrics m USING (run_id)
         GROUP BY r.run_id, r.model, r.outcome""",
+    # One row per approval of one exact release (and so one exact run): who, when, which ticket.
+    """CREATE TABLE IF NOT EXISTS {schema}.approvals (
+        approval_id  bigserial PRIMARY KEY,
+        release_id   bigint NOT NULL REFERENCES {schema}.releases (release_id),
+        run_id       text NOT NULL REFERENCES {schema}.runs (run_id),
+        ticket       text NOT NULL,
+        approved_by  text NOT NULL,
+        approved_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+        db_user      text NOT NULL DEFAULT current_user,
+        UNIQUE (release_id)
+    )""",
 ]
 
 

@@ -30,7 +30,11 @@ from synthdb.errors import ConfigError, GateError
 from synthdb.release import audit, pgio
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 
-PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact"}
+PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
+                "approval_required"}
+
+# The per-recipient view of its release history (DESIGN §6); a published table may not use it.
+RELEASES_VIEW = "releases"
 
 
 @dataclass
@@ -47,6 +51,8 @@ class PublishRequest:
     audit_schema: str = "synthdb_audit"
     project_root: str = "."
     evidence_dir: str = "evidence"
+    # True: create the table but grant SELECT only after `synthdb approve` (synthdb.governance).
+    approval_required: bool = False
 
 
 def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
@@ -59,6 +65,8 @@ def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
     unknown = sorted(set(raw) - PUBLISH_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    if not isinstance(raw.get("approval_required", False), bool):
+        raise ConfigError(f"{where}: approval_required must be true or false")
     return dict(raw)
 
 
@@ -123,6 +131,10 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
             f"model {request.model}: refusing to publish into schema {target_schema!r}: it holds "
             f"source, staging or audit data (protected: {', '.join(sorted(protected))})")
     tmp_name = TMP_PREFIX + uuid.uuid4().hex[:16]
+    if target_name == RELEASES_VIEW:
+        raise ConfigError(
+            f"model {request.model}: a published table may not be called {RELEASES_VIEW!r} "
+            f"(schema {target_schema!r} holds the recipient's {RELEASES_VIEW} view); set an alias")
     target = _qualified(target_schema, target_name)
     with psycopg.connect(settings.conninfo()) as conn:
         audit.ensure_schema(conn, request.audit_schema)
@@ -166,15 +178,27 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         role = sql.Identifier(request.role)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
             sql.Identifier(target_schema), role))
-        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
-        staged = _stage_evidence(request, metadata, columns, run, version)
+        if not request.approval_required:
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
+        previous = _previous_manifest(conn, request)
+        release_facts = {
+            "role": request.role, "approval_required": request.approval_required,
+            "columns": [{"name": c.name, "type": c.pg_type} for c in columns],
+            "generator": run[1] or {}, "thresholds": _thresholds(verdict), "rows": run[3],
+        }
+        release_facts["changelog"] = changelog(previous, release_facts)
+        staged = _stage_evidence(request, metadata, columns, run, version, release_facts)
         manifest = json.loads((staged / "manifest.json").read_text())
+        manifest["evidence_path"] = str((staged.parent / f"v{version}").resolve())
+        manifest["metadata"] = metadata
         release_id = conn.execute(
             sql.SQL("INSERT INTO {}.releases (run_id, recipient, published_relation, version, "
                     "invocation_id, manifest) VALUES (%s, %s, %s, %s, %s, %s) "
                     "RETURNING release_id").format(sql.Identifier(request.audit_schema)),
             (run_id, request.recipient, _label(*request.target), version, request.invocation_id,
-             json.dumps(manifest))).fetchone()[0]
+             json.dumps(manifest, default=str))).fetchone()[0]
+        create_releases_view(conn, request.audit_schema, target_schema, request.recipient,
+                             request.role)
         try:
             conn.commit()
         except BaseException:
@@ -186,11 +210,86 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     staged.rename(final)
     return {"release_id": release_id, "version": version, "run_id": run_id,
             "relation": _label(*request.target), "rows": run[3], "role": request.role,
-            "evidence": str(final), "verdict": verdict}
+            "evidence": str(final), "verdict": verdict,
+            "approval_required": request.approval_required}
+
+
+def _thresholds(verdict: dict[str, Any]) -> dict[str, Any]:
+    return {m["check"] + "." + m["metric"]: m["threshold"] for m in verdict["metrics"]
+            if m["threshold"] is not None}
+
+
+def _previous_manifest(conn, request: PublishRequest) -> dict[str, Any] | None:
+    row = conn.execute(
+        sql.SQL("SELECT manifest FROM {}.releases WHERE published_relation = %s "
+                "ORDER BY version DESC LIMIT 1").format(sql.Identifier(request.audit_schema)),
+        (_label(*request.target),)).fetchone()
+    return row[0] if row else None
+
+
+def changelog(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """What changed since the previous version: columns/types, generator, thresholds, rows.
+
+    A recipient (and the approver) should see at a glance why v3 differs from v2 without
+    diffing evidence folders; releases made before this field existed say so instead of
+    pretending nothing changed.
+    """
+    if previous is None:
+        return {"since": None, "summary": "first release"}
+    out: dict[str, Any] = {"since": previous.get("release")}
+    if "columns" not in previous:
+        out["summary"] = "previous release predates changelogs; no comparison"
+        return out
+    old_cols = {c["name"]: c["type"] for c in previous.get("columns", [])}
+    new_cols = {c["name"]: c["type"] for c in current["columns"]}
+    out["columns_added"] = sorted(set(new_cols) - set(old_cols))
+    out["columns_removed"] = sorted(set(old_cols) - set(new_cols))
+    out["types_changed"] = {c: [old_cols[c], new_cols[c]] for c in sorted(set(old_cols) & set(
+        new_cols)) if old_cols[c] != new_cols[c]}
+    old_gen, new_gen = previous.get("generator") or {}, current["generator"] or {}
+    out["generator_changed"] = (old_gen.get("method") != new_gen.get("method"))
+    out["generator"] = [old_gen.get("method"), new_gen.get("method")]
+    old_t, new_t = previous.get("thresholds") or {}, current["thresholds"]
+    out["thresholds_changed"] = {k: [old_t.get(k), new_t.get(k)] for k in sorted(
+        set(old_t) | set(new_t)) if old_t.get(k) != new_t.get(k)}
+    out["rows"] = [previous.get("rows"), current["rows"]]
+    changed = [name for name, flag in (
+        ("columns", out["columns_added"] or out["columns_removed"] or out["types_changed"]),
+        ("generator", out["generator_changed"]), ("thresholds", out["thresholds_changed"]),
+        ("rows", previous.get("rows") != current["rows"])) if flag]
+    out["summary"] = "changed: " + ", ".join(changed) if changed else "no changes"
+    return out
+
+
+def create_releases_view(conn, audit_schema: str, schema: str, recipient: str,
+                         role: str) -> None:
+    """``<schema>.releases``: the recipient's own release history, readable by its role.
+
+    The view runs with its owner's rights, so the recipient sees the rows of its recipient
+    and schema only, never the audit tables. A release that needs approval is listed once
+    it is approved (unapproved ones are not available to the recipient yet).
+    """
+    view = _qualified(schema, RELEASES_VIEW)
+    a = sql.Identifier(audit_schema)
+    conn.execute(sql.SQL("""CREATE OR REPLACE VIEW {view} AS
+        SELECT split_part(r.published_relation, '.', 2) AS table_name, r.version,
+               r.published_at, r.run_id, (r.manifest ->> 'rows')::bigint AS rows,
+               r.manifest -> 'metadata' AS metadata, r.manifest -> 'changelog' AS changelog,
+               ap.approved_at
+        FROM {a}.releases r LEFT JOIN {a}.approvals ap USING (release_id)
+        WHERE r.recipient = {recipient}
+          AND r.published_relation LIKE {prefix}
+          AND (ap.release_id IS NOT NULL
+               OR NOT coalesce((r.manifest ->> 'approval_required')::boolean, false))""").format(
+        view=view, a=a, recipient=sql.Literal(recipient),
+        prefix=sql.Literal(schema.replace("\\", "\\\\").replace("%", "\\%")
+                           .replace("_", "\\_") + ".%")))
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, sql.Identifier(role)))
 
 
 def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
-                    columns: list[pgio.PgColumn], run: tuple, version: int) -> Path:
+                    columns: list[pgio.PgColumn], run: tuple, version: int,
+                    release_facts: dict[str, Any] | None = None) -> Path:
     base = (Path(request.project_root) / request.evidence_dir / request.recipient
             / request.target[1])
     staged = base / f".staging-v{version}-{uuid.uuid4().hex[:8]}"
@@ -210,6 +309,6 @@ def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
         shutil.copy(run_dir / "run.json", staged / "qa_metrics.json")
     files = sorted(p for p in staged.iterdir() if p.is_file())
     manifest = {"release": f"{request.recipient}/{request.target[1]}/v{version}",
-                "files": {p.name: _sha256(p) for p in files}}
+                "files": {p.name: _sha256(p) for p in files}, **(release_facts or {})}
     (staged / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return staged

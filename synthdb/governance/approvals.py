@@ -1,0 +1,87 @@
+"""Approvals: a named person signs off one exact release (and so one exact run), then grant.
+
+A release published with ``approval_required: true`` exists in the recipient's schema but its
+role has no SELECT on it. ``approve`` records who approved, under which ticket, which run —
+and only then grants, in the same transaction, so there is never a grant without an approval
+row. Approving an old version whose table has since been replaced is refused: the grant would
+expose a different run than the one approved.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg import sql
+
+from synthdb.db import ConnectionSettings
+from synthdb.errors import ConfigError
+from synthdb.governance import releases
+from synthdb.governance.releases import ReleaseRef
+
+
+def approve(
+    settings: ConnectionSettings,
+    ref: ReleaseRef,
+    *,
+    ticket: str,
+    by: str,
+    audit_schema: str = "synthdb_audit",
+) -> dict[str, Any]:
+    """Record the approval of ``ref`` (a versioned release) and grant SELECT to its role."""
+    if ref.version is None:
+        raise ConfigError(f"approve {ref}: name the exact version, e.g. {ref}/v1")
+    if not ticket.strip() or not by.strip():
+        raise ConfigError(f"approve {ref}: --ticket and --by must not be empty")
+    with releases.connect(settings, audit_schema) as conn:
+        rel = releases.find_release(conn, audit_schema, ref)
+        a = sql.Identifier(audit_schema)
+        done = conn.execute(
+            sql.SQL(
+                "SELECT ticket, approved_by, approved_at FROM {}.approvals WHERE release_id = %s"
+            ).format(a),
+            (rel.release_id,),
+        ).fetchone()
+        if done is not None:
+            raise ConfigError(
+                f"approve {rel.name}: already approved by {done[1]} under ticket "
+                f"{done[0]} at {done[2]:%Y-%m-%d %H:%M:%S %Z}"
+            )
+        if not rel.approval_required:
+            raise ConfigError(
+                f"approve {rel.name}: this release did not require approval "
+                "(approval_required was not set when it was published)"
+            )
+        live = conn.execute(
+            sql.SQL(
+                "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s"
+            ),
+            (rel.schema, rel.table),
+        ).fetchone()
+        live_run = json.loads(live[0]).get("run_id") if live and live[0] else None
+        if live_run != rel.run_id:
+            raise ConfigError(
+                f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "
+                f"approved release's run {rel.run_id} (a newer version replaced it); approve "
+                "the latest version instead"
+            )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.approvals (release_id, run_id, ticket, approved_by) "
+                "VALUES (%s, %s, %s, %s)"
+            ).format(a),
+            (rel.release_id, rel.run_id, ticket, by),
+        )
+        schema, table = sql.Identifier(rel.schema), sql.Identifier(rel.table)
+        role = sql.Identifier(rel.role)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        conn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
+        conn.commit()
+    return {
+        "release": rel.name,
+        "run_id": rel.run_id,
+        "role": rel.role,
+        "ticket": ticket,
+        "approved_by": by,
+    }

@@ -1,0 +1,533 @@
+"""Export bundles and their verification (DESIGN §6).
+
+A bundle is a folder a recipient can take away: the data (Parquet, optionally CSV), the
+release evidence (metadata, data dictionary, QA report, PII columns, licence) and a
+``manifest.json`` with the SHA-256 of every file. ``token.json`` is an HMAC-signed, short-lived
+token naming the ticket, recipient, release, expiry and the digest of the manifest — so one
+signature covers every byte of the bundle. The key stays outside the bundle.
+
+Data is streamed: COPY to CSV in a temporary file, then read back in batches by pyarrow's
+streaming CSV reader into a Parquet writer, so memory stays flat in the number of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from synthdb import __version__
+from synthdb.db import ConnectionSettings
+from synthdb.errors import ConfigError
+from synthdb.governance import releases, signing
+from synthdb.governance.errors import BundleRejected, NotApproved
+from synthdb.governance.releases import Release, ReleaseRef
+from synthdb.release import pgio
+
+MANIFEST = "manifest.json"
+TOKEN = "token.json"
+_TTL = re.compile(r"^(\d+)\s*([smhdw])$")
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_TTL = dt.timedelta(days=90)
+
+
+def parse_ttl(text: str) -> dt.timedelta:
+    """``7d``, ``12h``, ``30m``, ``2w`` … as a timedelta (at most 90 days, more than 0)."""
+    match = _TTL.match(text.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise ConfigError(f"--ttl {text!r}: expected a positive duration such as 7d, 12h or 30m")
+    ttl = dt.timedelta(seconds=int(match[1]) * _TTL_UNITS[match[2]])
+    if ttl > MAX_TTL:
+        raise ConfigError(f"--ttl {text!r}: longer than the maximum of {MAX_TTL.days} days")
+    return ttl
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _arrow_type(column: pgio.PgColumn):
+    import pyarrow as pa
+
+    base = column.base_type
+    return {
+        "smallint": pa.int16(),
+        "integer": pa.int32(),
+        "bigint": pa.int64(),
+        "double precision": pa.float64(),
+        "real": pa.float32(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp without time zone": pa.timestamp("us"),
+        "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+        # numeric keeps its exact decimal text; float64 would silently round money.
+    }.get(base, pa.string())
+
+
+def _write_data(
+    conn, rel: Release, columns: list[pgio.PgColumn], out: Path, with_csv: bool
+) -> dict[str, int]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = sql.SQL("{}.{}").format(sql.Identifier(rel.schema), sql.Identifier(rel.table))
+    conn.execute("SET LOCAL TimeZone = 'UTC'")
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="synthdb-export-") as tmp:
+        raw = Path(tmp) / "data.csv"
+        # FORCE_QUOTE *: every non-NULL value is quoted, so an unquoted empty field is NULL.
+        copy = sql.SQL(
+            "COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true, FORCE_QUOTE *)"
+        ).format(table)
+        with conn.cursor() as cur, open(raw, "wb") as handle, cur.copy(copy) as stream:
+            for block in stream:
+                handle.write(block)
+        types = {c.name: _arrow_type(c) for c in columns}
+        reader = pacsv.open_csv(
+            raw,
+            read_options=pacsv.ReadOptions(block_size=8 << 20),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
+        )
+        rows = 0
+        with pq.ParquetWriter(
+            out / "data.parquet",
+            pa.schema([(c.name, types[c.name]) for c in columns]),
+            compression="zstd",
+        ) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        counts["rows"] = rows
+    if with_csv:
+        copy = sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true)").format(table)
+        with conn.cursor() as cur, open(out / "data.csv", "wb") as handle, cur.copy(copy) as stream:
+            for block in stream:
+                handle.write(block)
+    return counts
+
+
+def _run_facts(conn, audit_schema: str, run_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT mode, generator, config, seed, code_version FROM {}.runs WHERE run_id = %s"
+        ).format(sql.Identifier(audit_schema)),
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        return {}
+    return {
+        "mode": row[0],
+        "generator": row[1] or {},
+        "config": row[2] or {},
+        "seed": row[3],
+        "code_version": row[4],
+    }
+
+
+def pii_columns(
+    columns: list[pgio.PgColumn], run: dict[str, Any], classes: dict[str, str] | None
+) -> dict[str, Any]:
+    """Columns classed direct/quasi identifier and the generator applied to each.
+
+    Quasi-identifiers come from the release's privacy config (what k-anonymity was measured
+    on). Direct identifiers need the contract's ``meta.synthdb`` classes, which only the dbt
+    manifest holds; without it the file says the class is unknown rather than guessing.
+    """
+    config = run.get("config") or {}
+    qis = set((config.get("privacy") or {}).get("quasi_identifiers") or [])
+    overrides = config.get("columns") or {}
+    default = config.get("mode") or run.get("mode")
+    entries = []
+    for col in columns:
+        cls = (classes or {}).get(col.name.lower())
+        if cls is None and col.name in qis:
+            cls = "quasi_identifier"
+        if cls not in ("direct_identifier", "quasi_identifier"):
+            if classes is None and col.name not in qis:
+                cls = "unknown"
+            else:
+                continue
+        method = (overrides.get(col.name) or {}).get("method") or default
+        entries.append(
+            {
+                "column": col.name,
+                "class": cls,
+                "generator": method,
+                "note": "values are synthetic; no source value is copied",
+            }
+        )
+    return {
+        "classification_source": "dbt manifest meta.synthdb + release privacy config"
+        if classes is not None
+        else "release privacy config only (no dbt manifest; other columns' class is unknown)",
+        "columns": entries,
+    }
+
+
+def _contract_classes(project_dir: Path | None, rel: Release) -> dict[str, str] | None:
+    """meta.synthdb class per column of the published model, if the dbt manifest has one."""
+    if project_dir is None:
+        return None
+    path = project_dir / "target" / "manifest.json"
+    if not path.exists():
+        return None
+    nodes = json.loads(path.read_text()).get("nodes", {})
+    classes: dict[str, str] = {}
+    found = False
+    for node in nodes.values():
+        if node.get("resource_type") != "model":
+            continue
+        if (node.get("schema"), node.get("alias") or node.get("name")) != (rel.schema, rel.table):
+            continue
+        found = True
+        for name, column in (node.get("columns") or {}).items():
+            for meta in (column.get("meta") or {}, (column.get("config") or {}).get("meta") or {}):
+                block = meta.get("synthdb")
+                if isinstance(block, dict) and block.get("class"):
+                    classes[name.lower()] = str(block["class"])
+    return classes if found else None
+
+
+LICENCE_TEMPLATE = """Usage terms for release {release}
+
+This bundle contains SYNTHETIC data generated by synthdb ({method}). It is not a record of
+any real person, but it was learned from real data: do not attempt to re-identify anyone,
+link it with other data to single people out, or pass it on beyond the purpose below.
+
+Recipient: {recipient}
+Purpose:   {purpose}
+Retention: {retention} (delete the bundle and any copies after this period)
+Licence:   {licence}
+Contact:   {contact}
+Ticket:    {ticket}
+Expires:   {expires} (the signed token in token.json stops verifying after this time)
+"""
+
+
+@dataclass
+class ExportResult:
+    bundle: Path
+    release: str
+    rows: int
+    bytes: int
+    seconds: float
+    expires_at: str
+
+
+def export_bundle(
+    settings: ConnectionSettings,
+    ref: ReleaseRef,
+    *,
+    ticket: str,
+    ttl: str,
+    out: str | Path,
+    csv: bool = False,
+    key_file: str | Path | None = None,
+    project_dir: str | Path | None = ".",
+    audit_schema: str = "synthdb_audit",
+    now: dt.datetime | None = None,
+) -> ExportResult:
+    """Write the signed bundle of ``ref`` into the empty or new folder ``out``."""
+    started = time.perf_counter()
+    if not ticket.strip():
+        raise ConfigError(f"export {ref}: --ticket must not be empty")
+    lifetime = parse_ttl(ttl)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"export {ref}: output folder {out} is not empty")
+    key_path = Path(key_file) if key_file else Path(project_dir or ".") / signing.DEFAULT_KEY_FILE
+    if key_path.resolve().is_relative_to(out.resolve()):
+        raise ConfigError(
+            f"export {ref}: the signing key {key_path} must not be inside the bundle folder {out}"
+        )
+    key = signing.load_key(key_path, create=True)
+    now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    expires = now + lifetime
+    with releases.connect(settings, audit_schema) as conn:
+        rel = releases.find_release(conn, audit_schema, ref)
+        if not rel.approved:
+            raise NotApproved(
+                f"export {rel.name}: the release requires approval and has none; "
+                f"run `synthdb approve {rel.name} --ticket <id> --by <name>`"
+            )
+        live = conn.execute(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (rel.schema, rel.table),
+        ).fetchone()
+        live_run = json.loads(live[0]).get("run_id") if live and live[0] else None
+        if live_run != rel.run_id:
+            raise ReleaseNotFoundForExport(
+                f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
+                f"release's run {rel.run_id}; only the latest version's data can be exported"
+            )
+        columns = pgio.relation_columns(conn, rel.schema, rel.table)
+        run = _run_facts(conn, audit_schema, rel.run_id)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            counts = _write_data(conn, rel, columns, out, csv)
+            _write_evidence(
+                out, rel, columns, run, ticket, expires, Path(project_dir) if project_dir else None
+            )
+            files = sorted(p for p in out.iterdir() if p.is_file())
+            manifest = {
+                "release": rel.name,
+                "release_id": rel.release_id,
+                "run_id": rel.run_id,
+                "created_at": now.isoformat(),
+                "rows": counts["rows"],
+                "files": {p.name: sha256_file(p) for p in files},
+            }
+            (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            token = signing.sign(
+                {
+                    "ticket": ticket,
+                    "recipient": rel.recipient,
+                    "release": rel.name,
+                    "release_id": rel.release_id,
+                    "issued_at": now.isoformat(),
+                    "expires_at": expires.isoformat(),
+                    "manifest_sha256": sha256_file(out / MANIFEST),
+                },
+                key,
+            )
+            (out / TOKEN).write_text(json.dumps(token, indent=2))
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        size = sum(p.stat().st_size for p in out.iterdir())
+        releases.log_download(
+            conn,
+            audit_schema,
+            rel.release_id,
+            "export",
+            ticket,
+            {
+                "bundle": str(out.resolve()),
+                "expires_at": expires.isoformat(),
+                "files": sorted(manifest["files"]),
+                "bytes": size,
+                "rows": counts["rows"],
+                "key_id": signing.key_id(key),
+            },
+        )
+        conn.commit()
+    return ExportResult(
+        out, rel.name, counts["rows"], size, time.perf_counter() - started, expires.isoformat()
+    )
+
+
+class ReleaseNotFoundForExport(ConfigError):
+    """The requested version's data is no longer the published table."""
+
+
+def _write_evidence(
+    out: Path,
+    rel: Release,
+    columns: list[pgio.PgColumn],
+    run: dict[str, Any],
+    ticket: str,
+    expires: dt.datetime,
+    project_dir: Path | None,
+) -> None:
+    meta = dict(rel.manifest.get("metadata") or {})
+    evidence = Path(rel.manifest["evidence_path"]) if rel.manifest.get("evidence_path") else None
+    if evidence is None and project_dir is not None:
+        evidence = project_dir / "evidence" / rel.recipient / rel.table / f"v{rel.version}"
+    if not meta and evidence and (evidence / "metadata.json").exists():
+        meta = json.loads((evidence / "metadata.json").read_text())
+    config = run.get("config") or {}
+    privacy = config.get("privacy") or {}
+    generator = run.get("generator") or {}
+    metadata = {
+        **meta,
+        "synthetic": True,
+        "method": meta.get("method") or run.get("mode"),
+        "privacy_controls": {
+            "quasi_identifiers": privacy.get("quasi_identifiers"),
+            "k": privacy.get("k"),
+            "rare_min_count": privacy.get("rare_min_count"),
+            "dcr_share_max": privacy.get("dcr_share_max"),
+            "mia_advantage_max": privacy.get("mia_advantage_max"),
+            "thresholds": rel.manifest.get("thresholds"),
+        },
+        "epsilon": generator.get("epsilon") or (config.get("generator") or {}).get("epsilon"),
+        "version": rel.version,
+        "recipient": rel.recipient,
+        "last_updated": str(rel.published_at),
+        "code_version": run.get("code_version") or meta.get("code_version"),
+        "export_code_version": __version__,
+        "seed_policy": (
+            "fixed seed recorded in the audit run row"
+            if config.get("seed") is not None
+            else "fresh randomness per release; the seed used is recorded in the audit run row"
+        ),
+        "changelog": rel.manifest.get("changelog"),
+        "ticket": ticket,
+    }
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    dictionary = None
+    if evidence and (evidence / "data_dictionary.json").exists():
+        dictionary = json.loads((evidence / "data_dictionary.json").read_text())
+    if dictionary is None:
+        dictionary = [
+            {
+                "column": c.name,
+                "type": c.pg_type,
+                "meaning": "",
+                "produced_by": f"synthdb {metadata['method']} generator",
+            }
+            for c in columns
+        ]
+    (out / "data_dictionary.json").write_text(json.dumps(dictionary, indent=2))
+    if evidence and (evidence / "qa_report.html").exists():
+        shutil.copy(evidence / "qa_report.html", out / "qa_report.html")
+    classes = _contract_classes(project_dir, rel)
+    (out / "pii_columns.json").write_text(json.dumps(pii_columns(columns, run, classes), indent=2))
+    (out / "LICENCE.txt").write_text(
+        LICENCE_TEMPLATE.format(
+            release=rel.name,
+            method=metadata["method"],
+            recipient=rel.recipient,
+            purpose=meta.get("purpose") or "(not stated)",
+            retention=meta.get("retention") or "(not stated)",
+            licence=meta.get("licence") or "(not stated)",
+            contact=meta.get("contact") or meta.get("owner") or "(not stated)",
+            ticket=ticket,
+            expires=expires.isoformat(),
+        )
+    )
+
+
+@dataclass
+class Verification:
+    ok: bool
+    reason: str
+    release: str | None
+    ticket: str | None
+    release_id: int | None
+
+
+def check_bundle(bundle: str | Path, key: bytes, now: dt.datetime | None = None) -> Verification:
+    """Signature, then expiry, then manifest digest, then every file's checksum."""
+    bundle = Path(bundle)
+    now = now or dt.datetime.now(dt.timezone.utc)
+
+    def no(reason: str, payload: dict[str, Any] | None = None) -> Verification:
+        payload = payload or {}
+        return Verification(
+            False, reason, payload.get("release"), payload.get("ticket"), payload.get("release_id")
+        )
+
+    if not bundle.is_dir():
+        return no(f"{bundle} is not a folder")
+    try:
+        token = json.loads((bundle / TOKEN).read_text())
+    except FileNotFoundError:
+        return no(f"{bundle / TOKEN} is missing")
+    except (ValueError, UnicodeDecodeError):
+        return no(f"{bundle / TOKEN} is not valid JSON")
+    if not isinstance(token, dict):
+        return no(f"{bundle / TOKEN} is not a token object")
+    problem = signing.check(token, key)
+    payload = token.get("payload") if isinstance(token.get("payload"), dict) else {}
+    if problem:
+        return no(problem, payload)
+    try:
+        expires = dt.datetime.fromisoformat(payload["expires_at"])
+    except (KeyError, TypeError, ValueError):
+        return no("token has no valid expires_at", payload)
+    if now >= expires:
+        stamp = now.replace(microsecond=0).isoformat()
+        return no(f"token expired at {expires.isoformat()} (now {stamp})", payload)
+    manifest_path = bundle / MANIFEST
+    if not manifest_path.exists():
+        return no(f"{MANIFEST} is missing", payload)
+    if sha256_file(manifest_path) != payload.get("manifest_sha256"):
+        return no(f"{MANIFEST} was changed after signing (digest differs from the token)", payload)
+    files = json.loads(manifest_path.read_text()).get("files") or {}
+    for name, digest in sorted(files.items()):
+        path = bundle / name
+        if not path.is_file():
+            return no(f"file {name} listed in the manifest is missing", payload)
+        actual = sha256_file(path)
+        if actual != digest:
+            return no(
+                f"file {name} was altered: SHA-256 {actual[:16]}… but the manifest says "
+                f"{digest[:16]}…",
+                payload,
+            )
+    extra = sorted(p.name for p in bundle.iterdir() if p.name not in {*files, MANIFEST, TOKEN})
+    if extra:
+        return no(f"file(s) not in the manifest were added: {', '.join(extra)}", payload)
+    return Verification(
+        True,
+        f"valid until {expires.isoformat()}",
+        payload.get("release"),
+        payload.get("ticket"),
+        payload.get("release_id"),
+    )
+
+
+def verify_bundle(
+    settings: ConnectionSettings | None,
+    bundle: str | Path,
+    *,
+    key_file: str | Path | None = None,
+    project_dir: str | Path | None = ".",
+    audit_schema: str = "synthdb_audit",
+    now: dt.datetime | None = None,
+) -> Verification:
+    """Check ``bundle``; log the outcome as a ``verify`` row; raise BundleRejected if bad."""
+    key_path = Path(key_file) if key_file else Path(project_dir or ".") / signing.DEFAULT_KEY_FILE
+    key = signing.load_key(key_path, create=False)
+    result = check_bundle(bundle, key, now)
+    if settings is not None:
+        with releases.connect(settings, audit_schema) as conn:
+            release_id = result.release_id
+            if (
+                release_id is not None
+                and not conn.execute(
+                    sql.SQL("SELECT 1 FROM {}.releases WHERE release_id = %s").format(
+                        sql.Identifier(audit_schema)
+                    ),
+                    (release_id,),
+                ).fetchone()
+            ):
+                release_id = None  # a forged token may name any id; keep the log consistent
+            releases.log_download(
+                conn,
+                audit_schema,
+                release_id,
+                "verify",
+                result.ticket,
+                {
+                    "bundle": str(Path(bundle).resolve()),
+                    "ok": result.ok,
+                    "reason": result.reason,
+                    "release": result.release,
+                },
+            )
+            conn.commit()
+    if not result.ok:
+        raise BundleRejected(f"bundle {bundle} rejected: {result.reason}")
+    return result

@@ -1,0 +1,138 @@
+"""Finding one release by the name people use for it: ``<recipient>/<table>[/v<N>]``.
+
+The release row in the audit schema is the source of truth (its manifest JSON holds the role,
+approval flag, columns and evidence path), so every governance command reads it from there and
+not from files someone could have moved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from synthdb.db import ConnectionSettings
+from synthdb.errors import ConfigError
+from synthdb.governance.errors import ReleaseNotFound
+from synthdb.release import audit
+
+_REF = re.compile(r"^(?P<recipient>[^/]+)/(?P<table>[^/]+)(?:/v(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    recipient: str
+    table: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ReleaseRef:
+        match = _REF.match(text.strip())
+        if not match:
+            raise ConfigError(
+                f"release {text!r}: expected <recipient>/<table>[/v<N>], e.g. partner_demo/"
+                "transactions/v2"
+            )
+        version = match["version"]
+        return cls(match["recipient"], match["table"], int(version) if version else None)
+
+    def __str__(self) -> str:
+        tail = f"/v{self.version}" if self.version is not None else ""
+        return f"{self.recipient}/{self.table}{tail}"
+
+
+@dataclass(frozen=True)
+class Release:
+    release_id: int
+    run_id: str
+    recipient: str
+    relation: str  # "schema.table" as published
+    version: int
+    published_at: Any
+    manifest: dict[str, Any]
+    approved: bool  # approved, or no approval needed
+
+    @property
+    def name(self) -> str:
+        return f"{self.recipient}/{self.table}/v{self.version}"
+
+    @property
+    def schema(self) -> str:
+        return self.relation.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.relation.split(".", 1)[1]
+
+    @property
+    def role(self) -> str:
+        return self.manifest.get("role") or f"{self.recipient}_reader"
+
+    @property
+    def approval_required(self) -> bool:
+        return bool(self.manifest.get("approval_required"))
+
+
+def connect(settings: ConnectionSettings, audit_schema: str) -> psycopg.Connection:
+    """A connection with the audit tables present (older databases lack ``approvals``)."""
+    conn = psycopg.connect(settings.conninfo())
+    audit.ensure_schema(conn, audit_schema)
+    conn.commit()
+    return conn
+
+
+def find_release(conn, audit_schema: str, ref: ReleaseRef) -> Release:
+    """The named release (latest version when none is given), or ReleaseNotFound."""
+    a = sql.Identifier(audit_schema)
+    query = sql.SQL(
+        "SELECT r.release_id, r.run_id, r.recipient, r.published_relation, r.version, "
+        "r.published_at, r.manifest, ap.release_id IS NOT NULL "
+        "FROM {a}.releases r LEFT JOIN {a}.approvals ap USING (release_id) "
+        "WHERE r.recipient = %s AND split_part(r.published_relation, '.', 2) = %s "
+        "AND (%s::int IS NULL OR r.version = %s::int) "
+        "ORDER BY r.version DESC, r.release_id DESC LIMIT 1"
+    ).format(a=a)
+    row = conn.execute(query, (ref.recipient, ref.table, ref.version, ref.version)).fetchone()
+    if row is None:
+        raise ReleaseNotFound(f"release {ref}: no such release in {audit_schema}.releases")
+    manifest = row[6] or {}
+    needs = bool(manifest.get("approval_required"))
+    return Release(
+        row[0], row[1], row[2], row[3], row[4], row[5], manifest, approved=bool(row[7]) or not needs
+    )
+
+
+def latest_role(conn, audit_schema: str, recipient: str) -> str | None:
+    """The group role of the recipient's latest release (None when it has none)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT manifest ->> 'role' FROM {}.releases WHERE recipient = %s "
+            "ORDER BY published_at DESC, release_id DESC LIMIT 1"
+        ).format(sql.Identifier(audit_schema)),
+        (recipient,),
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0] or f"{recipient}_reader"
+
+
+def log_download(
+    conn,
+    audit_schema: str,
+    release_id: int | None,
+    action: str,
+    ticket: str | None,
+    details: dict[str, Any],
+) -> None:
+    """One row in ``downloads`` per export or verify (DESIGN §6: every download logged)."""
+    import json
+
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.downloads (release_id, action, ticket, details) VALUES (%s, %s, %s, %s)"
+        ).format(sql.Identifier(audit_schema)),
+        (release_id, action, ticket, json.dumps(details, default=str)),
+    )

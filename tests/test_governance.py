@@ -1,0 +1,427 @@
+"""Release governance (issue 6): recipient logins, signed export bundles, approvals, the
+recipients' releases view and changelogs. Real dbt builds a small release for two recipients
+on a real PostgreSQL; the governance commands run through the CLI entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+
+import psycopg
+import pyarrow.parquet as pq
+import pytest
+from dbtproject import make_project
+from psycopg import sql
+
+from synthdb.cli import main
+from synthdb.governance import bundle, signing
+from synthdb.governance.errors import NotApproved
+from synthdb.governance.releases import ReleaseRef
+from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
+
+SOURCES = textwrap.dedent("""
+    version: 2
+    sources:
+      - name: gsrc
+        schema: gsrc
+        tables: [{name: people}]
+""")
+CONTRACT = """{{ config(materialized='view', schema='gov_contracts') }}
+select {{ mask_uuid('id') }} as ref, region, band, amount, joined from {{ source('gsrc', 'people') }}
+"""
+SYNTHETIC = """{{ config(materialized='synthetic', schema='gov_staging',
+    synth={'source': 'gov_contract', 'seed': 5, 'columns': {'ref': {'method': 'mock'}},
+           'privacy': {'quasi_identifiers': ['region', 'band'], 'k': 5}}) }}
+-- depends_on: {{ ref('gov_contract') }}
+select * from {{ this }}
+"""
+PUBLISH = """{{{{ config(materialized='publish', schema='{recipient}', alias='people',
+    publish={{'from': 'gov_synthetic', 'recipient': '{recipient}', 'role': '{recipient}_reader',
+             'owner': 'data@example.com', 'purpose': 'testing', 'retention': 'P30D',
+             'licence': 'test only'}}) }}}}
+-- depends_on: {{{{ ref('gov_synthetic') }}}}
+select * from {{{{ this }}}}
+"""
+TESTS = textwrap.dedent("""
+    version: 2
+    models:
+      - name: gov_synthetic
+        data_tests:
+          - k_anonymity: {arguments: {quasi_identifiers: [region, band], k: 5}}
+          - rare_categories: {arguments: {columns: [region, band], min_count: 10}}
+          - no_leakage
+""")
+
+
+def _one(conn, query, params=None):
+    return conn.execute(query, params).fetchone()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, pg_server):
+    name = "gov_release"
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        for role in (
+            "acme_reader",
+            "beta_reader",
+            "gamma_reader",
+            "gov_ann",
+            "gov_bob",
+            "gov_gail",
+        ):
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    settings = type(pg_server)(
+        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
+    )
+    with psycopg.connect(settings.conninfo()) as conn:
+        conn.execute("CREATE SCHEMA gsrc")
+        conn.execute(
+            "CREATE TABLE gsrc.people (id uuid, region text, band text, "
+            "amount numeric(10,2), joined date)"
+        )
+        conn.execute("""INSERT INTO gsrc.people SELECT gen_random_uuid(),
+            (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
+            round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
+            FROM generate_series(1, 3000) i""")
+        conn.commit()
+    proj = make_project(tmp_path_factory.mktemp("gov_project"), settings, with_demo_models=False)
+    proj.write("models/sources.yml", SOURCES)
+    proj.write("models/gov_contract.sql", CONTRACT)
+    proj.write("models/gov_synthetic.sql", SYNTHETIC)
+    proj.write("models/schema.yml", TESTS)
+    for recipient in ("acme", "beta"):
+        proj.write(f"models/{recipient}_people.sql", PUBLISH.format(recipient=recipient))
+    run = proj.dbt("build")
+    assert run.ok, run.output
+    yield proj
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture()
+def cli(project, monkeypatch, tmp_path):
+    """Run the synthdb CLI in-process against the project's database; returns (code, err)."""
+    for key, value in project.env().items():
+        if key.startswith("SYNTHDB_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv(signing.KEY_ENV, raising=False)
+    monkeypatch.chdir(project.path)
+
+    def call(*argv: str) -> int:
+        return main(list(argv))
+
+    return call
+
+
+def _login(project, user):
+    return psycopg.connect(project.settings.conninfo(user=user, password=""), autocommit=True)
+
+
+def test_add_user_reads_own_release_and_nothing_else(project, cli, capsys):
+    assert cli("recipient", "add-user", "acme", "gov_ann") == 0
+    assert "member of acme_reader" in capsys.readouterr().out
+    with _login(project, "gov_ann") as conn:
+        assert _one(conn, "SELECT count(*) FROM acme.people")[0] > 2000
+        assert _one(conn, "SELECT version FROM acme.releases")[0] == 1
+        for relation in (
+            "gsrc.people",
+            "gov_contracts.gov_contract",
+            "gov_staging.gov_synthetic",
+            "synthdb_audit.runs",
+            "synthdb_audit.releases",
+            "beta.people",
+            "beta.releases",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE acme.x (a int)")
+
+
+def test_add_user_errors_are_one_line(project, cli, capsys):
+    assert cli("recipient", "add-user", "nobody", "gov_bob") == 2
+    err = capsys.readouterr().err
+    assert "recipient nobody" in err and "--role" in err and "Traceback" not in err
+    assert cli("recipient", "add-user", "acme", "gov_bob", "--password-env", "GOV_UNSET") == 2
+    assert "GOV_UNSET" in capsys.readouterr().err
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        assert _one(conn, "SELECT count(*) FROM pg_roles WHERE rolname = 'gov_bob'")[0] == 0
+
+
+def _export(cli, out, *extra):
+    return cli(
+        "export",
+        "acme/people/v1",
+        "--ticket",
+        "T-1",
+        "--ttl",
+        "7d",
+        "--out",
+        str(out),
+        "--key-file",
+        str(out.parent / "key" / "signing.key"),
+        *extra,
+    )
+
+
+def test_export_bundle_contents_and_verify(project, cli, capsys, tmp_path):
+    out = tmp_path / "bundle"
+    assert _export(cli, out, "--csv") == 0
+    key = tmp_path / "key" / "signing.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "data.parquet",
+        "data.csv",
+        "metadata.json",
+        "data_dictionary.json",
+        "pii_columns.json",
+        "LICENCE.txt",
+        "manifest.json",
+        "token.json",
+    } <= names
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        count, total = _one(conn, "SELECT count(*), sum(amount)::text FROM acme.people")
+    table = pq.read_table(out / "data.parquet")
+    assert table.num_rows == count
+    assert table.column_names == ["ref", "region", "band", "amount", "joined"]
+    assert str(table.schema.field("joined").type) == "date32[day]"
+    assert sum(
+        __import__("decimal").Decimal(v) for v in table["amount"].to_pylist() if v is not None
+    ) == __import__("decimal").Decimal(total)
+    assert len((out / "data.csv").read_text().splitlines()) == count + 1
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["synthetic"] is True and meta["version"] == 1 and meta["recipient"] == "acme"
+    assert meta["purpose"] == "testing" and meta["privacy_controls"]["k"] == 5
+    pii = {c["column"]: c for c in json.loads((out / "pii_columns.json").read_text())["columns"]}
+    assert pii["region"]["class"] == "quasi_identifier"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == names - {"manifest.json", "token.json"}
+    assert "test only" in (out / "LICENCE.txt").read_text()
+    assert cli("verify", str(out), "--key-file", str(key)) == 0
+    assert "OK" in capsys.readouterr().out
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT action FROM synthdb_audit.downloads WHERE details->>'bundle' = %s "
+                "ORDER BY download_id",
+                (str(out.resolve()),),
+            )
+        ]
+    assert actions == ["export", "verify"]
+
+
+def test_altered_forged_and_expired_bundles_are_rejected(project, cli, capsys, tmp_path):
+    key = tmp_path / "key" / "signing.key"
+    out = tmp_path / "bundle"
+    assert _export(cli, out) == 0
+    capsys.readouterr()
+
+    def verify(path):
+        code = cli("verify", str(path), "--key-file", str(key))
+        return code, capsys.readouterr().err
+
+    # altered data file
+    data = out / "data.parquet"
+    original = data.read_bytes()
+    data.write_bytes(original[:-10] + b"0123456789")
+    code, err = verify(out)
+    assert code == 1 and "file data.parquet was altered" in err
+    data.write_bytes(original)
+    assert verify(out)[0] == 0
+    # edited token (later expiry), kept the old signature
+    token = json.loads((out / "token.json").read_text())
+    edited = json.loads(json.dumps(token))
+    edited["payload"]["expires_at"] = "2099-01-01T00:00:00+00:00"
+    (out / "token.json").write_text(json.dumps(edited))
+    code, err = verify(out)
+    assert code == 1 and "edited after signing" in err
+    # re-signed with another key
+    forged = signing.sign(
+        {k: v for k, v in token["payload"].items() if k not in ("key_id", "alg")},
+        b"another-key-0123456789abcdef",
+    )
+    (out / "token.json").write_text(json.dumps(forged))
+    code, err = verify(out)
+    assert code == 1 and "signed with another key" in err
+    (out / "token.json").write_text(json.dumps(token))
+    # expired: a bundle issued 8 days ago with a 7-day lifetime
+    old = tmp_path / "old"
+    bundle.export_bundle(
+        project.settings,
+        ReleaseRef.parse("acme/people"),
+        ticket="T-2",
+        ttl="7d",
+        out=old,
+        key_file=key,
+        project_dir=project.path,
+        now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8),
+    )
+    code, err = verify(old)
+    assert code == 1 and "token expired at" in err
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        rejected = _one(
+            conn,
+            "SELECT count(*) FROM synthdb_audit.downloads WHERE "
+            "action = 'verify' AND details->>'ok' = 'false'",
+        )[0]
+    assert rejected >= 4
+
+
+def test_export_user_errors(project, cli, capsys, tmp_path):
+    assert (
+        cli(
+            "export",
+            "acme/people/v9",
+            "--ticket",
+            "T",
+            "--ttl",
+            "1d",
+            "--out",
+            str(tmp_path / "x"),
+            "--key-file",
+            str(tmp_path / "k"),
+        )
+        == 2
+    )
+    assert "acme/people/v9" in capsys.readouterr().err
+    assert (
+        cli(
+            "export",
+            "acme/people",
+            "--ticket",
+            "T",
+            "--ttl",
+            "forever",
+            "--out",
+            str(tmp_path / "x"),
+            "--key-file",
+            str(tmp_path / "k"),
+        )
+        == 2
+    )
+    assert "--ttl 'forever'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_path):
+    assert (
+        parse_publish_config({"from": "s", "recipient": "r", "approval_required": True}, "m")[
+            "approval_required"
+        ]
+        is True
+    )
+    request = PublishRequest(
+        model="gamma_people",
+        staging=("gov_staging", "gov_synthetic"),
+        target=("gamma", "people"),
+        recipient="gamma",
+        role="gamma_reader",
+        metadata={"purpose": "approval test"},
+        approval_required=True,
+        protected_schemas=["gsrc", "gov_contracts"],
+        project_root=str(project.path),
+    )
+    result = run_publish(project.settings, request)
+    assert result["version"] == 1
+    assert cli("recipient", "add-user", "gamma", "gov_gail") == 0
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        assert (
+            _one(conn, "SELECT has_table_privilege('gamma_reader', 'gamma.people', 'SELECT')")[0]
+            is False
+        )
+    with _login(project, "gov_gail") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT 1 FROM gamma.people LIMIT 1")
+        assert _one(conn, "SELECT count(*) FROM gamma.releases")[0] == 0
+    with pytest.raises(NotApproved, match="requires approval"):
+        bundle.export_bundle(
+            project.settings,
+            ReleaseRef.parse("gamma/people/v1"),
+            ticket="T",
+            ttl="1d",
+            out=tmp_path / "g",
+            key_file=tmp_path / "k" / "key",
+        )
+    capsys.readouterr()
+    assert cli("approve", "gamma/people/v1", "--ticket", "CAB-7", "--by", "Pat Officer") == 0
+    assert "granted SELECT to gamma_reader" in capsys.readouterr().out
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        row = _one(
+            conn,
+            "SELECT a.ticket, a.approved_by, a.run_id = r.run_id FROM "
+            "synthdb_audit.approvals a JOIN synthdb_audit.releases r "
+            "USING (release_id) WHERE r.recipient = 'gamma'",
+        )
+    assert row == ("CAB-7", "Pat Officer", True)
+    with _login(project, "gov_gail") as conn:
+        assert _one(conn, "SELECT count(*) FROM gamma.people")[0] > 2000
+        assert _one(conn, "SELECT count(*) FROM gamma.releases")[0] == 1
+    assert cli("approve", "gamma/people/v1", "--ticket", "CAB-8", "--by", "X") == 2
+    assert "already approved by Pat Officer" in capsys.readouterr().err
+    assert cli("approve", "acme/people/v1", "--ticket", "CAB-9", "--by", "X") == 2
+    assert "did not require approval" in capsys.readouterr().err
+    out = tmp_path / "g2"
+    assert (
+        bundle.export_bundle(
+            project.settings,
+            ReleaseRef.parse("gamma/people/v1"),
+            ticket="T",
+            ttl="1d",
+            out=out,
+            key_file=tmp_path / "k" / "key",
+        ).rows
+        > 2000
+    )
+
+
+def test_releases_view_and_changelog(project, cli):
+    run = project.dbt("run", "-s", "acme_people")
+    assert run.ok, run.output
+    with _login(project, "gov_ann") as conn:
+        rows = conn.execute(
+            "SELECT version, run_id, rows, metadata->>'synthetic', "
+            "changelog->>'summary', changelog->>'since' FROM acme.releases "
+            "ORDER BY version"
+        ).fetchall()
+    assert [r[0] for r in rows] == [1, 2]
+    assert rows[0][4] == "first release" and rows[1][5] == "acme/people/v1"
+    assert rows[1][4] == "no changes" and rows[0][1] == rows[1][1]
+    assert rows[1][2] > 2000 and rows[1][3] == "true"
+    manifest = json.loads(
+        (project.path / "evidence" / "acme" / "people" / "v2" / "manifest.json").read_text()
+    )
+    assert manifest["changelog"]["rows"] == [rows[0][2], rows[1][2]]
+    assert manifest["role"] == "acme_reader" and manifest["approval_required"] is False
+    assert {c["name"] for c in manifest["columns"]} == {"ref", "region", "band", "amount", "joined"}
+
+
+def test_changelog_reports_column_and_threshold_changes():
+    from synthdb.release.publish import changelog
+
+    old = {
+        "release": "a/t/v1",
+        "columns": [{"name": "x", "type": "integer"}, {"name": "y", "type": "text"}],
+        "generator": {"method": "copula"},
+        "thresholds": {"k_anonymity.min_k": 5},
+        "rows": 10,
+    }
+    new = {
+        "columns": [{"name": "x", "type": "bigint"}, {"name": "z", "type": "date"}],
+        "generator": {"method": "mock"},
+        "thresholds": {"k_anonymity.min_k": 10},
+        "rows": 10,
+    }
+    log = changelog(old, new)
+    assert log["columns_added"] == ["z"] and log["columns_removed"] == ["y"]
+    assert log["types_changed"] == {"x": ["integer", "bigint"]}
+    assert log["generator_changed"] and log["thresholds_changed"] == {"k_anonymity.min_k": [5, 10]}
+    assert log["summary"] == "changed: columns, generator, thresholds"
