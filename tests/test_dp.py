@@ -57,7 +57,7 @@ def test_dp_fit_keeps_columns_dtypes_bounds_and_records_budget() -> None:
     assert list(out.dtypes) == list(df.dtypes)
     assert out["age"].dropna().between(0, 100).all()
     assert out["income"].dropna().between(-20_000, 200_000).all()
-    assert out["ts"].between(pd.Timestamp("2019-06-01"), pd.Timestamp("2022-01-01")).all()
+    assert out["ts"].dropna().between(pd.Timestamp("2019-06-01"), pd.Timestamp("2022-01-01")).all()
     assert set(out["cat"].dropna()) <= {"x", "y", "z"}
     priv = model.describe()["privacy"]
     assert priv["epsilon"] == 1.0 and priv["delta"] == 0.0
