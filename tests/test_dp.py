@@ -87,3 +87,12 @@ def test_rare_category_dropped_from_noisy_counts() -> None:
     df.loc[0, "cat"] = "singleton"
     out = GaussianCopula(epsilon=50.0, dp_bounds=BOUNDS, random_state=0).fit(df).sample(3000, 1)
     assert "singleton" not in set(out["cat"].dropna())
+
+
+def test_numpy_int_and_bool_columns_never_get_nulls_from_noise() -> None:
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"k": rng.integers(0, 5, 500), "b": rng.random(500) < 0.5})
+    for _ in range(5):  # low epsilon: the NULL cell is mostly noise
+        out = GaussianCopula(epsilon=0.1, dp_bounds={"k": (0, 10)}).fit(df).sample(500, 0)
+        assert out.dtypes.tolist() == df.dtypes.tolist()
+        assert out["k"].between(0, 10).all() and out.notna().all().all()

@@ -234,6 +234,11 @@ def _value_hist(
     return noisy[:-1], edges, n_null
 
 
+def _no_na(dtype: Any) -> bool:
+    """True for numpy int/bool dtypes, which cannot represent NULL."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iub"
+
+
 def _flag(nonnull: float, n_null: float) -> IntervalMarginal | None:
     if n_null <= 0:
         return None
@@ -280,7 +285,8 @@ class DPNumeric(_DPColumn):
         hist, edges, n_null = _value_hist(
             x, null, lo, hi, integer, len(s), eps, rare_min_count, self.spent
         )
-        self.flag = _flag(hist.sum(), n_null)
+        # a numpy int column cannot hold NULL: a noisy NULL share there is dropped
+        self.flag = None if _no_na(self.dtype) else _flag(hist.sum(), n_null)
         self.unit_bins = integer and np.allclose(np.diff(edges), 1.0)
         self.marginal = _quantile_marginal(
             hist, edges, tail_q, integer, 0 if integer else spec.scale, lo, hi
@@ -346,7 +352,7 @@ class DPCategorical(_DPColumn):
         out_codes = list(range(len(kept)))
         out_counts = list(noisy[kept])
         n_null = noisy[-1] if noisy[-1] >= _null_threshold(rare_min_count, eps) else 0.0
-        if n_null > 0:
+        if n_null > 0 and not _no_na(self.dtype):
             out_codes.append(-1)
             out_counts.append(n_null)
         order = np.argsort(-np.asarray(out_counts), kind="stable")
