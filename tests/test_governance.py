@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from dbtproject import make_project
+from dbtproject import REPO, make_project
 from psycopg import sql
 
 from synthdb.cli import main
@@ -25,9 +28,16 @@ SOURCES = textwrap.dedent("""
     sources:
       - name: gsrc
         schema: gsrc
-        tables: [{name: people}]
+        tables:
+          - name: people
+            columns:
+              - {name: id, meta: {synthdb: {class: direct_identifier, policy: mask}}}
+              - {name: region, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
+              - {name: band, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
+              - {name: amount, meta: {synthdb: {class: sensitive, policy: keep}}}
+              - {name: joined, meta: {synthdb: {class: other, policy: keep}}}
 """)
-CONTRACT = """{{ config(materialized='view', schema='gov_contracts') }}
+CONTRACT = """{{ config(materialized='view', schema='gov_contracts', tags=['synthdb_contract']) }}
 select {{ mask_uuid('id') }} as ref, region, band, amount, joined from {{ source('gsrc', 'people') }}
 """
 SYNTHETIC = """{{ config(materialized='synthetic', schema='gov_staging',
@@ -96,6 +106,18 @@ def project(tmp_path_factory, pg_server):
     proj.write("models/schema.yml", TESTS)
     for recipient in ("acme", "beta"):
         proj.write(f"models/{recipient}_people.sql", PUBLISH.format(recipient=recipient))
+    if (REPO / "synthdb" / "release" / "contract_gate.py").exists():
+        # synthesis checks the share contract against the approved lock file first
+        assert proj.dbt("compile").ok
+        lock = subprocess.run(
+            [str(Path(sys.executable).with_name("synthdb")), "validate", "--update"],
+            cwd=proj.path,
+            env=proj.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert lock.returncode == 0, lock.stdout + lock.stderr
     run = proj.dbt("build")
     assert run.ok, run.output
     yield proj
@@ -313,12 +335,17 @@ def test_export_user_errors(project, cli, capsys, tmp_path):
 
 
 def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_path):
-    assert (
-        parse_publish_config({"from": "s", "recipient": "r", "approval_required": True}, "m")[
-            "approval_required"
-        ]
-        is True
-    )
+    from synthdb.errors import ConfigError
+    from synthdb.release import publish
+
+    config = {"from": "s", "recipient": "r", "approval_required": True}
+    if publish.ADAPTER_FORWARDS_APPROVAL:
+        assert parse_publish_config(config, "m")["approval_required"] is True
+    else:  # fail closed: never accept a flag the adapter would drop
+        with pytest.raises(ConfigError, match="approval_required is not supported"):
+            parse_publish_config(config, "m")
+    with pytest.raises(ConfigError, match="true or false"):
+        parse_publish_config({**config, "approval_required": "yes"}, "m")
     request = PublishRequest(
         model="gamma_people",
         staging=("gov_staging", "gov_synthetic"),

@@ -33,6 +33,9 @@ from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
                 "approval_required"}
 
+# Set to True once synthdb_publish passes approval_required into PublishRequest (lead: impl.py).
+ADAPTER_FORWARDS_APPROVAL = False
+
 # The per-recipient view of its release history (DESIGN §6); a published table may not use it.
 RELEASES_VIEW = "releases"
 
@@ -67,6 +70,12 @@ def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
     if not isinstance(raw.get("approval_required", False), bool):
         raise ConfigError(f"{where}: approval_required must be true or false")
+    if raw.get("approval_required") and not ADAPTER_FORWARDS_APPROVAL:
+        # Fail closed: until the dbt adapter passes the flag into PublishRequest, accepting it
+        # here would publish with a grant that the config says must wait for an approval.
+        raise ConfigError(f"{where}: approval_required is not supported by this dbt adapter "
+                          "version yet; publish with `synthdb.release.publish.run_publish` "
+                          "(PublishRequest.approval_required=True) or remove the setting")
     return dict(raw)
 
 
