@@ -72,6 +72,7 @@ def make_project(tmp: Path, settings: db.ConnectionSettings, with_demo_models: b
     shutil.copytree(REPO / "macros", tmp / "macros", dirs_exist_ok=True)
     if with_demo_models:
         shutil.copytree(REPO / "models", tmp / "models", dirs_exist_ok=True)
+        shutil.copy(REPO / "synthdb.lock.yml", tmp / "synthdb.lock.yml")
     else:
         (tmp / "models").mkdir(exist_ok=True)
     return DbtProject(tmp, settings)

@@ -36,6 +36,7 @@ CONTRACT = textwrap.dedent("""
 SYNTHETIC = textwrap.dedent("""
     {{ config(materialized='synthetic', schema='odd staging',
               synth={'source': 'odd_contract', 'seed': 3, 'chunk_size': 500,
+                     'validate_contract': False,
                      'columns': {'ref': {'method': 'mock'}},
                      'privacy': {'quasi_identifiers': ["cat; 'x\\" y"], 'k': 5}}) }}
     -- depends_on: {{ ref('odd_contract') }}

@@ -157,3 +157,36 @@ def test_rebuild_publishes_next_version(project, released):
     assert run.ok, run.output
     meta, _, _ = _published_state(project)
     assert meta["version"] == 2
+
+
+def test_raw_identifier_in_contract_stops_the_build(project, released):
+    """The in-build lint refuses a contract that passes customer_id raw; nothing is published."""
+    before = _published_state(project)
+    contract = project.path / "models" / "partner_demo" / "contract_transactions.sql"
+    original = contract.read_text()
+    contract.write_text(original.replace(
+        "{{ mask_uuid('t.customer_id') }}                        as customer_ref",
+        "t.customer_id::text as customer_ref"))
+    try:
+        run = project.dbt("build")
+    finally:
+        contract.write_text(original)
+    assert not run.ok
+    assert "failed validation" in run.output and "customer_id" in run.output
+    assert "direct_identifier" in run.output
+    assert _published_state(project) == before
+
+
+def test_new_source_column_is_drift_until_approved(project, released):
+    """A column added to the source fails the build (drift) until the lock is updated."""
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        conn.execute("ALTER TABLE prod.customers ADD COLUMN loyalty_tier text")
+        conn.commit()
+    try:
+        run = project.dbt("build", "-s", "contract_transactions", "synthetic_transactions")
+        assert not run.ok
+        assert "loyalty_tier" in run.output and "failed validation" in run.output
+    finally:
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            conn.execute("ALTER TABLE prod.customers DROP COLUMN loyalty_tier")
+            conn.commit()

@@ -47,6 +47,7 @@ class SynthConfig:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     protected_schemas: list[str] = field(default_factory=list)
     evidence_dir: str = "evidence"
+    validate_contract: bool = True  # lint + drift check of the contract before reading it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -44,6 +44,9 @@ class SynthesisRequest:
     invocation_id: str | None = None
     audit_schema: str = "synthdb_audit"
     project_root: str = "."
+    contract_id: str | None = None  # dbt unique id of the contract, for the in-build lint
+    graph: dict[str, Any] | None = None
+    target_path: str = "target"
 
 
 def _qualified(schema: str, name: str) -> sql.Composable:
@@ -263,6 +266,12 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 sql.Identifier(target_schema)))
             _cleanup_stale(conn, target_schema)
             conn.commit()
+            if cfg.validate_contract and request.graph is not None and request.contract_id:
+                from synthdb.release.contract_gate import check_contract
+
+                check_contract(request.model, request.contract_id, request.graph,
+                               request.project_root, request.target_path, conn)
+                conn.commit()
             columns = pgio.relation_columns(conn, *request.source)
             if not columns:
                 raise SynthdbError(

@@ -61,6 +61,15 @@ def attached_tests(model: dict[str, Any], graph: dict[str, Any]) -> list[dict[st
     return found
 
 
+def _contract_id(model: dict[str, Any], graph: dict[str, Any], source: str) -> str | None:
+    """The unique id of the model named ``source`` among this model's dependencies."""
+    for unique_id in model.get("depends_on", {}).get("nodes", []):
+        node = graph.get("nodes", {}).get(unique_id)
+        if node and node.get("name") == source:
+            return unique_id
+    return None
+
+
 class SynthdbAdapter(PostgresAdapter):
     ConnectionManager = SynthdbConnectionManager
     Relation = SynthdbRelation
@@ -119,6 +128,9 @@ class SynthdbAdapter(PostgresAdapter):
                 invocation_id=invocation_id,
                 audit_schema=self.config.credentials.audit_schema,
                 project_root=self._project_root(),
+                contract_id=_contract_id(model, graph, cfg.source),
+                graph=graph,
+                target_path=str(getattr(self.config, "target_path", "target")),
             )
             return run_synthesis(self._settings(), request)
         except SynthdbError as exc:
