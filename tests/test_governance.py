@@ -224,6 +224,11 @@ def test_export_bundle_contents_and_verify(project, cli, capsys, tmp_path):
     assert meta["purpose"] == "testing" and meta["privacy_controls"]["k"] == 5
     pii = {c["column"]: c for c in json.loads((out / "pii_columns.json").read_text())["columns"]}
     assert pii["region"]["class"] == "quasi_identifier"
+    # traced through the contract's lineage to the source column's meta.synthdb class
+    assert pii["ref"]["class"] == "direct_identifier"
+    assert pii["ref"]["contract_policy"] == "mask" and pii["ref"]["generator"] == "mock"
+    assert pii["ref"]["from_source_columns"] == ["gsrc.people.id"]
+    assert "amount" not in pii and "joined" not in pii  # sensitive / other are not identifiers
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["files"]) == names - {"manifest.json", "token.json"}
     assert "test only" in (out / "LICENCE.txt").read_text()

@@ -30,6 +30,7 @@ from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, signing
 from synthdb.governance.errors import BundleRejected, NotApproved
+from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
 from synthdb.release import pgio
 
@@ -141,70 +142,6 @@ def _run_facts(conn, audit_schema: str, run_id: str) -> dict[str, Any]:
         "seed": row[3],
         "code_version": row[4],
     }
-
-
-def pii_columns(
-    columns: list[pgio.PgColumn], run: dict[str, Any], classes: dict[str, str] | None
-) -> dict[str, Any]:
-    """Columns classed direct/quasi identifier and the generator applied to each.
-
-    Quasi-identifiers come from the release's privacy config (what k-anonymity was measured
-    on). Direct identifiers need the contract's ``meta.synthdb`` classes, which only the dbt
-    manifest holds; without it the file says the class is unknown rather than guessing.
-    """
-    config = run.get("config") or {}
-    qis = set((config.get("privacy") or {}).get("quasi_identifiers") or [])
-    overrides = config.get("columns") or {}
-    default = config.get("mode") or run.get("mode")
-    entries = []
-    for col in columns:
-        cls = (classes or {}).get(col.name.lower())
-        if cls is None and col.name in qis:
-            cls = "quasi_identifier"
-        if cls not in ("direct_identifier", "quasi_identifier"):
-            if classes is None and col.name not in qis:
-                cls = "unknown"
-            else:
-                continue
-        method = (overrides.get(col.name) or {}).get("method") or default
-        entries.append(
-            {
-                "column": col.name,
-                "class": cls,
-                "generator": method,
-                "note": "values are synthetic; no source value is copied",
-            }
-        )
-    return {
-        "classification_source": "dbt manifest meta.synthdb + release privacy config"
-        if classes is not None
-        else "release privacy config only (no dbt manifest; other columns' class is unknown)",
-        "columns": entries,
-    }
-
-
-def _contract_classes(project_dir: Path | None, rel: Release) -> dict[str, str] | None:
-    """meta.synthdb class per column of the published model, if the dbt manifest has one."""
-    if project_dir is None:
-        return None
-    path = project_dir / "target" / "manifest.json"
-    if not path.exists():
-        return None
-    nodes = json.loads(path.read_text()).get("nodes", {})
-    classes: dict[str, str] = {}
-    found = False
-    for node in nodes.values():
-        if node.get("resource_type") != "model":
-            continue
-        if (node.get("schema"), node.get("alias") or node.get("name")) != (rel.schema, rel.table):
-            continue
-        found = True
-        for name, column in (node.get("columns") or {}).items():
-            for meta in (column.get("meta") or {}, (column.get("config") or {}).get("meta") or {}):
-                block = meta.get("synthdb")
-                if isinstance(block, dict) and block.get("class"):
-                    classes[name.lower()] = str(block["class"])
-    return classes if found else None
 
 
 LICENCE_TEMPLATE = """Usage terms for release {release}
@@ -401,8 +338,9 @@ def _write_evidence(
     (out / "data_dictionary.json").write_text(json.dumps(dictionary, indent=2))
     if evidence and (evidence / "qa_report.html").exists():
         shutil.copy(evidence / "qa_report.html", out / "qa_report.html")
-    classes = _contract_classes(project_dir, rel)
-    (out / "pii_columns.json").write_text(json.dumps(pii_columns(columns, run, classes), indent=2))
+    lineage = contract_lineage(project_dir, rel.schema, rel.table) if project_dir else None
+    document = pii_columns([c.name for c in columns], run, lineage)
+    (out / "pii_columns.json").write_text(json.dumps(document, indent=2))
     (out / "LICENCE.txt").write_text(
         LICENCE_TEMPLATE.format(
             release=rel.name,
