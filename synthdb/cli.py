@@ -18,6 +18,7 @@ from synthdb.errors import SynthdbError
 COMMAND_MODULES = [
     "db",
     "demo",
+    "budget",
     "scan",
     "validate",
     "recipient",

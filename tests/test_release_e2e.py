@@ -190,3 +190,42 @@ def test_new_source_column_is_drift_until_approved(project, released):
         with psycopg.connect(project.settings.conninfo()) as conn:
             conn.execute("ALTER TABLE prod.customers DROP COLUMN loyalty_tier")
             conn.commit()
+
+
+def test_dp_release_debits_budget_and_over_budget_is_refused(project, released):
+    """Issue 7: a DP run debits the source's budget; the next one would overspend and is
+    refused before any data is read, leaving staging and the ledger unchanged."""
+    from synthdb.release import ledger
+
+    source = "synthdb_contracts.contract_transactions"
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        ledger.set_budget(conn, "synthdb_audit", source, 1.5)
+        conn.commit()
+    try:
+        first = project.dbt("run", "-s", "synthetic_transactions",
+                            "--vars", "{synthdb_epsilon: 1.0}")
+        assert first.ok, first.output
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            staged = _one(conn, "SELECT obj_description("
+                                "'partner_demo_staging.synthetic_transactions'::regclass)")[0]
+            spends = _one(conn, "SELECT count(*), sum(epsilon) FROM synthdb_audit.budget_spend "
+                                "WHERE source_relation = %s AND dp", (source,))
+            run_id = json.loads(staged)["synthdb_run_id"]
+            described = _one(conn, "SELECT generator -> 'privacy' ->> 'epsilon' "
+                                   "FROM synthdb_audit.runs WHERE run_id = %s", (run_id,))[0]
+        assert spends == (1, 1.0) and float(described) == 1.0
+        second = project.dbt("run", "-s", "synthetic_transactions",
+                             "--vars", "{synthdb_epsilon: 1.0}")
+        assert not second.ok
+        assert "spent 1" in second.output and "requested 1" in second.output
+        assert "remaining 0.5" in second.output
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            assert _one(conn, "SELECT obj_description("
+                              "'partner_demo_staging.synthetic_transactions'::regclass)")[0] \
+                == staged
+            assert _one(conn, "SELECT count(*), sum(epsilon) FROM synthdb_audit.budget_spend "
+                              "WHERE source_relation = %s AND dp", (source,)) == spends
+    finally:
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            conn.execute("DELETE FROM synthdb_audit.privacy_budget")
+            conn.commit()

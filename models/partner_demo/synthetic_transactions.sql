@@ -7,7 +7,13 @@
         'source': 'contract_transactions',
         'mode': 'synthesize',
         'seed': var('synthdb_seed', none),
+        'recipient': 'partner_demo',
         'columns': {'customer_ref': {'method': 'mock'}},
+        'generator': {
+            'epsilon': var('synthdb_epsilon', none),
+            'dp_bounds': {'annual_income': [0, 250000], 'amount': [0, 10000],
+                          'event_month': ['2024-01-01', '2026-01-01']},
+        },
         'privacy': {
             'quasi_identifiers': ['age_band', 'region', 'gender'],
             'k': var('synthdb_k', 10),

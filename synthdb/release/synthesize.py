@@ -26,7 +26,7 @@ from psycopg import sql
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, EmptyInputError, SynthdbError
-from synthdb.release import audit, pgio, sqlchecks
+from synthdb.release import audit, ledger, pgio, sqlchecks
 from synthdb.release.config import SynthConfig
 
 TMP_PREFIX = "__synthdb_tmp_"
@@ -262,6 +262,14 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
         )
         conn.commit()
         try:
+            # The privacy budget is debited (or the run refused) before any row is read.
+            ledger.ensure_ledger(conn, schema)
+            epsilon = cfg.generator.get("epsilon") if cfg.mode != "mock" else None
+            if epsilon is not None and float(epsilon) == float("inf"):
+                epsilon = None  # epsilon = inf is the non-DP fit
+            ledger.reserve(conn, schema, run_id, _label(*request.source), cfg.recipient,
+                           epsilon, float(cfg.generator.get("delta", 0.0) or 0.0))
+            conn.commit()
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(target_schema)))
             _cleanup_stale(conn, target_schema)

@@ -164,6 +164,7 @@ class SynthdbAdapter(PostgresAdapter):
                 role=pub.get("role") or f"{pub['recipient']}_reader",
                 metadata={k: pub.get(k) for k in
                           ("owner", "purpose", "retention", "licence", "contact")},
+                approval_required=bool(pub.get("approval_required", False)),
                 column_docs=docs,
                 protected_schemas=upstream_schemas(model, graph),
                 invocation_id=invocation_id,
