@@ -457,3 +457,48 @@ def test_changelog_reports_column_and_threshold_changes():
     assert log["types_changed"] == {"x": ["integer", "bigint"]}
     assert log["generator_changed"] and log["thresholds_changed"] == {"k_anonymity.min_k": [5, 10]}
     assert log["summary"] == "changed: columns, generator, thresholds"
+
+
+def test_parquet_keeps_types_nulls_and_odd_text(fresh_db, tmp_path):
+    import decimal
+
+    odd = 'we"ird, col\nname'
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE t (i integer, b boolean, ts timestamp, tz timestamptz, d date, "
+                "m numeric(12,2), n numeric, u uuid, j jsonb, a int[], f double precision, {} text)"
+            ).format(sql.Identifier(odd))
+        )
+        conn.execute("""INSERT INTO t VALUES
+            (1, true, '2024-02-29 23:59:59.123456', '2024-06-01 12:00:00+02', '1999-12-31',
+             1234567890.12, 0.1000000000000000000001, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+             '{"k": [1, 2]}', '{1,2}', 0.1, 'line1
+line2 "quoted", comma'),
+            (NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ''),
+            (3, NULL, '1970-01-01', '1970-01-01 00:00:00+00', '2000-01-01', -0.01, 5, NULL,
+             'null', '{}', -1e300, NULL)""")
+        rows = bundle.write_table_data(conn, "public", "t", tmp_path, with_csv=True)
+    assert rows == 3
+    table = pq.read_table(tmp_path / "data.parquet")
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["i"] == "int32" and types["b"] == "bool" and types["m"] == "decimal128(12, 2)"
+    assert types["tz"] == "timestamp[us, tz=UTC]" and types["n"] == "string"
+    got = table.to_pylist()
+    assert got[0]["b"] is True and got[1]["b"] is False and got[2]["b"] is None
+    assert got[0]["ts"] == dt.datetime(2024, 2, 29, 23, 59, 59, 123456)
+    assert got[0]["tz"] == dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.timezone.utc)
+    assert got[0]["m"] == decimal.Decimal("1234567890.12") and got[2]["m"] == decimal.Decimal(
+        "-0.01"
+    )
+    assert got[0]["n"] == "0.1000000000000000000001" and got[0]["f"] == 0.1
+    assert got[0][odd] == 'line1\nline2 "quoted", comma'
+    assert got[1][odd] == "" and got[2][odd] is None  # empty string and NULL stay distinct
+    assert got[1]["i"] is None and got[2]["f"] == -1e300
+    assert json.loads(got[0]["j"]) == {"k": [1, 2]} and got[0]["a"] == "{1,2}"
+    import csv
+
+    with open(tmp_path / "data.csv", newline="") as handle:
+        records = list(csv.reader(handle))
+    assert len(records) == 4 and records[0][-1] == odd
+    assert records[1][-1] == 'line1\nline2 "quoted", comma' and records[1][3].endswith("+00")

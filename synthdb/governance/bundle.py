@@ -29,7 +29,7 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, signing
-from synthdb.governance.errors import BundleRejected, NotApproved
+from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
 from synthdb.release import pgio
@@ -60,10 +60,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _arrow_type(column: pgio.PgColumn):
+_NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
+
+
+def arrow_type(column: pgio.PgColumn):
+    """The Parquet (Arrow) type for a PostgreSQL column; text for anything without a twin.
+
+    ``numeric(p,s)`` becomes an exact decimal (float64 would silently round money);
+    unconstrained numeric, uuid, json, arrays and the like stay text, losslessly.
+    """
     import pyarrow as pa
 
-    base = column.base_type
+    decimal = _NUMERIC.match(column.pg_type.replace(" ", ""))
+    if decimal and int(decimal[1]) <= 38:
+        return pa.decimal128(int(decimal[1]), int(decimal[2]))
     return {
         "smallint": pa.int16(),
         "integer": pa.int32(),
@@ -74,56 +84,75 @@ def _arrow_type(column: pgio.PgColumn):
         "date": pa.date32(),
         "timestamp without time zone": pa.timestamp("us"),
         "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-        # numeric keeps its exact decimal text; float64 would silently round money.
-    }.get(base, pa.string())
+    }.get(column.base_type, pa.string())
 
 
-def _write_data(
-    conn, rel: Release, columns: list[pgio.PgColumn], out: Path, with_csv: bool
-) -> dict[str, int]:
+def _copy_to_file(conn, query: sql.Composable, path: Path) -> None:
+    with conn.cursor() as cur, open(path, "wb") as handle, cur.copy(query) as stream:
+        for block in stream:
+            handle.write(block)
+
+
+def write_table_data(conn, schema: str, name: str, out: Path, with_csv: bool = False) -> int:
+    """Write ``schema.name`` as ``out/data.parquet`` (and ``data.csv``); returns the row count.
+
+    COPY streams CSV into a temporary file (every non-NULL value quoted, so an unquoted empty
+    field is NULL and an empty string survives), then pyarrow's streaming CSV reader converts
+    batches with the column types taken from the catalog, so memory is flat in the row count.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    table = sql.SQL("{}.{}").format(sql.Identifier(rel.schema), sql.Identifier(rel.table))
+    columns = pgio.relation_columns(conn, schema, name)
+    table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
     conn.execute("SET LOCAL TimeZone = 'UTC'")
-    counts: dict[str, int] = {}
+    conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+    types = {c.name: arrow_type(c) for c in columns}
+    rows = 0
     with tempfile.TemporaryDirectory(prefix="synthdb-export-") as tmp:
         raw = Path(tmp) / "data.csv"
-        # FORCE_QUOTE *: every non-NULL value is quoted, so an unquoted empty field is NULL.
-        copy = sql.SQL(
-            "COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true, FORCE_QUOTE *)"
-        ).format(table)
-        with conn.cursor() as cur, open(raw, "wb") as handle, cur.copy(copy) as stream:
-            for block in stream:
-                handle.write(block)
-        types = {c.name: _arrow_type(c) for c in columns}
-        reader = pacsv.open_csv(
+        _copy_to_file(
+            conn,
+            sql.SQL(
+                "COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true, FORCE_QUOTE *)"
+            ).format(table),
             raw,
-            read_options=pacsv.ReadOptions(block_size=8 << 20),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                null_values=[""],
-            ),
         )
-        rows = 0
-        with pq.ParquetWriter(
-            out / "data.parquet",
-            pa.schema([(c.name, types[c.name]) for c in columns]),
-            compression="zstd",
-        ) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-        counts["rows"] = rows
+        try:
+            reader = pacsv.open_csv(
+                raw,
+                read_options=pacsv.ReadOptions(block_size=8 << 20),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    null_values=[""],
+                    true_values=["t"],
+                    false_values=["f"],
+                    timestamp_parsers=["%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S", pacsv.ISO8601],
+                ),
+            )
+            with pq.ParquetWriter(
+                out / "data.parquet",
+                pa.schema([(c.name, types[c.name]) for c in columns]),
+                compression="zstd",
+            ) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        except pa.ArrowInvalid as exc:
+            raise ExportError(
+                f"export {schema}.{name}: a value does not convert to its Parquet type "
+                f"({str(exc).splitlines()[0]}); e.g. 'infinity' dates have no Parquet twin"
+            ) from None
     if with_csv:
-        copy = sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true)").format(table)
-        with conn.cursor() as cur, open(out / "data.csv", "wb") as handle, cur.copy(copy) as stream:
-            for block in stream:
-                handle.write(block)
-    return counts
+        _copy_to_file(
+            conn,
+            sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT csv, HEADER true)").format(table),
+            out / "data.csv",
+        )
+    return rows
 
 
 def _run_facts(conn, audit_schema: str, run_id: str) -> dict[str, Any]:
@@ -213,7 +242,7 @@ def export_bundle(
         ).fetchone()
         live_run = json.loads(live[0]).get("run_id") if live and live[0] else None
         if live_run != rel.run_id:
-            raise ReleaseNotFoundForExport(
+            raise ExportError(
                 f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
                 f"release's run {rel.run_id}; only the latest version's data can be exported"
             )
@@ -221,7 +250,7 @@ def export_bundle(
         run = _run_facts(conn, audit_schema, rel.run_id)
         out.mkdir(parents=True, exist_ok=True)
         try:
-            counts = _write_data(conn, rel, columns, out, csv)
+            counts = {"rows": write_table_data(conn, rel.schema, rel.table, out, csv)}
             _write_evidence(
                 out, rel, columns, run, ticket, expires, Path(project_dir) if project_dir else None
             )
@@ -271,10 +300,6 @@ def export_bundle(
     return ExportResult(
         out, rel.name, counts["rows"], size, time.perf_counter() - started, expires.isoformat()
     )
-
-
-class ReleaseNotFoundForExport(ConfigError):
-    """The requested version's data is no longer the published table."""
 
 
 def _write_evidence(

@@ -15,3 +15,7 @@ class NotApproved(SynthdbError):
 
 class BundleRejected(SynthdbError):
     """An export bundle failed verification (expired, altered or forged)."""
+
+
+class ExportError(SynthdbError):
+    """The release's data cannot be exported as asked (replaced table, unconvertible value)."""
