@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "db",
     "demo",
     "budget",
+    "report",
     "scan",
     "validate",
     "recipient",

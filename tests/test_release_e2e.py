@@ -81,6 +81,22 @@ def test_build_publishes_with_evidence(project, released):
     assert json.loads((evidence / "metadata.json").read_text())["synthetic"] is True
 
 
+def test_report_is_regenerated_from_the_database(project, released, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    meta, _, _ = _published_state(project)
+    out = tmp_path / "again.html"
+    synthdb = str(Path(sys.executable).with_name("synthdb"))
+    proc = subprocess.run([synthdb, "report", "synthetic_transactions", "--out", str(out)],
+                          env=project.env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert meta["run_id"] in html and "k_anonymity" in html and "<img" in html
+    assert "@" not in proc.stdout + proc.stderr
+
+
 def test_no_source_row_is_published(project, released):
     with psycopg.connect(project.settings.conninfo()) as conn:
         # INTERSECT ALL compares whole rows with NULLs equal, by hashing (no nested loop).
