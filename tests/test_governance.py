@@ -383,6 +383,14 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
             out=tmp_path / "g",
             key_file=tmp_path / "k" / "key",
         )
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        refused = _one(
+            conn,
+            "SELECT d.ticket, d.details->>'reason' FROM synthdb_audit.downloads "
+            "d JOIN synthdb_audit.releases r USING (release_id) "
+            "WHERE r.recipient = 'gamma' AND d.action = 'export_refused'",
+        )
+    assert refused[0] == "T" and "requires approval" in refused[1]
     capsys.readouterr()
     assert cli("approve", "gamma/people/v1", "--ticket", "CAB-7", "--by", "Pat Officer") == 0
     assert "granted SELECT to gamma_reader" in capsys.readouterr().out
@@ -502,3 +510,46 @@ line2 "quoted", comma'),
         records = list(csv.reader(handle))
     assert len(records) == 4 and records[0][-1] == odd
     assert records[1][-1] == 'line1\nline2 "quoted", comma' and records[1][3].endswith("+00")
+
+
+def test_dbt_publish_with_approval_required(project):
+    """Through dbt: fail closed until the adapter forwards the key, then publish ungranted."""
+    from synthdb.release import publish
+
+    project.write(
+        "models/delta_people.sql",
+        PUBLISH.format(recipient="delta").replace(
+            "'licence': 'test only'", "'licence': 'test only', 'approval_required': True"
+        ),
+    )
+    try:
+        run = project.dbt("run", "-s", "delta_people")
+    finally:
+        (project.path / "models" / "delta_people.sql").unlink()
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        exists = _one(conn, "SELECT to_regclass('delta.people') IS NOT NULL")[0]
+        granted = (
+            exists
+            and _one(conn, "SELECT has_table_privilege('delta_reader', 'delta.people', 'SELECT')")[
+                0
+            ]
+        )
+    if publish.ADAPTER_FORWARDS_APPROVAL:
+        assert run.ok, run.output
+        assert exists and not granted
+    else:
+        assert not run.ok and "approval_required is not supported" in run.output
+        assert not exists
+
+
+def test_verify_usage_errors_exit_2(project, cli, capsys, tmp_path):
+    assert cli("verify", str(tmp_path), "--key-file", str(tmp_path / "none.key")) == 2
+    assert "no signing key" in capsys.readouterr().err
+    key = tmp_path / "k.key"
+    key.write_text("0123456789abcdef0123")
+    key.chmod(0o644)
+    assert cli("verify", str(tmp_path), "--key-file", str(key)) == 2
+    assert "readable by others" in capsys.readouterr().err
+    key.chmod(0o600)
+    assert cli("verify", str(tmp_path / "nope"), "--key-file", str(key)) == 1
+    assert "is not a folder" in capsys.readouterr().err

@@ -9,7 +9,6 @@ expose a different run than the one approved.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from psycopg import sql
@@ -52,14 +51,7 @@ def approve(
                 f"approve {rel.name}: this release did not require approval "
                 "(approval_required was not set when it was published)"
             )
-        live = conn.execute(
-            sql.SQL(
-                "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
-                "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s"
-            ),
-            (rel.schema, rel.table),
-        ).fetchone()
-        live_run = json.loads(live[0]).get("run_id") if live and live[0] else None
+        live_run = releases.live_run_id(conn, rel)
         if live_run != rel.run_id:
             raise ConfigError(
                 f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
-from synthdb.errors import ConfigError
+from synthdb.errors import ConfigError, SynthdbError
 from synthdb.governance import releases, signing
 from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
@@ -230,22 +230,29 @@ def export_bundle(
     expires = now + lifetime
     with releases.connect(settings, audit_schema) as conn:
         rel = releases.find_release(conn, audit_schema, ref)
+        refusal: SynthdbError | None = None
+        live_run = releases.live_run_id(conn, rel)
         if not rel.approved:
-            raise NotApproved(
+            refusal = NotApproved(
                 f"export {rel.name}: the release requires approval and has none; "
                 f"run `synthdb approve {rel.name} --ticket <id> --by <name>`"
             )
-        live = conn.execute(
-            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-            (rel.schema, rel.table),
-        ).fetchone()
-        live_run = json.loads(live[0]).get("run_id") if live and live[0] else None
-        if live_run != rel.run_id:
-            raise ExportError(
+        elif live_run != rel.run_id:
+            refusal = ExportError(
                 f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
                 f"release's run {rel.run_id}; only the latest version's data can be exported"
             )
+        if refusal is not None:  # refused attempts are evidence too
+            releases.log_download(
+                conn,
+                audit_schema,
+                rel.release_id,
+                "export_refused",
+                ticket,
+                {"reason": str(refusal)},
+            )
+            conn.commit()
+            raise refusal
         columns = pgio.relation_columns(conn, rel.schema, rel.table)
         run = _run_facts(conn, audit_schema, rel.run_id)
         out.mkdir(parents=True, exist_ok=True)
@@ -296,7 +303,11 @@ def export_bundle(
                 "key_id": signing.key_id(key),
             },
         )
-        conn.commit()
+        try:
+            conn.commit()
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)  # no bundle without its audit row
+            raise
     return ExportResult(
         out, rel.name, counts["rows"], size, time.perf_counter() - started, expires.isoformat()
     )

@@ -136,3 +136,24 @@ def log_download(
         ).format(sql.Identifier(audit_schema)),
         (release_id, action, ticket, json.dumps(details, default=str)),
     )
+
+
+def live_run_id(conn, release: Release) -> str | None:
+    """The run whose rows the published table holds now (from its release comment).
+
+    Each publish replaces the table, so an older version's release row no longer describes
+    the data in it; approve and export compare this with the release's own run id.
+    """
+    import json
+
+    row = conn.execute(
+        "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        (release.schema, release.table),
+    ).fetchone()
+    if row is None or not row[0]:
+        return None
+    try:
+        return json.loads(row[0]).get("run_id")
+    except (ValueError, AttributeError):
+        return None
