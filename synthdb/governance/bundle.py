@@ -333,7 +333,7 @@ def _write_evidence(
     generator = run.get("generator") or {}
     metadata = {
         **meta,
-        "synthetic": True,
+        "synthetic": (meta.get("method") or run.get("mode")) != "deidentify",
         "method": meta.get("method") or run.get("mode"),
         "privacy_controls": {
             "quasi_identifiers": privacy.get("quasi_identifiers"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from synthdb.errors import ConfigError
 
-MODES = ("synthesize", "mock")
+MODES = ("synthesize", "mock", "deidentify")
 
 
 @dataclass

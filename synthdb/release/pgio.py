@@ -82,6 +82,11 @@ def _convert(series: pd.Series, column: PgColumn) -> pd.Series:
     )
 
 
+def empty_frame(columns: list[PgColumn]) -> pd.DataFrame:
+    """A zero-row frame with the dtypes ``read_frame`` would give, from catalog types only."""
+    return pd.DataFrame({c.name: _convert(pd.Series([], dtype="object"), c) for c in columns})
+
+
 def read_frame(conn, query: sql.Composable, columns: list[PgColumn]) -> pd.DataFrame:
     """Run ``query`` (a SELECT of exactly ``columns``) through COPY into a typed frame."""
     conn.execute("SET LOCAL TimeZone = 'UTC'")

@@ -34,7 +34,7 @@ PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "l
                 "approval_required"}
 
 # Set to True once synthdb_publish passes approval_required into PublishRequest (lead: impl.py).
-ADAPTER_FORWARDS_APPROVAL = False
+ADAPTER_FORWARDS_APPROVAL = True
 
 # The per-recipient view of its release history (DESIGN §6); a published table may not use it.
 RELEASES_VIEW = "releases"
@@ -160,7 +160,11 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
             (_label(*request.target),)).fetchone()[0]
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         metadata = {
-            "synthetic": True, "method": run[0], "generator": (run[1] or {}).get("method"),
+            # deidentify releases policy-transformed real rows: never labelled synthetic.
+            "synthetic": run[0] != "deidentify", "method": run[0],
+            "generator": (run[1] or {}).get("method"),
+            "epsilon": ((run[1] or {}).get("privacy") or {}).get("epsilon"),
+            "delta": ((run[1] or {}).get("privacy") or {}).get("delta"),
             "version": version, "run_id": run_id, "recipient": request.recipient,
             "published_at": now.isoformat(), "code_version": __version__, "rows": run[3],
             **{k: v for k, v in request.metadata.items() if v is not None},

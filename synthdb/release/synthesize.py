@@ -80,16 +80,22 @@ def _cleanup_stale(conn, schema: str) -> None:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(schema, name)))
 
 
-def _read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int
-                   ) -> tuple[pd.DataFrame, int]:
-    cfg = request.config
-    source = _qualified(*request.source)
-    n_source = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(source)).fetchone()[0]
-    if n_source == 0:
+def _count_rows(conn, request: SynthesisRequest) -> int:
+    n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        _qualified(*request.source))).fetchone()[0]
+    if n == 0:
         raise EmptyInputError(
             f"model {request.model}: the training input {_label(*request.source)} has no rows; "
             "nothing to learn from (the previous release is untouched)"
         )
+    return int(n)
+
+
+def _read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int
+                   ) -> tuple[pd.DataFrame, int]:
+    cfg = request.config
+    source = _qualified(*request.source)
+    n_source = _count_rows(conn, request)
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), source
     )
@@ -287,16 +293,27 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                     "exist or has no columns"
                 )
             if cfg.mode == "mock":
-                # Mock reads the schema only: not one source row is selected.
+                # Mock reads the schema only (catalog types): the relation is never queried.
                 from synthdb.generators import infer_specs
 
-                empty = pgio.read_frame(conn, sql.SQL("SELECT {} FROM {} LIMIT 0").format(
-                    sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
-                    _qualified(*request.source)), columns)
+                empty = pgio.empty_frame(columns)
                 specs = infer_specs(empty, {c.name: c.pg_type for c in columns})
                 mock, train, holdout, n_source = set(), empty, empty, 0
                 if cfg.rows is None:
                     raise ConfigError(f"model {request.model}: mode 'mock' needs synth.rows")
+            elif cfg.mode == "deidentify":
+                # Policy-transformed source rows are released as they are; a sample is read
+                # only to draw the QA report. k-anonymity is the decisive check here.
+                from synthdb.generators import infer_specs
+
+                n_source = _count_rows(conn, request)
+                train = pgio.read_frame(conn, sql.SQL("SELECT {} FROM {} ORDER BY random() "
+                                                      "LIMIT {}").format(
+                    sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+                    _qualified(*request.source), sql.Literal(cfg.privacy.sample_size)), columns)
+                holdout = train.iloc[0:0]
+                specs = infer_specs(train, {c.name: c.pg_type for c in columns})
+                mock = set()
             else:
                 frame, n_source = _read_training(conn, request, columns, seed)
                 conn.commit()
@@ -304,20 +321,26 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 del frame
                 specs, mock = _specs(train, columns, cfg, request.model)
             lap("read")
-            generator = _build_generator(cfg, seed, mock)
-            try:
-                generator.fit(None if cfg.mode == "mock" else train, specs)
-            except SynthdbError as exc:
-                raise type(exc)(f"model {request.model}: {exc}") from exc
+            generator = None if cfg.mode == "deidentify" else _build_generator(cfg, seed, mock)
+            if generator is not None:
+                try:
+                    generator.fit(None if cfg.mode == "mock" else train, specs)
+                except SynthdbError as exc:
+                    raise type(exc)(f"model {request.model}: {exc}") from exc
             lap("fit")
             n_rows = cfg.rows or n_source
             conn.execute(sql.SQL("CREATE TABLE {} ({})").format(tmp, sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type))
                 for c in columns)))
-            written = pgio.write_frames(
-                conn, tmp, columns,
-                generator.sample_chunks(n_rows, seed=seed, chunk_size=cfg.chunk_size),
-            )
+            if generator is None:
+                names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+                written = conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                    tmp, names, names, _qualified(*request.source))).rowcount
+            else:
+                written = pgio.write_frames(
+                    conn, tmp, columns,
+                    generator.sample_chunks(n_rows, seed=seed, chunk_size=cfg.chunk_size),
+                )
             lap("sample_write")
             suppressed = 0
             privacy = cfg.privacy
@@ -343,15 +366,23 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                     "check": "no_leakage", "metric": "source_rows_read", "value": 0,
                     "threshold": 0, "passed": True,
                     "details": {"reason": "mock mode reads only the schema"}})
+            elif cfg.mode == "deidentify":
+                metric_rows.append({
+                    "check": "no_leakage", "metric": "real_rows_released",
+                    "value": written - suppressed, "threshold": None, "passed": None,
+                    "details": {"reason": "deidentify mode releases policy-transformed source "
+                                "rows (highest linkage risk); k-anonymity is the decisive check"}})
             else:
                 metric_rows += _leakage_metrics(train, holdout, synthetic_sample, request, mock, seed)
             lap("leakage_metrics")
             audit.store_metrics(conn, schema, run_id, metric_rows)
-            describe = generator.describe() if hasattr(generator, "describe") else {}
+            describe = (generator.describe() if generator is not None else
+                        {"method": "deidentify", "policy": "contract policy macros only"})
             evidence = _write_run_evidence(request, run_id, describe, metric_rows, train,
                                            synthetic_sample)
             lap("evidence")
-            comment = json.dumps({"synthdb_run_id": run_id, "synthetic": True,
+            comment = json.dumps({"synthdb_run_id": run_id,
+                                  "synthetic": cfg.mode != "deidentify",
                                   "method": cfg.mode, "code_version": __version__})
             target = _qualified(target_schema, target_name)
             kind = conn.execute(
