@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from synthdb.contract import pii
@@ -114,6 +115,9 @@ def _name_evidence(column: str) -> tuple[str, float] | None:
     return None
 
 
+FRACTIONAL_TYPES = {"numeric", "decimal", "real", "double precision", "money"}
+
+
 def _value_evidence(
     values: Sequence[object], data_type: str, min_share: float
 ) -> tuple[str, float, str] | None:
@@ -132,6 +136,11 @@ def _value_evidence(
                 0.5,
                 f"{share:.0%} of {n} sampled dates are 0-110 years ago over {spread} years",
             )
+        return None
+    if data_type in FRACTIONAL_TYPES and any(
+        isinstance(v, (float, Decimal)) and v != int(v) for v in present
+    ):
+        # Amounts with decimals are measurements, not phone or card numbers written as digits.
         return None
     texts = [str(v) for v in present]
     counts = Counter(pii.detect_value(t) for t in texts)
