@@ -284,14 +284,17 @@ def test_calendar_grain_of_coarsened_dates_is_kept():
 
     rng = np.random.default_rng(5)
     days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, 5000), unit="D")
-    frame = pd.DataFrame({
-        "month": days.to_period("M").to_timestamp(),
-        "week": (days - pd.to_timedelta(days.day_of_week, unit="D")).normalize(),
-        "quarter": days.to_period("Q").to_timestamp(),
-        "x": rng.normal(size=5000),
-    })
-    specs = infer_specs(frame, {"month": "date", "week": "date", "quarter": "date",
-                                "x": "double precision"})
+    frame = pd.DataFrame(
+        {
+            "month": days.to_period("M").to_timestamp(),
+            "week": (days - pd.to_timedelta(days.day_of_week, unit="D")).normalize(),
+            "quarter": days.to_period("Q").to_timestamp(),
+            "x": rng.normal(size=5000),
+        }
+    )
+    specs = infer_specs(
+        frame, {"month": "date", "week": "date", "quarter": "date", "x": "double precision"}
+    )
     out = GaussianCopula(random_state=1).fit(frame, specs).sample(4000, seed=2)
     assert (out["month"].dt.day == 1).all()
     assert (out["week"].dt.day_of_week == 0).all()

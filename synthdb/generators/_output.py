@@ -22,15 +22,24 @@ def numeric_series(values: np.ndarray, null: np.ndarray | None, dtype: Any) -> p
     return s.astype(dt)
 
 
-def datetime_series(us: np.ndarray, null: np.ndarray | None, dtype: Any) -> pd.Series:
-    """Microseconds since epoch (UTC if tz-aware) to the source datetime dtype."""
+def datetime_series(
+    us: np.ndarray, null: np.ndarray | None, dtype: Any, wall_time: bool = False
+) -> pd.Series:
+    """Microseconds since epoch to the source datetime dtype.
+
+    For a tz-aware dtype ``us`` is UTC, or with ``wall_time`` the local clock time in the
+    dtype's zone: a clock time skipped by a DST change moves forward to the first valid instant,
+    a repeated one is read as daylight time, so every value stays a valid, non-null timestamp.
+    """
     arr = np.asarray(us, dtype=np.int64).astype("datetime64[us]")
     if null is not None and null.any():
         arr = np.where(null, np.datetime64("NaT", "us"), arr)
     s = pd.Series(arr)
     dt = pd.api.types.pandas_dtype(dtype)
     tz = getattr(dt, "tz", None)
-    if tz is not None:
+    if tz is not None and wall_time:
+        s = s.dt.tz_localize(tz, ambiguous=np.ones(len(s), dtype=bool), nonexistent="shift_forward")
+    elif tz is not None:
         s = s.dt.tz_localize("UTC").dt.tz_convert(tz)
     return s.astype(dt)
 

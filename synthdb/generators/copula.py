@@ -27,6 +27,7 @@ from scipy.special import ndtr, ndtri
 
 from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 
+from . import derived as derived_mod
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
 from .correlation import shrunk_correlation
@@ -235,7 +236,9 @@ class _Datetime(_Column):
         self.res = timeparts.US_DAY if self.is_date else timeparts.resolution(us)
         bounds = None
         if spec.bounds is not None:
-            bounds = tuple(None if b is None else _ts_us(b) for b in spec.bounds)
+            bounds = tuple(
+                None if b is None else _ts_us(b, getattr(s.dtype, "tz", None)) for b in spec.bounds
+            )
         self.trend = QuantileMarginal(us.astype(float), tail_q, bounds=bounds)
         lo = int(np.ceil(self.trend.lo / self.res) * self.res)
         hi = int(np.floor(self.trend.hi / self.res) * self.res)
@@ -253,8 +256,10 @@ class _Datetime(_Column):
 
     @staticmethod
     def _micros(s: pd.Series) -> np.ndarray:
+        # Local wall-clock time of a tz-aware column: calendar parts (and columns derived from
+        # them) are what people see in that zone; UTC hours would blur across DST changes.
         if getattr(s.dtype, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            s = s.dt.tz_localize(None)
         arr = s.to_numpy(dtype="datetime64[us]")
         return np.where(np.isnat(arr), 0, arr.astype(np.int64))
 
@@ -290,16 +295,17 @@ class _Datetime(_Column):
             for i, p in enumerate(self.parts)
         }
         us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res, self.grain)
-        return datetime_series(us, null, self.dtype)
+        return datetime_series(us, null, self.dtype, wall_time=True)
 
     def info(self) -> dict[str, Any]:
         return {"calendar_parts": list(self.parts), "calendar_grain": self.grain}
 
 
-def _ts_us(value: Any) -> int:
+def _ts_us(value: Any, tz: Any = None) -> int:
+    """Microseconds of a bound, as wall-clock time in ``tz`` when the column has one."""
     ts = pd.Timestamp(value)
     if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
+        ts = ts.tz_convert(tz or "UTC").tz_localize(None)
     return int(ts.value // 1000)
 
 
@@ -324,6 +330,11 @@ class GaussianCopula:
     dp_bounds: ``{column: (lo, hi)}`` data-independent bounds of number/timestamp columns
         (needed under DP unless the ColumnSpec declares bounds).
     dp_tau_rows: rows subsampled for the noisy Kendall's tau under DP.
+    detect_derived: find columns that are a calendar part of a datetime column (``month`` of
+        ``time_hour``) and compute them from the synthetic timestamp instead of modelling them,
+        so they agree in every row. Skipped under DP (the check reads the data); declare them.
+    derived: ``{column: (datetime column, part)}`` declared derivations (parts: see
+        ``synthdb.generators.derived.PARTS``); used with and without DP.
     """
 
     def __init__(
@@ -340,6 +351,8 @@ class GaussianCopula:
         epsilon_split: float = 0.5,
         dp_bounds: dict[str, tuple[Any, Any]] | None = None,
         dp_tau_rows: int = 20_000,
+        detect_derived: bool = True,
+        derived: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.rare_min_count = rare_min_count
         self.tail_quantile = tail_quantile
@@ -353,6 +366,8 @@ class GaussianCopula:
         self.epsilon_split = epsilon_split
         self.dp_bounds = dp_bounds
         self.dp_tau_rows = dp_tau_rows
+        self.detect_derived = detect_derived
+        self.derived = derived
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
@@ -409,22 +424,27 @@ class GaussianCopula:
             frame = frame.iloc[idx]
         frame = frame.reset_index(drop=True)
         self.dp_ = None
+        self.names_ = names
+        self.dtypes_ = list(frame.dtypes)
+        self.derived_ = self._find_derived(frame, names, by_name, mock)
+        keep = [i for i in range(len(names)) if i not in self.derived_]
+        frame = frame.iloc[:, keep]
+        # position of each modelled column among the output columns
+        self.model_pos_ = keep
         if self._dp_active():
             from .dp import fit_dp
 
-            self.names_ = names
-            fit_dp(self, frame, [by_name[c] for c in names], mock, rng)
+            fit_dp(self, frame, [by_name[names[i]] for i in keep], mock, rng)
             self.chol_ = np.linalg.cholesky(self.corr_) if len(self.corr_) else self.corr_
             self.n_input_rows_ = n_input
             self.n_train_rows_ = len(frame)
             self.specs_ = [by_name[c] for c in names]
             return self
         q = float(self.tail_quantile)
-        self.names_ = names
         self.columns_: list[_Column] = []
         blocks: list[np.ndarray] = []
         atten: list[float] = []
-        for i, c in enumerate(names):
+        for i, c in enumerate(names[k] for k in keep):
             s = frame.iloc[:, i]
             spec = by_name[c]
             kind = spec.kind
@@ -459,6 +479,40 @@ class GaussianCopula:
         self.specs_ = [by_name[c] for c in names]
         return self
 
+    def _find_derived(
+        self, frame: pd.DataFrame, names: list[Any], by_name: dict, mock: set
+    ) -> dict[int, tuple[int, str]]:
+        """Declared plus (outside DP) detected derivations, by column position."""
+        pos = {c: i for i, c in enumerate(names)}
+        kinds = [by_name[c].kind for c in names]
+        out: dict[int, tuple[int, str]] = {}
+        for col, decl in (self.derived or {}).items():
+            try:
+                base, part = decl
+            except (TypeError, ValueError):
+                base, part = None, None
+            if col not in pos or base not in pos or part not in derived_mod.PARTS:
+                raise ConfigError(
+                    f"GaussianCopula: derived[{col!r}] = {decl!r} must name a column of the "
+                    f"input, a datetime column of the input and a part among "
+                    f"{sorted(derived_mod.PARTS)}"
+                )
+            if kinds[pos[base]] not in ("date", "datetime") or base == col:
+                raise ConfigError(
+                    f"GaussianCopula: derived[{col!r}]: base column {base!r} is not a date or "
+                    "timestamp column"
+                )
+            out[pos[col]] = (pos[base], part)
+        if self.detect_derived and not self._dp_active():
+            exclude = {pos[c] for c in mock if c in pos} | set(out)
+            exclude |= {b for b, _ in out.values()}
+            for c, v in derived_mod.detect(frame, kinds, exclude).items():
+                out.setdefault(c, v)
+        bases = {b for b, _ in out.values()}
+        if bases & set(out):  # a base must be modelled; drop chains rather than guess
+            out = {c: v for c, v in out.items() if c not in bases}
+        return out
+
     # --------------------------------------------------------------- sample
     def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows; same seed and model give the same rows."""
@@ -483,14 +537,15 @@ class GaussianCopula:
             z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
             u = np.clip(ndtr(z), _EPS, 1 - _EPS)
             del z
-            cols, j = [], 0
-            for col in self.columns_:
-                cols.append(
-                    col.decode(
-                        u[:, j : j + col.dims] if col.dims else np.empty((m, 0)), rng
-                    ).reset_index(drop=True)
-                )
+            cols: list[pd.Series | None] = [None] * len(self.names_)
+            j = 0
+            for pos, col in zip(self.model_pos_, self.columns_, strict=True):
+                cols[pos] = col.decode(
+                    u[:, j : j + col.dims] if col.dims else np.empty((m, 0)), rng
+                ).reset_index(drop=True)
                 j += col.dims
+            for pos, (base, part) in self.derived_.items():
+                cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
             yield _frame(cols, self.names_)
             start += m
             if start >= n:
@@ -502,8 +557,24 @@ class GaussianCopula:
         if not hasattr(self, "columns_"):
             raise ConfigError("GaussianCopula: call fit() before describe()")
         cols = {}
-        for name, col in zip(self.names_, self.columns_, strict=True):
-            cols[str(name)] = {"kind": col.kind, "latent_dims": int(col.dims), **col.info()}  # type: ignore[attr-defined]
+        for pos, col in zip(self.model_pos_, self.columns_, strict=True):
+            cols[str(self.names_[pos])] = {
+                "kind": col.kind,  # type: ignore[attr-defined]
+                "latent_dims": int(col.dims),
+                **col.info(),
+            }
+        derived_info = {
+            str(self.names_[pos]): {"derived_from": str(self.names_[base]), "part": part}
+            for pos, (base, part) in self.derived_.items()
+        }
+        for pos, (base, part) in self.derived_.items():
+            cols[str(self.names_[pos])] = {
+                "kind": self.specs_[pos].kind,
+                "latent_dims": 0,
+                "derived_from": str(self.names_[base]),
+                "part": part,
+            }
+        cols = {str(n): cols[str(n)] for n in self.names_ if str(n) in cols}
         out = {
             "method": "gaussian_copula",
             "version": VERSION,
@@ -525,6 +596,7 @@ class GaussianCopula:
                 "mock_columns": sorted(str(c) for c in (self.passthrough_mock or ())),
             },
             "columns": cols,
+            "derived_columns": derived_info,
         }
         dp_info = getattr(self, "dp_", None)
         if dp_info:
