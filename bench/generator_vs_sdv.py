@@ -3,8 +3,12 @@
 Per dataset: 80/20 train/holdout split with a fixed seed, each generator fitted on train in its
 own process (time, peak RSS), as many synthetic rows as training rows, then quality (MOSTLY AI
 QA accuracy, SDMetrics) and privacy (DCR share, identical matches vs holdout's own, anonymeter
-singling-out) scored against an independent-marginals baseline. ``--scaling`` adds flights
-resampled to 1M rows (``--scaling-rows``), and optionally 10M rows for synthdb only.
+singling-out) scored against an independent-marginals baseline; for flights and MplsStops also
+calendar TVDs, lag-7 autocorrelation of daily counts, and for flights the agreement of calculated
+columns (year/month/day/hour) with ``time_hour``. ``--scaling`` adds flights resampled to 100k,
+300k and 1M rows (``--scaling-rows``) for synthdb and 1M for SDV, both holding the output in
+memory; ``--scaling-10m`` adds streamed runs (fit on the 1M frame, ``sample_chunks`` written to
+Parquet) of 1M and 10M rows, whose peak RSS must be the same.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def run_dataset(name: str, args: argparse.Namespace, tmp: Path) -> dict:
             args.max_metric_rows,
             args.attacks,
             args.seed,
+            gen_data.DERIVED.get(name),
         )
         rows[method] = {**perf, **met}
         print(f"[{name}] {method}: {json.dumps(rows[method], default=str)}", flush=True)
@@ -92,6 +97,14 @@ def print_table(name: str, res: dict) -> None:
         "tvd_day_of_week",
         "tvd_month",
         "tvd_hour",
+        "lag7_acf_real",
+        "lag7_acf",
+        "lag7_acf_diff",
+        "agree_year",
+        "agree_month",
+        "agree_day",
+        "agree_hour",
+        "agree_all",
     ]
     print(f"\n=== {name}: {res['rows']} rows x {res['cols']} cols ===")
     print(f"{'metric':<20}" + "".join(f"{m:>12}" for m in METHODS))
@@ -114,6 +127,13 @@ def print_table(name: str, res: dict) -> None:
         }
         if name in TARGETS:
             checks[f"QA acc >= {TARGETS[name]}"] = s["qa_accuracy"] >= TARGETS[name]
+        for part in ("day_of_week", "month", "hour"):
+            if f"tvd_{part}" in s:
+                checks[f"{part} TVD <= 0.03"] = s[f"tvd_{part}"] <= 0.03
+        if "lag7_acf_diff" in s:
+            checks["lag-7 ACF within 0.1"] = s["lag7_acf_diff"] <= 0.1
+        if "agree_all" in s:
+            checks["derived columns 100%"] = s["agree_all"] == 1.0
         print(
             "targets: " + ", ".join(f"{k}: {'PASS' if ok else 'FAIL'}" for k, ok in checks.items())
         )
@@ -122,27 +142,65 @@ def print_table(name: str, res: dict) -> None:
 def scaling(args: argparse.Namespace, tmp: Path) -> dict:
     df = gen_data.load("flights")
     out = {}
-    sizes = [(args.scaling_rows, METHODS[:2] if not args.skip_sdv else ("synthdb",))]
+    big_n = args.scaling_rows
+    # (training rows, rows to sample, method): train on n rows and sample n rows, except the
+    # streamed runs, which share the big_n training frame and differ only in rows sampled
+    runs = [(k, k, "synthdb") for k in (100_000, 300_000) if k < big_n]
+    runs.append((big_n, big_n, "synthdb"))
+    if not args.skip_sdv:
+        runs.append((big_n, big_n, "sdv"))
     if args.scaling_10m:
-        sizes.append((10_000_000, ("synthdb",)))
-    for n, methods in sizes:
-        big = gen_data.resample(df, n, seed=3)
-        path = tmp / f"flights_{n}.pkl"
-        with open(path, "wb") as fh:
-            pickle.dump(big, fh)
-        del big
-        for method in methods:
-            print(f"[scaling {n}] {method} ...", flush=True)
-            t = time.perf_counter()
-            try:
-                perf = run_isolated(method, str(path), "", n, args.seed)
-            except Exception as exc:
-                perf = {"error": str(exc)[:200]}
-            perf["wall_s"] = time.perf_counter() - t
-            out[f"{method}_{n}"] = perf
-            print(f"[scaling {n}] {method}: {json.dumps(perf)}", flush=True)
-        os.remove(path)
+        runs += [(big_n, big_n, "synthdb_stream"), (big_n, 10_000_000, "synthdb_stream")]
+    paths: dict[int, Path] = {}
+    for n_train, n, method in runs:
+        if n_train not in paths:
+            paths[n_train] = tmp / f"flights_{n_train}.pkl"
+            with open(paths[n_train], "wb") as fh:
+                pickle.dump(gen_data.resample(df, n_train, seed=3), fh)
+        key = f"{method}_{n}"
+        print(f"[scaling {key}] {method} train {n_train} rows, sample {n} ...", flush=True)
+        t = time.perf_counter()
+        try:
+            perf = run_isolated(method, str(paths[n_train]), "", n, args.seed)
+        except Exception as exc:
+            perf = {"error": str(exc)[:200]}
+        perf["wall_s"] = time.perf_counter() - t
+        perf["train_rows"], perf["rows"] = n_train, n
+        out[key] = perf
+        print(f"[scaling {key}]: {json.dumps(perf)}", flush=True)
+    for p in paths.values():
+        os.remove(p)
+    print_scaling(out, big_n)
     return out
+
+
+def print_scaling(out: dict, big_n: int) -> None:
+    print(f"\n=== scaling: flights resampled ({gen_data.load('flights').shape[1]} columns) ===")
+    print(f"{'run':<28}{'fit_s':>10}{'sample_s':>10}{'total_s':>10}{'peak_rss_mb':>13}")
+    for key, p in out.items():
+        if "fit_s" not in p:
+            print(f"{key:<28} error: {p.get('error')}")
+            continue
+        total = p["fit_s"] + p["sample_s"]
+        print(
+            f"{key:<28}{p['fit_s']:>10.1f}{p['sample_s']:>10.1f}{total:>10.1f}"
+            f"{p['peak_rss_mb']:>13.0f}"
+        )
+    s, v = out.get(f"synthdb_{big_n}", {}), out.get(f"sdv_{big_n}", {})
+    checks = {}
+    if "fit_s" in s and "fit_s" in v:
+        ratio = (v["fit_s"] + v["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
+        print(f"speedup at {big_n}: {ratio:.1f}x (SDV fit+sample / synthdb fit+sample)")
+        checks["speedup >= 20x"] = ratio >= 20
+    if "peak_rss_mb" in s:
+        checks["peak RSS <= 1 GB"] = s["peak_rss_mb"] <= 1024
+    a, b = out.get(f"synthdb_stream_{big_n}", {}), out.get("synthdb_stream_10000000", {})
+    if "peak_rss_mb" in a and "peak_rss_mb" in b:
+        checks["10M streamed RSS <= 1M streamed RSS"] = b["peak_rss_mb"] <= a["peak_rss_mb"]
+    if checks:
+        print(
+            "targets: " + ", ".join(f"{k}: {'PASS' if ok else 'FAIL'}" for k, ok in checks.items())
+        )
 
 
 def main() -> None:
