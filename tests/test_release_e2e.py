@@ -245,3 +245,33 @@ def test_dp_release_debits_budget_and_over_budget_is_refused(project, released):
         with psycopg.connect(project.settings.conninfo()) as conn:
             conn.execute("DELETE FROM synthdb_audit.privacy_budget")
             conn.commit()
+
+
+def test_threshold_below_project_floor_is_refused_even_with_cli_vars(project, released):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        before = _one(conn, "SELECT obj_description("
+                            "'partner_demo_staging.synthetic_transactions'::regclass)")[0]
+    run = project.dbt("run", "-s", "synthetic_transactions",
+                      "--vars", "{synthdb_k: 3, synthdb_floors: {}}")
+    assert not run.ok
+    assert "synth.privacy.k = 3 is below the floor 5" in run.output
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        assert _one(conn, "SELECT obj_description("
+                          "'partner_demo_staging.synthetic_transactions'::regclass)")[0] == before
+
+
+def test_second_recipient_cannot_reuse_a_recipient_schema(project, released):
+    project.write("models/other/other_release.sql", """
+        {{ config(materialized='publish', schema='partner_demo', alias='other_table',
+                  publish={'from': 'synthetic_transactions', 'recipient': 'other_partner'}) }}
+        -- depends_on: {{ ref('synthetic_transactions') }}
+        select * from {{ this }}
+    """)
+    try:
+        run = project.dbt("run", "-s", "other_release")
+    finally:
+        (project.path / "models" / "other" / "other_release.sql").unlink()
+    assert not run.ok
+    assert "already holds releases for recipient 'partner_demo'" in run.output
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        assert _one(conn, "SELECT to_regclass('partner_demo.other_table')")[0] is None

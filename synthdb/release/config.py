@@ -132,6 +132,34 @@ def parse_synth_config(raw: Any, model: str) -> SynthConfig:
     return cfg
 
 
+FLOOR_KEYS = {  # key: True when larger is stricter
+    "k": True, "rare_min_count": True, "dcr_share_max": False, "mia_advantage_max": False,
+    "max_suppression": False, "identical_match_tolerance": False,
+}
+
+
+def check_floors(cfg: PrivacyConfig, floors: Any, model: str) -> None:
+    """Refuse thresholds weaker than the project's floors (dbt var ``synthdb_floors``)."""
+    if not floors:
+        return
+    if not isinstance(floors, dict):
+        raise ConfigError("dbt var synthdb_floors must be a mapping such as {k: 5, dcr_share_max: 0.55}")
+    unknown = sorted(set(floors) - set(FLOOR_KEYS))
+    if unknown:
+        raise ConfigError(f"dbt var synthdb_floors: unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(FLOOR_KEYS))}")
+    for key, larger_is_stricter in FLOOR_KEYS.items():
+        if key not in floors:
+            continue
+        value, floor = getattr(cfg, key), floors[key]
+        weaker = value < floor if larger_is_stricter else value > floor
+        if weaker:
+            relation = "below" if larger_is_stricter else "above"
+            raise ConfigError(
+                f"model {model}: synth.privacy.{key} = {value} is {relation} the floor {floor} "
+                "set by the project (dbt var synthdb_floors); a release may only be stricter")
+
+
 def tighten_with_tests(cfg: PrivacyConfig, tests: list[dict[str, Any]]) -> PrivacyConfig:
     """Merge thresholds of synthdb tests attached to the model; the stricter value wins.
 

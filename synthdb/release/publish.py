@@ -131,6 +131,28 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_schema_owner(conn, request: PublishRequest) -> None:
+    """Two recipients never share a published schema (or a staging schema)."""
+    audit_schema = sql.Identifier(request.audit_schema)
+    other = conn.execute(
+        sql.SQL("SELECT recipient FROM {}.releases WHERE split_part(published_relation, '.', 1) "
+                "= %s AND recipient <> %s LIMIT 1").format(audit_schema),
+        (request.target[0], request.recipient)).fetchone()
+    if other is not None:
+        raise ConfigError(
+            f"model {request.model}: schema {request.target[0]!r} already holds releases for "
+            f"recipient {other[0]!r}; each recipient needs a schema of its own")
+    other = conn.execute(
+        sql.SQL("SELECT DISTINCT r.recipient FROM {a}.releases r JOIN {a}.runs u USING (run_id) "
+                "WHERE split_part(u.target_relation, '.', 1) = %s AND r.recipient <> %s "
+                "LIMIT 1").format(a=audit_schema),
+        (request.staging[0], request.recipient)).fetchone()
+    if other is not None:
+        raise ConfigError(
+            f"model {request.model}: staging schema {request.staging[0]!r} already serves "
+            f"recipient {other[0]!r}; give each recipient its own staging schema")
+
+
 def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[str, Any]:
     """Publish the staging table as the next release version; returns the release summary."""
     target_schema, target_name = request.target
@@ -148,6 +170,7 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     with psycopg.connect(settings.conninfo()) as conn:
         audit.ensure_schema(conn, request.audit_schema)
         conn.commit()
+        _check_schema_owner(conn, request)
         verdict = check_gate(conn, request)
         run_id = verdict["run_id"]
         run = conn.execute(

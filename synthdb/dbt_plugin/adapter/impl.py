@@ -61,6 +61,22 @@ def attached_tests(model: dict[str, Any], graph: dict[str, Any]) -> list[dict[st
     return found
 
 
+def project_floors(project_root: str) -> Any:
+    """``vars.synthdb_floors`` as written in dbt_project.yml.
+
+    Read from the file, not from dbt's resolved vars, so ``--vars`` on a command line cannot
+    lower the floors: changing them takes a reviewed change to the project.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(project_root) / "dbt_project.yml"
+    if not path.is_file():
+        return None
+    return ((yaml.safe_load(path.read_text()) or {}).get("vars") or {}).get("synthdb_floors")
+
+
 def _contract_id(model: dict[str, Any], graph: dict[str, Any], source: str) -> str | None:
     """The unique id of the model named ``source`` among this model's dependencies."""
     for unique_id in model.get("depends_on", {}).get("nodes", []):
@@ -111,7 +127,7 @@ class SynthdbAdapter(PostgresAdapter):
         from dbt_common.exceptions import DbtRuntimeError
 
         from synthdb.errors import SynthdbError
-        from synthdb.release.config import parse_synth_config, tighten_with_tests
+        from synthdb.release.config import check_floors, parse_synth_config, tighten_with_tests
         from synthdb.release.synthesize import SynthesisRequest, run_synthesis
 
         model, graph = _as_dict(model), _as_dict(graph)
@@ -119,6 +135,7 @@ class SynthdbAdapter(PostgresAdapter):
         try:
             cfg = parse_synth_config(model.get("config", {}).get("synth"), name)
             cfg.privacy = tighten_with_tests(cfg.privacy, attached_tests(model, graph))
+            check_floors(cfg.privacy, project_floors(self._project_root()), name)
             request = SynthesisRequest(
                 model=name,
                 source=(source_relation.schema, source_relation.identifier),
