@@ -5,7 +5,7 @@ Definitions follow MOSTLY AI QA (``mostlyai-qa``):
 - train, holdout and synthetic are sub-sampled to one common size ``n`` (at most
   ``sample_size``), so "closer to train than to holdout" is a fair coin for a generator that
   never saw the training rows (a bigger train set would be closer by chance alone);
-- DCR = Euclidean distance to the closest record, NNDR = DCR / distance to the 2nd closest
+- DCR = Euclidean distance to the closest record (exact, brute force), NNDR = DCR / distance to the 2nd closest
   record (both with +1e-8 like mostlyai-qa); DCR share = share of synthetic rows whose DCR to
   train is smaller than to holdout, ties counting one half; ideal 0.5;
 - holdout-to-train distances are the baseline: what a genuinely new record looks like.
@@ -19,13 +19,15 @@ and scoring it on the same records would show an advantage even for a perfect ge
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from synthdb.errors import EmptyInputError
 from synthdb.metrics.encoding import MixedEncoder
@@ -33,6 +35,8 @@ from synthdb.metrics.encoding import MixedEncoder
 QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9)
 _EPS = 1e-8
 _DECIMALS = 9  # distances are rounded before comparisons so float noise never breaks a tie
+_ZERO_D2 = 1e-12  # squared distances below this are an exact match plus float noise
+_TILE_ROWS, _TILE_COLS = 256, 2048  # 4 MB float64 tiles: fit in L2/L3 next to the BLAS buffers
 
 
 @dataclass
@@ -58,14 +62,71 @@ def _sample(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFra
     return frame.iloc[idx].reset_index(drop=True)
 
 
-def _knn(data: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    nn = NearestNeighbors(n_neighbors=min(k, len(data)), algorithm="brute", n_jobs=-1)
-    nn.fit(data)
-    dist, _ = nn.kneighbors(query)
-    dist = np.round(dist, _DECIMALS)
-    if dist.shape[1] < k:  # a one-row reference set has no 2nd neighbour
-        dist = np.hstack([dist, np.full((len(dist), k - dist.shape[1]), np.inf)])
-    return dist
+def _tile_pairs(
+    a: np.ndarray, b_t: np.ndarray, start: int, rows: int, cols: int
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Squared distances of ``a[start:start+rows]`` to every ``b`` row, reduced both ways.
+
+    ``a`` and ``b_t`` are the augmented matrices of :func:`_nearest_pairs`, so one GEMM yields
+    squared distances. Returns the two smallest per ``a`` row and the smallest per ``b`` row.
+    """
+    ai = a[start : start + rows]
+    idx = np.arange(len(ai))
+    first = np.full(len(ai), np.inf)
+    second = np.full(len(ai), np.inf)
+    col_min = []
+    for j in range(0, b_t.shape[1], cols):
+        d2 = ai @ b_t[:, j : j + cols]
+        col_min.append(d2.min(axis=0))
+        arg = d2.argmin(axis=1)
+        m1 = d2[idx, arg]
+        d2[idx, arg] = np.inf  # mask one occurrence: a duplicate still counts as 2nd neighbour
+        m2 = d2.min(axis=1)
+        second = np.minimum(np.maximum(first, m1), np.minimum(second, m2))
+        first = np.minimum(first, m1)
+    return start, first, second, np.concatenate(col_min)
+
+
+def _nearest_pairs(
+    a: np.ndarray, b: np.ndarray, n_jobs: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact brute-force neighbours in both directions from one pass over the distance matrix.
+
+    Returns (distance of each ``a`` row to its closest ``b`` row, to its 2nd closest, distance
+    of each ``b`` row to its closest ``a`` row). Every metric here needs a pair of sets in both
+    directions (synthetic→train for DCR and train→synthetic for the attacker), and
+    ``sklearn.neighbors.NearestNeighbors`` would compute the same ``|a|·|b|`` matrix once per
+    direction; reducing each tile by rows and by columns halves the work.
+
+    Squared distances come straight out of one matrix product of augmented rows
+    ``[x, |x|², 1]·[-2y, 1, |y|²]`` (the expansion scikit-learn uses too), after centring so
+    the norms (and the cancellation error) stay small. Squared distances below 1e-12 (distance
+    1e-6, the ``zero_dcr_share`` resolution) are float noise of an exact match and become 0, so
+    exact matches tie exactly. Tiles of a few MB keep the reductions in cache; row blocks run in
+    ``n_jobs`` threads (numpy releases the GIL) with single-threaded BLAS in each.
+    """
+    centre = np.vstack([a, b]).mean(axis=0)
+    a, b = a - centre, b - centre
+    na, nb = np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)
+    a_aug = np.hstack([a, na[:, None], np.ones((len(a), 1))])
+    b_aug_t = np.ascontiguousarray(np.hstack([-2.0 * b, np.ones((len(b), 1)), nb[:, None]]).T)
+    first = np.empty(len(a))
+    second = np.empty(len(a))
+    col_min = np.full(len(b), np.inf)
+    jobs = max(1, n_jobs or os.cpu_count() or 1)
+    starts = range(0, len(a), _TILE_ROWS)
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
+        tiles = pool.map(lambda s: _tile_pairs(a_aug, b_aug_t, s, _TILE_ROWS, _TILE_COLS), starts)
+        for start, f, s, c in tiles:
+            first[start : start + len(f)] = f
+            second[start : start + len(s)] = s
+            np.minimum(col_min, c, out=col_min)
+
+    def to_distance(d2: np.ndarray) -> np.ndarray:
+        d2 = np.where(d2 < _ZERO_D2, 0.0, d2)
+        return np.round(np.sqrt(d2), _DECIMALS)
+
+    return to_distance(first), to_distance(second), to_distance(col_min)
 
 
 def compute_distances(
@@ -75,8 +136,12 @@ def compute_distances(
     sample_size: int = 50_000,
     seed: int | None = 0,
     max_categories: int = 20,
+    n_jobs: int | None = None,
 ) -> Distances:
-    """Encode equal-size samples of the three frames and run the nearest-neighbour queries."""
+    """Encode equal-size samples of the three frames and find the nearest neighbours.
+
+    ``n_jobs`` threads share the neighbour search (default: one per core).
+    """
     n = min(sample_size, len(train), len(holdout), len(synthetic))
     if n < 2:
         raise EmptyInputError(
@@ -90,27 +155,24 @@ def compute_distances(
     enc = MixedEncoder(max_categories=max_categories).fit(pd.concat([trn, hol], ignore_index=True))
     x_trn, x_hol, x_syn = enc.transform(trn), enc.transform(hol), enc.transform(syn)
 
-    # Index on train: synthetic and holdout queries in one pass.
-    d = _knn(x_trn, np.vstack([x_syn, x_hol]), 2)
-    d_syn_trn, d_hol_trn = d[:n], d[n:]
-    # Index on holdout: synthetic (2-NN for NNDR) and train (isolation of training records).
-    d = _knn(x_hol, np.vstack([x_syn, x_trn]), 2)
-    d_syn_hol, d_trn_hol = d[:n], d[n:, 0]
-    # Index on synthetic: the attacker's view of every real record.
-    d = _knn(x_syn, np.vstack([x_trn, x_hol]), 1)[:, 0]
-    d_trn_syn, d_hol_syn = d[:n], d[n:]
+    # Three pairs of sets, each reduced in both directions from one distance matrix:
+    # synthetic↔train (DCR, NNDR; the attacker's view of members), holdout↔train (baseline;
+    # isolation of training records), synthetic↔holdout (DCR share; attacker on non-members).
+    syn_trn1, syn_trn2, d_trn_syn = _nearest_pairs(x_syn, x_trn, n_jobs)
+    hol_trn1, hol_trn2, d_trn_hol = _nearest_pairs(x_hol, x_trn, n_jobs)
+    syn_hol1, syn_hol2, d_hol_syn = _nearest_pairs(x_syn, x_hol, n_jobs)
 
-    def nndr(dd: np.ndarray) -> np.ndarray:
-        return (dd[:, 0] + _EPS) / (dd[:, 1] + _EPS)
+    def nndr(d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+        return (d1 + _EPS) / (d2 + _EPS)
 
     return Distances(
         n=n,
-        dcr_syn_trn=d_syn_trn[:, 0],
-        dcr_syn_hol=d_syn_hol[:, 0],
-        dcr_hol_trn=d_hol_trn[:, 0],
-        nndr_syn_trn=nndr(d_syn_trn),
-        nndr_syn_hol=nndr(d_syn_hol),
-        nndr_hol_trn=nndr(d_hol_trn),
+        dcr_syn_trn=syn_trn1,
+        dcr_syn_hol=syn_hol1,
+        dcr_hol_trn=hol_trn1,
+        nndr_syn_trn=nndr(syn_trn1, syn_trn2),
+        nndr_syn_hol=nndr(syn_hol1, syn_hol2),
+        nndr_hol_trn=nndr(hol_trn1, hol_trn2),
         dcr_trn_syn=d_trn_syn,
         dcr_hol_syn=d_hol_syn,
         dcr_trn_hol=d_trn_hol,
