@@ -127,3 +127,23 @@ def test_report_metrics_is_json_with_everything():
     assert 0.4 < out["privacy"]["distances"]["dcr_share"] < 0.6
     assert out["quality_score"] > 0.9
     assert "when" in out["seasonality"]
+
+
+def test_group_parity_pools_small_groups_and_ignores_unknown_synthetic_values():
+    from synthdb.metrics.ml import group_parity
+
+    real = pd.DataFrame(
+        {"g": ["a"] * 30 + ["b"] * 20 + [None] * 12, "y": [1.0] * 30 + [0.0] * 20 + [5.0] * 12}
+    )
+    syn = pd.DataFrame({"g": ["a"] * 10 + ["zz"] * 5 + [None] * 2, "y": [2.0] * 17})
+    out = group_parity(real, syn, ["g"], "y", min_group_size=15)["attributes"]["g"]
+    groups = {g["group"]: g for g in out["groups"]}
+    assert set(groups) == {"a", "b", "(small groups)"}  # 12 NULL rows < 15: pooled
+    assert groups["a"]["real_target"] == 1.0 and groups["a"]["synthetic_share"] == 10 / 17
+    # "zz" never occurs in the real data and NULL is a small group: both pooled.
+    assert groups["(small groups)"]["synthetic_share"] == 7 / 17
+    assert groups["b"]["synthetic_target"] is None
+    out = group_parity(real, syn, ["g"], "y", min_group_size=5)["attributes"]["g"]
+    groups = {g["group"]: g for g in out["groups"]}
+    assert set(groups) == {"a", "b", "(NULL)"}  # no real small group: no pooled label
+    assert sum(g["synthetic_share"] for g in groups.values()) == 12 / 17  # "zz" in no group

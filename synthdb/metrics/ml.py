@@ -139,6 +139,37 @@ def ml_utility(
     }
 
 
+def _group_codes(
+    real: pd.Series, synthetic: pd.Series, min_group_size: int, small: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted group labels (canonical text) and each row's index into them, real and synthetic.
+
+    Factorising both columns together and converting only the distinct values to text keeps a
+    million-row column out of Python strings. Groups with fewer than ``min_group_size`` real
+    rows, and synthetic values absent from the real data, fall into ``small``.
+    """
+    both = pd.concat([real.reset_index(drop=True), synthetic.reset_index(drop=True)])
+    codes, uniques = pd.factorize(both, use_na_sentinel=True)
+    text = np.append(as_text(pd.Series(uniques, dtype=object)), NULL_TOKEN)
+    row_text_code = np.where(codes < 0, len(text) - 1, codes)
+    canon, canon_of_unique = np.unique(text, return_inverse=True)  # 1 vs "1" are one group
+    row_canon = canon_of_unique[row_text_code]
+    r_rows, s_rows = row_canon[: len(real)], row_canon[len(real) :]
+    counts = np.bincount(r_rows, minlength=len(canon))
+    keep = counts >= max(min_group_size, 1)
+    names = [str(c) for c in canon[keep]]
+    if ((counts > 0) & ~keep).any():  # real rows in small groups: pooled under one label
+        names.append(small)
+    labels = sorted(names)
+    pos = {g: i for i, g in enumerate(labels)}
+    small_pos = pos.get(small, -1)
+    mapping = np.array([pos[str(c)] if k else small_pos for c, k in zip(canon, keep, strict=True)])
+    r_code, s_code = mapping[r_rows], mapping[s_rows]
+    if small_pos < 0:  # synthetic values the real data lacks belong to no real group
+        s_code = np.where(np.isin(s_rows, np.flatnonzero(~keep)), -1, s_code)
+    return labels, r_code, s_code
+
+
 def group_parity(
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -157,16 +188,22 @@ def group_parity(
             raise ConfigError(f"metrics: group_parity column {c!r} is not a column")
     t_kind = kinds[target]
     classify = _is_classification(real[_col(real, target)], t_kind)
+
+    # The target as one float per row, computed once per frame (a million-row column is
+    # converted once, not once per group): 1/0 for "is the most frequent class", else the value.
+    def target_values(frame: pd.DataFrame) -> np.ndarray:
+        if classify:
+            return (as_text(frame[_col(frame, target)]) == positive).astype(float)
+        return as_float(frame[_col(frame, target)], t_kind)
+
     if classify:
         positive = pd.Series(as_text(real[_col(real, target)])).value_counts().index[0]
+    r_t, s_t = target_values(real), target_values(synthetic)
 
-    def stat(frame: pd.DataFrame, mask: np.ndarray) -> float | None:
-        s = frame[_col(frame, target)][mask]
-        if classify:
-            txt = as_text(s)
-            return float(np.mean(txt == positive)) if len(txt) else None
-        v = as_float(s, t_kind)
-        v = v[~np.isnan(v)]
+    def stat(values: np.ndarray, mask: np.ndarray) -> float | None:
+        v = values[mask]
+        if not classify:
+            v = v[~np.isnan(v)]
         return float(v.mean()) if len(v) else None
 
     out: dict[str, Any] = {
@@ -174,18 +211,16 @@ def group_parity(
         "statistic": "rate of the most frequent class" if classify else "mean",
         "attributes": {},
     }
+    small = "(small groups)"
     for attr in protected:
-        r_g = as_text(real[_col(real, attr)])
-        s_g = as_text(synthetic[_col(synthetic, attr)])
-        counts = pd.Series(r_g).value_counts()
-        big = set(counts[counts >= min_group_size].index)
-        r_g = np.where(np.isin(r_g, list(big)), r_g, "(small groups)")
-        s_g = np.where(np.isin(s_g, list(big)), s_g, "(small groups)")
+        labels, r_code, s_code = _group_codes(
+            real[_col(real, attr)], synthetic[_col(synthetic, attr)], min_group_size, small
+        )
         groups = []
         gaps = []
-        for g in sorted(set(r_g)):
-            rm, sm = r_g == g, s_g == g
-            r_stat, s_stat = stat(real, rm), stat(synthetic, sm)
+        for i, g in enumerate(labels):
+            rm, sm = r_code == i, s_code == i
+            r_stat, s_stat = stat(r_t, rm), stat(s_t, sm)
             label = "(NULL)" if g == NULL_TOKEN else str(g)
             groups.append(
                 {
