@@ -7,6 +7,8 @@ message names the model and the problem, without a Python traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dbt.adapters.base.meta import available
@@ -59,6 +61,24 @@ def attached_tests(model: dict[str, Any], graph: dict[str, Any]) -> list[dict[st
         ):
             found.append({"name": meta["name"], "kwargs": meta.get("kwargs") or {}})
     return found
+
+
+@contextmanager
+def _dbt_errors(model: str, step: str, kept: str) -> Iterator[None]:
+    """Turn synthdb's user errors into one-line dbt errors; name the model in any other."""
+    from dbt_common.exceptions import DbtRuntimeError
+
+    from synthdb.errors import SynthdbError
+
+    try:
+        yield
+    except SynthdbError as exc:
+        raise DbtRuntimeError(f"synthdb: {exc}") from None
+    except Exception as exc:  # unexpected: still say which model, keep the cause chained
+        raise DbtRuntimeError(
+            f"synthdb: model {model}: {step} failed ({type(exc).__name__}: {exc}); the "
+            f"previous {kept} is untouched"
+        ) from exc
 
 
 def project_floors(project_root: str) -> Any:
@@ -124,15 +144,12 @@ class SynthdbAdapter(PostgresAdapter):
     def synthdb_synthesize(self, model: Any, graph: Any, source_relation: Any,
                            target_relation: Any, invocation_id: str | None = None) -> dict:
         """Run the synthesis of one ``synthetic`` model (see synthdb.release.synthesize)."""
-        from dbt_common.exceptions import DbtRuntimeError
-
-        from synthdb.errors import SynthdbError
         from synthdb.release.config import check_floors, parse_synth_config, tighten_with_tests
         from synthdb.release.synthesize import SynthesisRequest, run_synthesis
 
         model, graph = _as_dict(model), _as_dict(graph)
         name = model.get("name", "?")
-        try:
+        with _dbt_errors(name, "synthesis", "table"):
             cfg = parse_synth_config(model.get("config", {}).get("synth"), name)
             cfg.privacy = tighten_with_tests(cfg.privacy, attached_tests(model, graph))
             check_floors(cfg.privacy, project_floors(self._project_root()), name)
@@ -150,26 +167,16 @@ class SynthdbAdapter(PostgresAdapter):
                 target_path=str(getattr(self.config, "target_path", "target")),
             )
             return run_synthesis(self._settings(), request)
-        except SynthdbError as exc:
-            raise DbtRuntimeError(f"synthdb: {exc}") from None
-        except Exception as exc:  # unexpected: still say which model, keep the cause chained
-            raise DbtRuntimeError(
-                f"synthdb: model {name}: synthesis failed ({type(exc).__name__}: {exc}); the "
-                "previous table is untouched"
-            ) from exc
 
     @available
     def synthdb_publish(self, model: Any, graph: Any, staging_relation: Any,
                         target_relation: Any, invocation_id: str | None = None) -> dict:
         """Gate-check and publish one ``publish`` model (see synthdb.release.publish)."""
-        from dbt_common.exceptions import DbtRuntimeError
-
-        from synthdb.errors import SynthdbError
         from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
 
         model, graph = _as_dict(model), _as_dict(graph)
         name = model.get("name", "?")
-        try:
+        with _dbt_errors(name, "publish", "release"):
             pub = parse_publish_config(model.get("config", {}).get("publish"), name)
             docs = {c: (v or {}).get("description", "") for c, v in
                     (model.get("columns") or {}).items()}
@@ -189,10 +196,3 @@ class SynthdbAdapter(PostgresAdapter):
                 project_root=self._project_root(),
             )
             return run_publish(self._settings(), request)
-        except SynthdbError as exc:
-            raise DbtRuntimeError(f"synthdb: {exc}") from None
-        except Exception as exc:
-            raise DbtRuntimeError(
-                f"synthdb: model {name}: publish failed ({type(exc).__name__}: {exc}); the "
-                "previous release is untouched"
-            ) from exc
