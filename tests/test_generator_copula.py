@@ -134,7 +134,13 @@ def test_dates_stay_dates() -> None:
         .sample(2000, seed=0)
     )
     assert (out["d"] == out["d"].dt.normalize()).all()
-    assert out["d"].min() >= frame["d"].quantile(0.01) - pd.Timedelta(days=1)
+    # k_day tails (default): never before the day of the 10th (rare_min_count) earliest date
+    srt = frame["d"].sort_values().reset_index(drop=True)
+    assert out["d"].min() >= srt[9] and out["d"].max() <= srt[len(srt) - 10]
+    strict = GaussianCopula(random_state=0, datetime_tail="quantile")
+    out_q = strict.fit(frame, infer_specs(frame, {"d": "date"})).sample(2000, seed=0)
+    assert out_q["d"].min() >= frame["d"].quantile(0.01) - pd.Timedelta(days=1)
+    assert out_q["d"].max() <= frame["d"].quantile(0.99)
 
 
 def test_deterministic_with_seed_fresh_without(fitted: GaussianCopula) -> None:
@@ -301,3 +307,31 @@ def test_calendar_grain_of_coarsened_dates_is_kept():
     assert (out["quarter"].dt.day == 1).all() and out["quarter"].dt.month.isin([1, 4, 7, 10]).all()
     assert out["month"].nunique() > 12
     assert out["month"].min() >= frame["month"].min() and out["month"].max() <= frame["month"].max()
+
+
+def _lag7(ts: pd.Series, days: pd.DatetimeIndex) -> tuple[pd.Series, float]:
+    c = ts.dt.normalize().value_counts().reindex(days, fill_value=0).sort_index()
+    x = c.to_numpy(dtype=float) - c.mean()
+    return c, float(np.sum(x[:-7] * x[7:]) / np.sum(x * x))
+
+
+def test_daily_profile_weekly_rhythm_and_calendar_edges() -> None:
+    """Daily counts keep their weekly rhythm (lag-7 autocorrelation), a one-day holiday dip and
+    the first and last days of the range (k_day tails do not cut 1-3 January away)."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2019-01-01", "2019-12-31", freq="D")
+    w = np.where(days.day_of_week == 5, 0.6, 1.0) * np.where(days == "2019-07-04", 0.2, 1.0)
+    n = 40_000
+    d = rng.choice(days.to_numpy(), n, p=w / w.sum())
+    ts = pd.Series(d + rng.integers(6 * 60, 22 * 60, n).astype("timedelta64[m]"))
+    frame = pd.DataFrame({"ts": ts, "v": rng.normal(size=n)})
+    out = GaussianCopula(random_state=0).fit(frame).sample(n, seed=3)
+    real_c, real_acf = _lag7(frame["ts"], days)
+    syn_c, syn_acf = _lag7(out["ts"], days)
+    assert abs(real_acf - syn_acf) < 0.1, (real_acf, syn_acf)
+    assert syn_c["2019-07-04"] < 0.5 * syn_c["2019-07-11"]  # the holiday survives
+    assert syn_c.iloc[:3].min() > 0.5 * syn_c.mean() and syn_c.iloc[-3:].min() > 0.5 * syn_c.mean()
+    # month x weekday joint: months with five Tuesdays are not short of Tuesday rows per day
+    tue = out["ts"][out["ts"].dt.day_of_week == 1]
+    per_day = tue.dt.normalize().value_counts()
+    assert per_day.std() / per_day.mean() < 0.15

@@ -93,8 +93,14 @@ def test_copula_output_matches_schema_and_protections(frame: pd.DataFrame, seed:
             lo, hi = np.quantile(x, TAIL), np.quantile(x, 1 - TAIL)
             if spec.kind == "integer":
                 lo, hi = np.floor(lo), np.ceil(hi)
-            if spec.kind in ("date", "datetime"):  # floored to the column's resolution
-                lo -= 86_400e6
+            if spec.kind in ("date", "datetime"):
+                # k_day tails: from the day of the RARE-th earliest value (or the protected
+                # quantile if earlier) to the RARE-th latest value's day, never past the max
+                k = min(RARE, len(x))
+                srt = np.sort(x)
+                day = 86_400e6
+                lo = np.floor(min(lo, srt[k - 1]) / day) * day
+                hi = min(max(hi, srt[len(x) - k]) // day * day + day, x.max())
             tol = 1e-9 * max(1.0, abs(hi), abs(lo))
             assert y.min() >= lo - tol and y.max() <= hi + tol, spec.name
         if spec.kind == "categorical":

@@ -31,11 +31,13 @@ from . import derived as derived_mod
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
 from .correlation import shrunk_correlation
-from .marginals import IntervalMarginal, QuantileMarginal, attenuation
+from .marginals import IntervalMarginal, QuantileMarginal, attenuation, ecdf_scores
 from .mock import _frame, mock_column
 from .specs import ColumnSpec, infer_specs
 
 VERSION = "1"
+#: a (month, weekday) cell gets its own timestamp trend table from this many training rows
+CELL_MIN_ROWS = 30
 _EPS = 1e-9
 
 
@@ -227,7 +229,9 @@ class _Categorical(_Column):
 class _Datetime(_Column):
     """date / datetime / timestamptz: null flag + trend + calendar parts (dow, month, hour)."""
 
-    def __init__(self, spec: ColumnSpec, s: pd.Series, tail_q: float) -> None:
+    def __init__(
+        self, spec: ColumnSpec, s: pd.Series, tail_q: float, k: int, tail: str = "k_day"
+    ) -> None:
         self.dtype = s.dtype
         self.is_date = spec.kind == "date"
         null = s.isna().to_numpy()
@@ -239,7 +243,28 @@ class _Datetime(_Column):
             bounds = tuple(
                 None if b is None else _ts_us(b, getattr(s.dtype, "tz", None)) for b in spec.bounds
             )
-        self.trend = QuantileMarginal(us.astype(float), tail_q, bounds=bounds)
+        self.tail = tail if len(us) >= 2 else "quantile"
+        if self.tail == "k_day":
+            # Calendar edges stay whole: emitted values start at the day of the k-th earliest
+            # value (or the protected quantile, if that is earlier) and end with the day of the
+            # k-th latest, so each tail day holds at least k training rows. The quantile rule
+            # alone would cut the first and last ~1% of a year of events (days 1-3 of January)
+            # out of the calendar, and daily counts with empty edge days lose their weekly rhythm.
+            kk = int(min(max(k, 1), len(us)))
+            srt = np.partition(us, [kk - 1, len(us) - kk])
+            qlo, qhi = np.quantile(us.astype(float), [tail_q, 1.0 - tail_q])
+            lo_k = np.floor(min(float(srt[kk - 1]), qlo) / timeparts.US_DAY) * timeparts.US_DAY
+            hi_k = np.floor(max(float(srt[len(us) - kk]), qhi) / timeparts.US_DAY)
+            hi_k = min((hi_k + 1) * timeparts.US_DAY - 1, float(us.max()))
+            blo, bhi = bounds if bounds is not None else (None, None)
+            bounds = (
+                lo_k if blo is None else max(lo_k, blo),
+                hi_k if bhi is None else min(hi_k, bhi),
+            )
+            trend_q = 0.0
+        else:
+            trend_q = tail_q
+        self.trend = QuantileMarginal(us.astype(float), trend_q, bounds=bounds)
         lo = int(np.ceil(self.trend.lo / self.res) * self.res)
         hi = int(np.floor(self.trend.hi / self.res) * self.res)
         if lo > hi:
@@ -252,7 +277,60 @@ class _Datetime(_Column):
             p: IntervalMarginal(np.bincount(cal[p], minlength=timeparts.PART_SIZES[p]) + 0.0)
             for p in self.parts
         }
+        # Weekday given month: months hold four or five of each weekday, so sampling the two
+        # parts independently would misplace whole days (five January Tuesdays sharing four
+        # Tuesdays' worth of rows). The weekday score is a conditional PIT given the month.
+        self.dow_given_month: list[IntervalMarginal | None] = []
+        if "dow" in self.parts and "month" in self.parts:
+            joint = np.bincount(cal["month"] * 7 + cal["dow"], minlength=84).reshape(12, 7)
+            self.dow_given_month = [
+                IntervalMarginal(joint[m] + 0.0) if joint[m].sum() >= CELL_MIN_ROWS else None
+                for m in range(12)
+            ]
+        # One trend table per (month, weekday) cell: the sampled month and weekday pick their
+        # own table, so the day drawn already has them and keeps the real day-to-day profile
+        # (holidays, busy days). Moving a trend day to the sampled month and weekday instead
+        # would average days over a week and move mass across month boundaries. Cells with
+        # few rows use the overall trend and those moves.
+        self.cell_parts = [p for p in ("month", "dow") if p in self.parts]
+        self.cell_tables: dict[int, QuantileMarginal] = {}
+        if self.cell_parts:
+            key = self._cell_key(cal)
+            counts = np.bincount(key)
+            tb = (self.trend.lo, self.trend.hi)
+            for k in np.flatnonzero(counts >= CELL_MIN_ROWS):
+                self.cell_tables[int(k)] = QuantileMarginal(
+                    us[key == k].astype(float), trend_q, bounds=tb
+                )
+        self.week_shift = self._week_shift(us) if "dow" in self.cell_parts else 0.0
         self.dims = (self.flag is not None) + 1 + len(self.parts)
+
+    @staticmethod
+    def _week_shift(us: np.ndarray) -> float:
+        """Share of rows to move one week (same weekday), shrinking the daily profile.
+
+        The cell tables reproduce the training data's daily counts, and those include count
+        noise; sampling adds its own, so the synthetic days would vary twice as much as real
+        ones (and the weekly rhythm, measured by the lag-7 autocorrelation, would fade). Moving
+        a share ``g`` of rows one week back or forth turns the profile into
+        ``c_d - g * (c_d - (c_{d-7} + c_{d+7}) / 2)`` (inside a month; a move that would leave
+        the month is not made, which keeps the first and last weeks balanced): empirical-Bayes shrinkage towards the
+        neighbouring same weekdays with ``g = noise variance / var(c_d - neighbours)``, the
+        noise variance of a daily count being about its mean (Poisson).
+        """
+        days = np.floor_divide(us, timeparts.US_DAY)
+        c = np.bincount(days - days.min()).astype(float)
+        if len(c) < 8 * 7:
+            return 0.0
+        r = c[7:-7] - 0.5 * (c[:-14] + c[14:])
+        var = float(np.var(r))
+        return float(np.clip(c.mean() / var, 0.0, 1.0)) if var > 0 else 1.0
+
+    def _cell_key(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        key = np.zeros(len(parts[self.cell_parts[0]]), dtype=np.int64)
+        for p in self.cell_parts:
+            key = key * timeparts.PART_SIZES[p] + parts[p]
+        return key
 
     @staticmethod
     def _micros(s: pd.Series) -> np.ndarray:
@@ -270,15 +348,30 @@ class _Datetime(_Column):
         if self.flag is not None:
             out.append(self.flag.to_uniform(null.astype(np.int64), rng))
             self.atten.append(attenuation(self.flag.width))
+        cal = timeparts.calendar_parts(us[~null])
+        tv = self.trend.to_uniform(us[~null], rng)
+        if self.cell_tables:
+            # inside a cell the trend score is the rank within that cell, the value its own
+            # table inverts at sampling (month and weekday are dimensions of their own)
+            key = self._cell_key(cal)
+            x = us[~null]
+            for k in self.cell_tables:
+                rows = np.flatnonzero(key == k)
+                tv[rows] = ecdf_scores(x[rows], rng)
         t = np.full(len(s), np.nan)
-        t[~null] = self.trend.to_uniform(us[~null], rng)
+        t[~null] = tv
         out.append(t)
         _, tie_counts = np.unique(us[~null], return_counts=True)
         self.atten.append(attenuation(tie_counts) if len(tie_counts) < (~null).sum() else 1.0)
-        cal = timeparts.calendar_parts(us[~null])
         for p in self.parts:
             u = np.full(len(s), np.nan)
-            u[~null] = self.part_marginals[p].to_uniform(cal[p], rng)
+            pu = self.part_marginals[p].to_uniform(cal[p], rng)
+            if p == "dow":
+                for m, marg in enumerate(self.dow_given_month):
+                    if marg is not None:
+                        rows = np.flatnonzero(cal["month"] == m)
+                        pu[rows] = marg.to_uniform(cal["dow"][rows], rng)
+            u[~null] = pu
             out.append(u)
             self.atten.append(attenuation(self.part_marginals[p].width))
         return out
@@ -289,16 +382,55 @@ class _Datetime(_Column):
         if self.flag is not None:
             null = self.flag.from_uniform(u[:, 0]) == 1
             j = 1
-        trend = np.round(self.trend.from_uniform(u[:, j])).astype(np.int64)
         parts = {
             p: self.part_marginals[p].from_uniform(u[:, j + 1 + i])
             for i, p in enumerate(self.parts)
         }
+        if self.dow_given_month:
+            ud = u[:, j + 1 + self.parts.index("dow")]
+            for m, marg in enumerate(self.dow_given_month):
+                if marg is not None:
+                    sel = np.flatnonzero(parts["month"] == m)
+                    parts["dow"][sel] = marg.from_uniform(ud[sel])
+        t = self.trend.from_uniform(u[:, j])
+        if self.cell_tables and len(u):
+            key = self._cell_key(parts)
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+            ends = np.r_[starts[1:], len(ks)]
+            for a, b in zip(starts, ends, strict=True):
+                table = self.cell_tables.get(int(ks[a]))
+                if table is not None:
+                    rows = order[a:b]
+                    t[rows] = table.from_uniform(u[rows, j])
+            if self.week_shift > 0:
+                week = 7 * timeparts.US_DAY * rng.choice(np.array([-1, 1]), size=len(t))
+                week = np.where(rng.random(len(t)) < self.week_shift, week, 0)
+                # stay inside the bounds and the month (a move across a month boundary would
+                # be undone by the month part and pile rows onto other weekdays)
+                moved = t + week
+                same = _month_of(moved) == _month_of(t)
+                week = np.where(same & (moved >= self.lo) & (moved <= self.hi), week, 0)
+                t = t + week
+        trend = np.round(t).astype(np.int64)
         us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res, self.grain)
         return datetime_series(us, null, self.dtype, wall_time=True)
 
     def info(self) -> dict[str, Any]:
-        return {"calendar_parts": list(self.parts), "calendar_grain": self.grain}
+        return {
+            "calendar_parts": list(self.parts),
+            "calendar_grain": self.grain,
+            "tail_strategy": self.tail,
+            "trend_cells": len(self.cell_tables),
+            "week_shift": round(float(self.week_shift), 4),
+        }
+
+
+def _month_of(us: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of microsecond timestamps (any numeric dtype)."""
+    days = np.floor_divide(np.asarray(us, dtype=np.float64), timeparts.US_DAY).astype(np.int64)
+    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
 def _ts_us(value: Any, tz: Any = None) -> int:
@@ -315,7 +447,13 @@ class GaussianCopula:
     Parameters
     ----------
     rare_min_count: categories seen fewer times than this in training are never emitted.
-    tail_quantile: numbers/timestamps are sampled within these protected quantiles.
+    tail_quantile: numbers are sampled within these protected quantiles (timestamps too, with
+        ``datetime_tail="quantile"``).
+    datetime_tail: ``"k_day"`` (default): timestamps are sampled from the start of the day of
+        the ``rare_min_count``-th earliest value (or the protected quantile if earlier) to the
+        end of the day of the ``rare_min_count``-th latest, so every emitted tail day holds at
+        least that many training rows and calendar edges (1-3 January) are not cut away;
+        ``"quantile"``: within the protected quantiles, like numbers.
     max_train_rows: larger inputs are uniformly subsampled to this many rows for fitting.
     chunk_size: rows per chunk in ``sample_chunks`` (memory is flat in the number of rows).
     random_state: seed for fitting randomness (subsample, tie-breaking); None = fresh.
@@ -351,6 +489,7 @@ class GaussianCopula:
         epsilon_split: float = 0.5,
         dp_bounds: dict[str, tuple[Any, Any]] | None = None,
         dp_tau_rows: int = 20_000,
+        datetime_tail: str = "k_day",
         detect_derived: bool = True,
         derived: dict[str, tuple[str, str]] | None = None,
     ) -> None:
@@ -366,6 +505,7 @@ class GaussianCopula:
         self.epsilon_split = epsilon_split
         self.dp_bounds = dp_bounds
         self.dp_tau_rows = dp_tau_rows
+        self.datetime_tail = datetime_tail
         self.detect_derived = detect_derived
         self.derived = derived
 
@@ -378,6 +518,11 @@ class GaussianCopula:
         if not (0.0 <= float(self.tail_quantile) < 0.5):
             raise ConfigError(
                 f"GaussianCopula: tail_quantile must be in [0, 0.5), got {self.tail_quantile!r}"
+            )
+        if self.datetime_tail not in ("k_day", "quantile"):
+            raise ConfigError(
+                "GaussianCopula: datetime_tail must be 'k_day' or 'quantile', "
+                f"got {self.datetime_tail!r}"
             )
         if int(self.max_train_rows) < 1 or int(self.chunk_size) < 1:
             raise ConfigError("GaussianCopula: max_train_rows and chunk_size must be >= 1")
@@ -457,7 +602,7 @@ class GaussianCopula:
             elif kind in ("categorical", "boolean"):
                 col = _Categorical(spec, s, int(self.rare_min_count), protect=kind == "categorical")
             elif kind in ("date", "datetime"):
-                col = _Datetime(spec, s, q)
+                col = _Datetime(spec, s, q, int(self.rare_min_count), self.datetime_tail)
             else:  # pragma: no cover - kinds validated above
                 raise UnsupportedColumnError(f"column {c!r}: unsupported kind {kind!r}", [c])
             col.kind = kind  # type: ignore[attr-defined]
@@ -590,6 +735,7 @@ class GaussianCopula:
                 "categories_suppressed": int(sum(c.suppressed for c in self.columns_)),
                 "tail_quantile": float(self.tail_quantile),
                 "tail_strategy": "sample_within_protected_quantiles",
+                "datetime_tail": getattr(self, "datetime_tail", "quantile"),
                 "rows_input": int(self.n_input_rows_),
                 "rows_trained_on": int(self.n_train_rows_),
                 "max_train_rows": int(self.max_train_rows),

@@ -132,14 +132,24 @@ def reassemble(
 ) -> np.ndarray:
     """Microseconds since epoch whose calendar parts equal ``parts``, near ``trend_us``.
 
-    With a calendar ``grain`` the result is a period start inside [lo, hi]."""
+    Every step keeps the distribution of days uniform, so daily counts keep their weekly rhythm
+    (a nearest-day rule would pile days up at month edges and break the lag-7 autocorrelation):
+    the month move mirrors a row across the boundary into a neighbouring month and keeps the
+    trend's *relative* position for a month further away (day 31 of 31 goes to day 30 of 30,
+    not everything past day 28 to day 28), and the weekday move is an unconstrained
+    shift of -3..+3 days, under which every day of the target weekday receives exactly seven
+    trend days (it may cross into the next month: month then differs by one in a few % of rows,
+    the price of a smooth calendar). Days that land outside [lo, hi] are reflected across the
+    bound (hour kept), which refills the edge days instead of piling values onto the bound. With a calendar ``grain`` the result is a period start inside [lo, hi].
+    """
     t = np.asarray(trend_us, dtype=np.int64)
     day = np.floor_divide(t, US_DAY)
     tod = t - day * US_DAY
     lo_day, hi_day = lo // US_DAY, hi // US_DAY
     if "month" in parts:
         ym = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-        dom = day - _month_start_day(ym)
+        start0 = _month_start_day(ym)
+        frac = (day - start0 + tod / US_DAY) / (_month_start_day(ym + 1) - start0)
         year = np.floor_divide(ym, 12)
         best = day.copy()
         best_cost = np.full(len(day), np.inf)
@@ -147,7 +157,14 @@ def reassemble(
             ym_c = (year + dy) * 12 + parts["month"]
             start = _month_start_day(ym_c)
             length = _month_start_day(ym_c + 1) - start
-            cand = start + np.minimum(dom, length - 1)
+            cand = start + np.minimum(np.floor(frac * length).astype(np.int64), length - 1)
+            # a neighbouring month: mirror across the shared boundary, so a row two days before
+            # the boundary lands two days after it (no mass thrown to the far end of the month)
+            nxt = ym_c == ym + 1
+            prv = ym_c == ym - 1
+            mirror_next = start + np.minimum(start - 1 - day, length - 1)
+            mirror_prev = start + np.maximum(length - 1 - (day - start0), 0)
+            cand = np.where(nxt, mirror_next, np.where(prv, mirror_prev, cand))
             cost = np.abs(cand - day).astype(float)
             cost = cost + np.where((cand < lo_day) | (cand > hi_day), 1e6, 0.0)
             better = cost < best_cost
@@ -156,12 +173,7 @@ def reassemble(
         day = best
     if "dow" in parts:
         cur = (day + 3) % 7
-        delta = (parts["dow"] - cur + 3) % 7 - 3
-        if "month" in parts:
-            month_of = day.astype("datetime64[D]").astype("datetime64[M]")
-            moved = (day + delta).astype("datetime64[D]").astype("datetime64[M]")
-            delta = np.where(moved != month_of, np.where(delta < 0, delta + 7, delta - 7), delta)
-        day = day + delta
+        day = day + (parts["dow"] - cur + 3) % 7 - 3
     if "hour" in parts:
         tod = parts["hour"] * US_HOUR + tod % US_HOUR
     out = day * US_DAY + tod
@@ -169,4 +181,10 @@ def reassemble(
     if grain is not None:
         first, last = grain_bounds(lo, hi, grain)
         return np.clip(floor_to_grain(np.clip(out, lo, hi), grain), first, last)
-    return np.clip(out, lo, hi)
+    # reflect whole days across the bounds (keeps the hour; the weekday of these few rows
+    # changes): the -3..+3 weekday shift took exactly this mass from the edge days
+    d = np.floor_divide(out, US_DAY)
+    tod = out - d * US_DAY
+    d = np.where(d < lo_day, 2 * lo_day - d - 1, d)
+    d = np.where(d > hi_day, 2 * hi_day - d + 1, d)
+    return np.clip(d * US_DAY + tod, lo, hi)
