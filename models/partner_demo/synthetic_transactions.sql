@@ -8,6 +8,7 @@
         'mode': 'synthesize',
         'seed': var('synthdb_seed', none),
         'recipient': 'partner_demo',
+        'report': {'target': 'product_category', 'protected_attributes': ['gender', 'age_band']},
         'columns': {'customer_ref': {'method': 'mock'}},
         'generator': {
             'epsilon': var('synthdb_epsilon', none),

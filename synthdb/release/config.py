@@ -48,6 +48,7 @@ class SynthConfig:
     protected_schemas: list[str] = field(default_factory=list)
     evidence_dir: str = "evidence"
     validate_contract: bool = True  # lint + drift check of the contract before reading it
+    report: dict[str, Any] = field(default_factory=dict)  # target, protected_attributes
     recipient: str | None = None  # whose privacy budget a DP run debits (besides the source's)
 
     def as_dict(self) -> dict[str, Any]:

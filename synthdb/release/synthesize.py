@@ -30,6 +30,7 @@ from synthdb.release import audit, ledger, pgio, sqlchecks
 from synthdb.release.config import SynthConfig
 
 TMP_PREFIX = "__synthdb_tmp_"
+REPORT_KEYS = ("target", "protected_attributes", "min_group_size")
 
 
 @dataclass
@@ -214,8 +215,9 @@ def _privacy_metrics(conn, table, request: SynthesisRequest, specs, mock: set[st
 
 
 def _leakage_metrics(train, holdout, synthetic, request: SynthesisRequest, mock: set[str],
-                     seed: int) -> list[dict[str, Any]]:
-    from synthdb.metrics.gate import GateThresholds, evaluate_release
+                     seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Gated leakage rows plus the full report metrics, from one neighbour search."""
+    from synthdb.metrics import report_metrics
 
     privacy = request.config.privacy
     keep = [c for c in train.columns if c not in mock]
@@ -224,20 +226,22 @@ def _leakage_metrics(train, holdout, synthetic, request: SynthesisRequest, mock:
             "check": "no_leakage", "metric": "holdout_rows", "value": len(holdout),
             "threshold": 5, "passed": False,
             "details": {"reason": "too few rows to hold out for leakage checks (fail-closed)"},
-        }]
-    thresholds = GateThresholds(
-        quasi_identifiers=[], k=1, rare_columns=[], rare_min_count=1,
-        dcr_share_max=privacy.dcr_share_max,
-        identical_match_tolerance=privacy.identical_match_tolerance,
-        mia_advantage_max=privacy.mia_advantage_max, sample_size=privacy.sample_size,
-        seed=seed % 2**32,
-    )
-    result = evaluate_release(train[keep], holdout[keep], synthetic[keep], thresholds)
-    return [
-        {"check": r.check, "metric": r.metric, "value": r.value, "threshold": r.threshold,
-         "passed": r.passed, "details": r.details}
-        for r in result if r.check in ("no_leakage", "utility")
+        }], {}
+    config = {
+        "quasi_identifiers": [], "k": 1, "rare_columns": [], "rare_min_count": 1,
+        "dcr_share_max": privacy.dcr_share_max,
+        "identical_match_tolerance": privacy.identical_match_tolerance,
+        "mia_advantage_max": privacy.mia_advantage_max, "sample_size": privacy.sample_size,
+        "seed": seed % 2**32,
+        **{k: v for k, v in request.config.report.items() if k in REPORT_KEYS},
+    }
+    full = report_metrics(train[keep], holdout[keep], synthetic[keep], config)
+    rows = [
+        {"check": r["check"], "metric": r["metric"], "value": r["value"],
+         "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}
+        for r in full["gate"] if r["check"] in ("no_leakage", "utility")
     ]
+    return rows, full
 
 
 def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> dict[str, Any]:
@@ -361,6 +365,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 conn, sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
                     sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), tmp,
                     sql.Literal(privacy.sample_size)), columns)
+            full_metrics: dict[str, Any] = {}
             if cfg.mode == "mock":
                 metric_rows.append({
                     "check": "no_leakage", "metric": "source_rows_read", "value": 0,
@@ -373,13 +378,15 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                     "details": {"reason": "deidentify mode releases policy-transformed source "
                                 "rows (highest linkage risk); k-anonymity is the decisive check"}})
             else:
-                metric_rows += _leakage_metrics(train, holdout, synthetic_sample, request, mock, seed)
+                rows, full_metrics = _leakage_metrics(train, holdout, synthetic_sample, request,
+                                                      mock, seed)
+                metric_rows += rows
             lap("leakage_metrics")
             audit.store_metrics(conn, schema, run_id, metric_rows)
             describe = (generator.describe() if generator is not None else
                         {"method": "deidentify", "policy": "contract policy macros only"})
-            evidence = _write_run_evidence(request, run_id, describe, metric_rows, train,
-                                           synthetic_sample)
+            evidence = _write_run_evidence(request, run_id, describe, metric_rows, full_metrics,
+                                           train, synthetic_sample)
             lap("evidence")
             comment = json.dumps({"synthdb_run_id": run_id,
                                   "synthetic": cfg.mode != "deidentify",
@@ -414,7 +421,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
 
 
 def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
-                        metric_rows: list[dict], train: pd.DataFrame,
+                        metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
                         synthetic: pd.DataFrame) -> Path:
     """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
     root = Path(request.project_root) / request.config.evidence_dir / "runs" / run_id
@@ -423,7 +430,8 @@ def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
         "run_id": run_id, "model": request.model, "source": _label(*request.source),
         "target": _label(*request.target), "generator": describe,
         "thresholds": dict(request.config.privacy.__dict__), "metric_rows": metric_rows,
-        "code_version": __version__, "synthetic": True,
+        "metrics": full_metrics, "code_version": __version__,
+        "synthetic": request.config.mode != "deidentify",
     }
     (root / "run.json").write_text(json.dumps(evidence, indent=2, default=str))
     from synthdb.report import render_html
