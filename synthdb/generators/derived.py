@@ -66,8 +66,10 @@ def _matches(col: pd.Series, base_null: np.ndarray, parts: dict[str, np.ndarray]
         if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
             return None
         for part, p in parts.items():
-            if part in NUMERIC_PARTS and np.array_equal(x, p):
-                return part
+            # cheap look at the first rows before comparing all of them
+            if part in NUMERIC_PARTS and np.array_equal(x[:200], p[:200]):
+                if np.array_equal(x, p):
+                    return part
         return None
     if _is_string_column(vals):
         values = vals.to_numpy(dtype=object)
@@ -75,6 +77,9 @@ def _matches(col: pd.Series, base_null: np.ndarray, parts: dict[str, np.ndarray]
             return None
         text = values.astype(str)
         for part, p in parts.items():
+            head = p[:200].astype(np.int64).astype(str) if part in NUMERIC_PARTS else p[:200]
+            if not np.array_equal(text[:200], head.astype(str)):
+                continue
             ps = p.astype(np.int64).astype(str) if part in NUMERIC_PARTS else p
             if np.array_equal(text, ps.astype(str)):
                 return part
