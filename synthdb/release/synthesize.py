@@ -272,14 +272,6 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
         )
         conn.commit()
         try:
-            # The privacy budget is debited (or the run refused) before any row is read.
-            ledger.ensure_ledger(conn, schema)
-            epsilon = cfg.generator.get("epsilon") if cfg.mode != "mock" else None
-            if epsilon is not None and float(epsilon) == float("inf"):
-                epsilon = None  # epsilon = inf is the non-DP fit
-            ledger.reserve(conn, schema, run_id, _label(*request.source), cfg.recipient,
-                           epsilon, float(cfg.generator.get("delta", 0.0) or 0.0))
-            conn.commit()
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(target_schema)))
             _cleanup_stale(conn, target_schema)
@@ -290,6 +282,15 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 check_contract(request.model, request.contract_id, request.graph,
                                request.project_root, request.target_path, conn)
                 conn.commit()
+            # The privacy budget is debited (or the run refused) after the contract check,
+            # which reads only the catalog, and before any row is read.
+            ledger.ensure_ledger(conn, schema)
+            epsilon = cfg.generator.get("epsilon") if cfg.mode != "mock" else None
+            if epsilon is not None and float(epsilon) == float("inf"):
+                epsilon = None  # epsilon = inf is the non-DP fit
+            ledger.reserve(conn, schema, run_id, _label(*request.source), cfg.recipient,
+                           epsilon, float(cfg.generator.get("delta", 0.0) or 0.0))
+            conn.commit()
             columns = pgio.relation_columns(conn, *request.source)
             if not columns:
                 raise SynthdbError(
