@@ -275,3 +275,37 @@ def test_second_recipient_cannot_reuse_a_recipient_schema(project, released):
     assert "already holds releases for recipient 'partner_demo'" in run.output
     with psycopg.connect(project.settings.conninfo()) as conn:
         assert _one(conn, "SELECT to_regclass('partner_demo.other_table')")[0] is None
+
+
+def test_publish_is_atomic_for_a_concurrent_reader(project, released):
+    """A reader polling the published table during a new release only ever sees a complete
+    version: its row count is always that of a run that was published, and no query fails."""
+    import threading
+
+    seen: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
+            while not stop.is_set():
+                try:
+                    seen.append(_one(conn, "SELECT count(*) FROM partner_demo.transactions")[0])
+                except psycopg.Error as exc:  # pragma: no cover - the assertion reports it
+                    errors.append(str(exc))
+                stop.wait(0.01)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        run = project.dbt("build")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert run.ok, run.output
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        published = {r[0] for r in conn.execute(
+            "SELECT u.synthetic_rows FROM synthdb_audit.releases r "
+            "JOIN synthdb_audit.runs u USING (run_id)")}
+    assert errors == []
+    assert len(seen) > 50 and set(seen) <= published
