@@ -29,6 +29,21 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _same_zones(synth, train):
+    """Timestamps in the training column's zone (SDV returns UTC for zones with DST), so the
+    calendar metrics compare local hours for every method. Outside the timed section."""
+    import pandas as pd
+
+    for c in train.columns:
+        tz = getattr(train[c].dtype, "tz", None)
+        if tz is not None and c in synth and pd.api.types.is_datetime64_any_dtype(synth[c].dtype):
+            col = synth[c]
+            if getattr(col.dtype, "tz", None) is None:
+                col = col.dt.tz_localize("UTC")
+            synth[c] = col.dt.tz_convert(tz)
+    return synth
+
+
 def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
     with open(train_path, "rb") as fh:
         train = pickle.load(fh)
@@ -86,6 +101,8 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
     else:
         raise ValueError(method)
     t2 = time.perf_counter()
+    if synth is not None:
+        synth = _same_zones(synth, train)
     if out_path and synth is not None:
         with open(out_path, "wb") as fh:
             pickle.dump(synth, fh)
