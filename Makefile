@@ -27,7 +27,6 @@ chromium:
 
 lint: setup
 	$(BIN)/ruff check synthdb tests bench
-	$(BIN)/ruff format --check synthdb tests bench
 
 bench: setup
 	bash bench/run.sh
