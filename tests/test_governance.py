@@ -47,12 +47,26 @@ SYNTHETIC = """{{ config(materialized='synthetic', schema='gov_staging',
 select * from {{ this }}
 """
 PUBLISH = """{{{{ config(materialized='publish', schema='{recipient}', alias='people',
-    publish={{'from': 'gov_synthetic', 'recipient': '{recipient}', 'role': '{recipient}_reader',
+    publish={{'from': '{source}', 'recipient': '{recipient}', 'role': '{recipient}_reader',
              'owner': 'data@example.com', 'purpose': 'testing', 'retention': 'P30D',
              'licence': 'test only'}}) }}}}
--- depends_on: {{{{ ref('gov_synthetic') }}}}
+-- depends_on: {{{{ ref('{source}') }}}}
 select * from {{{{ this }}}}
 """
+# Two recipients never share a staging schema: every recipient but acme gets its own synthetic
+# model (acme's is gov_synthetic in gov_staging, the one the generic tests are attached to).
+SOURCE_OF = {"acme": "gov_synthetic", "beta": "beta_synthetic", "gamma": "gamma_synthetic",
+             "delta": "delta_synthetic"}
+
+
+def publish_model(recipient: str) -> str:
+    return PUBLISH.format(recipient=recipient, source=SOURCE_OF[recipient])
+
+
+def synthetic_model(recipient: str) -> str:
+    return SYNTHETIC.replace("schema='gov_staging'", f"schema='{recipient}_staging'")
+
+
 TESTS = textwrap.dedent("""
     version: 2
     models:
@@ -103,9 +117,11 @@ def project(tmp_path_factory, pg_server):
     proj.write("models/sources.yml", SOURCES)
     proj.write("models/gov_contract.sql", CONTRACT)
     proj.write("models/gov_synthetic.sql", SYNTHETIC)
+    for recipient in ("beta", "gamma", "delta"):
+        proj.write(f"models/{recipient}_synthetic.sql", synthetic_model(recipient))
     proj.write("models/schema.yml", TESTS)
     for recipient in ("acme", "beta"):
-        proj.write(f"models/{recipient}_people.sql", PUBLISH.format(recipient=recipient))
+        proj.write(f"models/{recipient}_people.sql", publish_model(recipient))
     if (REPO / "synthdb" / "release" / "contract_gate.py").exists():
         # synthesis checks the share contract against the approved lock file first
         assert proj.dbt("compile").ok
@@ -353,7 +369,7 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
         parse_publish_config({**config, "approval_required": "yes"}, "m")
     request = PublishRequest(
         model="gamma_people",
-        staging=("gov_staging", "gov_synthetic"),
+        staging=("gamma_staging", "gamma_synthetic"),
         target=("gamma", "people"),
         recipient="gamma",
         role="gamma_reader",
@@ -518,7 +534,7 @@ def test_dbt_publish_with_approval_required(project):
 
     project.write(
         "models/delta_people.sql",
-        PUBLISH.format(recipient="delta").replace(
+        publish_model("delta").replace(
             "'licence': 'test only'", "'licence': 'test only', 'approval_required': True"
         ),
     )
@@ -553,3 +569,18 @@ def test_verify_usage_errors_exit_2(project, cli, capsys, tmp_path):
     key.chmod(0o600)
     assert cli("verify", str(tmp_path / "nope"), "--key-file", str(key)) == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_staging_schema_serves_one_recipient(project):
+    """Publishing acme's staging table to another recipient is refused (issue 6)."""
+    from synthdb.errors import ConfigError
+
+    request = PublishRequest(
+        model="epsilon_people", staging=("gov_staging", "gov_synthetic"),
+        target=("epsilon", "people"), recipient="epsilon", role="epsilon_reader",
+        protected_schemas=["gsrc", "gov_contracts"], project_root=str(project.path),
+    )
+    with pytest.raises(ConfigError, match="already serves recipient 'acme'"):
+        run_publish(project.settings, request)
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        assert _one(conn, "SELECT to_regclass('epsilon.people')")[0] is None
