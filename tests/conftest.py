@@ -7,7 +7,6 @@ existing server instead. Nothing is mocked: if no server can be started, the fix
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,19 +39,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[db.Connectio
 @pytest.fixture()
 def fresh_db(pg_server: db.ConnectionSettings) -> Iterator[db.ConnectionSettings]:
     """A new, empty database for one test, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
+    from dbtproject import scratch_database
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = db.ConnectionSettings(
-        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
-    )
-    try:
+    with scratch_database(pg_server) as settings:
         yield settings
-    finally:
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )

@@ -11,13 +11,39 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
 
 from synthdb import db
 
 REPO = Path(__file__).resolve().parent.parent
 DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+@contextmanager
+def scratch_database(server: db.ConnectionSettings, name: str | None = None
+                     ) -> Iterator[db.ConnectionSettings]:
+    """A new, empty database on ``server`` (a leftover of the same name is dropped first),
+    dropped again afterwards; yields the settings to reach it."""
+    name = name or f"t_{uuid.uuid4().hex[:12]}"
+
+    def run(statement: str) -> None:
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
+
+    run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    run("CREATE DATABASE {}")
+    try:
+        yield db.ConnectionSettings(server.host, server.port, server.user, server.password,
+                                    name)
+    finally:
+        run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
 
 @dataclass

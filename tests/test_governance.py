@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from dbtproject import REPO, make_project
+from dbtproject import REPO, make_project, scratch_database
 from psycopg import sql
 
 from synthdb.cli import main
@@ -84,12 +84,7 @@ def _one(conn, query, params=None):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
-    name = "gov_release"
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         for role in (
             "acme_reader",
             "beta_reader",
@@ -99,48 +94,42 @@ def project(tmp_path_factory, pg_server):
             "gov_gail",
         ):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-    settings = type(pg_server)(
-        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
-    )
-    with psycopg.connect(settings.conninfo()) as conn:
-        conn.execute("CREATE SCHEMA gsrc")
-        conn.execute(
-            "CREATE TABLE gsrc.people (id uuid, region text, band text, "
-            "amount numeric(10,2), joined date)"
-        )
-        conn.execute("""INSERT INTO gsrc.people SELECT gen_random_uuid(),
-            (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
-            round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
-            FROM generate_series(1, 3000) i""")
-        conn.commit()
-    proj = make_project(tmp_path_factory.mktemp("gov_project"), settings, with_demo_models=False)
-    proj.write("models/sources.yml", SOURCES)
-    proj.write("models/gov_contract.sql", CONTRACT)
-    proj.write("models/gov_synthetic.sql", SYNTHETIC)
-    for recipient in ("beta", "gamma", "delta"):
-        proj.write(f"models/{recipient}_synthetic.sql", synthetic_model(recipient))
-    proj.write("models/schema.yml", TESTS)
-    for recipient in ("acme", "beta"):
-        proj.write(f"models/{recipient}_people.sql", publish_model(recipient))
-    if (REPO / "synthdb" / "release" / "contract_gate.py").exists():
-        # synthesis checks the share contract against the approved lock file first
-        assert proj.dbt("compile").ok
-        lock = subprocess.run(
-            [str(Path(sys.executable).with_name("synthdb")), "validate", "--update"],
-            cwd=proj.path,
-            env=proj.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert lock.returncode == 0, lock.stdout + lock.stderr
-    run = proj.dbt("build")
-    assert run.ok, run.output
-    yield proj
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(pg_server, "gov_release") as settings:
+        with psycopg.connect(settings.conninfo()) as conn:
+            conn.execute("CREATE SCHEMA gsrc")
+            conn.execute(
+                "CREATE TABLE gsrc.people (id uuid, region text, band text, "
+                "amount numeric(10,2), joined date)"
+            )
+            conn.execute("""INSERT INTO gsrc.people SELECT gen_random_uuid(),
+                (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
+                round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
+                FROM generate_series(1, 3000) i""")
+            conn.commit()
+        proj = make_project(tmp_path_factory.mktemp("gov_project"), settings, with_demo_models=False)
+        proj.write("models/sources.yml", SOURCES)
+        proj.write("models/gov_contract.sql", CONTRACT)
+        proj.write("models/gov_synthetic.sql", SYNTHETIC)
+        for recipient in ("beta", "gamma", "delta"):
+            proj.write(f"models/{recipient}_synthetic.sql", synthetic_model(recipient))
+        proj.write("models/schema.yml", TESTS)
+        for recipient in ("acme", "beta"):
+            proj.write(f"models/{recipient}_people.sql", publish_model(recipient))
+        if (REPO / "synthdb" / "release" / "contract_gate.py").exists():
+            # synthesis checks the share contract against the approved lock file first
+            assert proj.dbt("compile").ok
+            lock = subprocess.run(
+                [str(Path(sys.executable).with_name("synthdb")), "validate", "--update"],
+                cwd=proj.path,
+                env=proj.env(),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert lock.returncode == 0, lock.stdout + lock.stderr
+        run = proj.dbt("build")
+        assert run.ok, run.output
+        yield proj
 
 
 @pytest.fixture()

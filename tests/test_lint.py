@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,24 +187,13 @@ def compiled(
     pg_server: db.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[db.ConnectionSettings, Path]]:
     """One database and one ``dbt compile`` for the whole module (dbt costs seconds)."""
-    from psycopg import sql
+    from dbtproject import scratch_database
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = db.ConnectionSettings(
-        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
-    )
-    try:
+    with scratch_database(pg_server) as settings:
         create_sources(settings)
         project = make_project(tmp_path_factory.mktemp("lint"), CONTRACTS)
         dbt_compile(settings, project)
         yield settings, project
-    finally:
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _by_model(issues: list[LintIssue]) -> dict[str, list[LintIssue]]:

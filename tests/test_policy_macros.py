@@ -14,7 +14,6 @@ import hmac
 import os
 import subprocess
 import textwrap
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -112,13 +111,9 @@ def macro_db(
     pg_server: db.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[db.ConnectionSettings]:
     """A database with src.people, after one ``dbt run`` of the two check models."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = db.ConnectionSettings(
-        pg_server.host, pg_server.port, pg_server.user, pg_server.password, name
-    )
-    try:
+    from dbtproject import scratch_database
+
+    with scratch_database(pg_server) as settings:
         with psycopg.connect(settings.conninfo(), autocommit=True) as conn:
             conn.execute(
                 "CREATE SCHEMA src; CREATE TABLE src.people (id int, birth_date date,"
@@ -173,11 +168,6 @@ def macro_db(
         )
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         yield settings
-    finally:
-        with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _column(settings: db.ConnectionSettings, table: str, column: str) -> dict[int, object]:

@@ -11,7 +11,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import make_project
+from dbtproject import make_project, scratch_database
 
 from synthdb.demo.source import load_demo_source
 
@@ -24,23 +24,11 @@ def _one(conn, query, params=None):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
-    from psycopg import sql
-
-    name = "e2e_release"
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    settings = type(pg_server)(pg_server.host, pg_server.port, pg_server.user,
-                               pg_server.password, name)
-    with psycopg.connect(settings.conninfo()) as conn:
-        load_demo_source(conn, customers=CUSTOMERS, seed=7)
-        conn.commit()
-    proj = make_project(tmp_path_factory.mktemp("demo_project"), settings)
-    yield proj
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+    with scratch_database(pg_server, "e2e_release") as settings:
+        with psycopg.connect(settings.conninfo()) as conn:
+            load_demo_source(conn, customers=CUSTOMERS, seed=7)
+            conn.commit()
+        yield make_project(tmp_path_factory.mktemp("demo_project"), settings)
 
 
 @pytest.fixture(scope="module")
