@@ -335,3 +335,38 @@ def test_daily_profile_weekly_rhythm_and_calendar_edges() -> None:
     tue = out["ts"][out["ts"].dt.day_of_week == 1]
     per_day = tue.dt.normalize().value_counts()
     assert per_day.std() / per_day.mean() < 0.15
+
+
+def test_optional_subrecord_is_null_together() -> None:
+    """Columns null in exactly the same rows (an optional sub-record) stay null together.
+
+    Before null groups (and with NULL as one more category), about 45 % of synthetic MplsStops
+    rows had a null pattern that no source row had.
+    """
+    rng = np.random.default_rng(3)
+    n = 8000
+    person = rng.random(n) < 0.16  # no person recorded: all four fields missing
+    frame = pd.DataFrame(
+        {
+            "kind": pd.Series(rng.choice(["traffic", "suspicious"], n), dtype=object),
+            "race": pd.Series(
+                np.where(person, None, rng.choice(["A", "B", "C", "D"], n)), dtype=object
+            ),
+            "gender": pd.Series(np.where(person, None, rng.choice(["F", "M"], n)), dtype=object),
+            "searched": pd.array(np.where(person, None, rng.random(n) < 0.1), dtype="boolean"),
+            "age": pd.array(np.where(person, None, rng.integers(16, 90, n)), dtype="Int64"),
+            "citation": pd.Series(
+                np.where(rng.random(n) < 0.6, None, rng.choice(["Y", "N"], n)), dtype=object
+            ),
+        }
+    )
+    gen = GaussianCopula(random_state=0).fit(frame)
+    assert sorted(gen.null_leader_.values()) == [1, 1, 1]  # race leads gender/searched/age
+    out = gen.sample(20000, seed=1)
+    mask = out[["race", "gender", "searched", "age"]].isna()
+    assert (mask.nunique(axis=1) == 1).all()  # all four null or none
+    assert abs(mask["race"].mean() - person.mean()) < 0.02
+    # object columns keep None (not NaN) for NULL, like the source
+    assert out["race"][mask["race"]].map(lambda v: v is None).all()
+    # an independent null pattern keeps its own flag and rate
+    assert abs(out["citation"].isna().mean() - frame["citation"].isna().mean()) < 0.02

@@ -48,12 +48,20 @@ def take_series(uniques: Any, codes: np.ndarray, dtype: Any) -> pd.Series:
     """Values ``uniques[codes]`` (code -1 = null) in the source dtype."""
     if isinstance(uniques, pd.arrays.NumpyExtensionArray):
         uniques = uniques.to_numpy()
-    vals = pd.api.extensions.take(uniques, np.asarray(codes, dtype=np.intp), allow_fill=True)
+    codes = np.asarray(codes, dtype=np.intp)
+    vals = pd.api.extensions.take(uniques, codes, allow_fill=True)
     s = pd.Series(vals)
     try:
-        return s.astype(dtype)
+        s = s.astype(dtype)
     except (TypeError, ValueError):
-        return s
+        pass
+    if s.dtype == object and (codes < 0).any():
+        # object columns from the database hold None for NULL; NaN there would read as the
+        # text "nan" to anything that stringifies values (exports, embeddings, pandas joins)
+        arr = s.to_numpy(dtype=object, copy=True)
+        arr[codes < 0] = None
+        s = pd.Series(arr, dtype=object)
+    return s
 
 
 def constant_series(value: Any, n: int, dtype: Any) -> pd.Series:

@@ -53,6 +53,9 @@ class _Column:
 
     dims = 0
     suppressed = 0
+    #: a column whose null mask equals an earlier column's has no null flag of its own; it is
+    #: null exactly where that column is (``GaussianCopula.null_leader_``)
+    flag: IntervalMarginal | None = None
 
     @property
     def atten(self) -> list[float]:
@@ -68,8 +71,17 @@ class _Column:
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         return []
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
+        """Series from the latent block ``u``; ``null`` is the mask of a shared null flag."""
         raise NotImplementedError
+
+    def _null(self, u: np.ndarray, shared: np.ndarray | None) -> np.ndarray | None:
+        """Null mask from the own flag (first latent dim) or the shared one."""
+        if self.flag is not None:
+            return self.flag.from_uniform(u[:, 0]) == 1
+        return shared
 
     def info(self) -> dict[str, Any]:
         return {}
@@ -81,7 +93,9 @@ class _Constant(_Column):
         self.value = None if len(nonnull) == 0 else nonnull.iloc[0]
         self.dtype = s.dtype
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
         return constant_series(self.value, len(u), self.dtype)
 
     def info(self) -> dict[str, Any]:
@@ -92,7 +106,9 @@ class _Mock(_Column):
     def __init__(self, spec: ColumnSpec, s: pd.Series) -> None:
         self.spec = ColumnSpec(**{**spec.__dict__, "dtype": str(s.dtype)})
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
         return mock_column(self.spec, len(u), rng)
 
     def info(self) -> dict[str, Any]:
@@ -102,11 +118,18 @@ class _Mock(_Column):
 class _Numeric(_Column):
     """float / integer: optional null flag + value (quantile table, or intervals if few values)."""
 
-    def __init__(self, spec: ColumnSpec, s: pd.Series, tail_q: float, discrete_max: int) -> None:
+    def __init__(
+        self,
+        spec: ColumnSpec,
+        s: pd.Series,
+        tail_q: float,
+        discrete_max: int,
+        own_flag: bool = True,
+    ) -> None:
         self.dtype = s.dtype
         null = s.isna().to_numpy()
         x = s.to_numpy(dtype=float, na_value=np.nan)[~null]
-        self.flag = _null_flag(null)
+        self.flag = _null_flag(null) if own_flag else None
         integer = spec.kind == "integer"
         scale = 0 if integer else spec.scale
         uniq, counts = np.unique(x, return_counts=True)
@@ -149,10 +172,10 @@ class _Numeric(_Column):
         out.append(u)
         return out
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        null = None
-        if self.flag is not None:
-            null = self.flag.from_uniform(u[:, 0]) == 1
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
+        null = self._null(u, null)
         uv = u[:, -1]
         if self.values is not None:
             codes = np.clip(self.marginal.from_uniform(uv), self.code_lo, self.code_hi)
@@ -166,12 +189,27 @@ class _Numeric(_Column):
 
 
 class _Categorical(_Column):
-    """Categories (NULL and the pooled rare ones included) as frequency intervals."""
+    """Optional null flag + categories (the pooled rare ones included) as frequency intervals.
 
-    def __init__(self, spec: ColumnSpec, s: pd.Series, rare_min_count: int, protect: bool) -> None:
+    NULL is a latent dimension of its own (as for numbers), not one more category: a category
+    interval sits somewhere inside the normal scale, so "NULL here exactly when NULL there"
+    (all fields of an optional sub-record) cannot be expressed by correlating two such
+    dimensions, while two tail flags correlate cleanly (and identical masks share one flag).
+    """
+
+    def __init__(
+        self,
+        spec: ColumnSpec,
+        s: pd.Series,
+        rare_min_count: int,
+        protect: bool,
+        own_flag: bool = True,
+    ) -> None:
         self.dtype = s.dtype
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        null = codes < 0
+        self.flag = _null_flag(null) if own_flag else None
+        counts = np.bincount(codes[~null], minlength=len(uniques))
         keep = counts >= (rare_min_count if protect else 1)
         if not keep.any():
             raise UnsupportedColumnError(
@@ -185,16 +223,12 @@ class _Categorical(_Column):
         # Only frequent values are stored in the model: rare ones never leave fit().
         self.uniques = pd.Series(uniques).iloc[kept_idx].array
         self.kept_p = counts[kept_idx] / counts[kept_idx].sum()
-        # Outcome table: kept categories, then the rare pool, then NULL; ordered by frequency.
-        out_codes = list(range(len(kept_idx)))  # code into self.uniques; -1 null, -2 rare pool
+        # Outcome table: kept categories, then the rare pool; ordered by frequency.
+        out_codes = list(range(len(kept_idx)))  # code into self.uniques; -2 rare pool
         out_counts = list(counts[kept_idx])
         if self.suppressed:
             out_codes.append(-2)
             out_counts.append(int(counts[~keep].sum()))
-        n_null = int((codes < 0).sum())
-        if n_null:
-            out_codes.append(-1)
-            out_counts.append(n_null)
         order = np.argsort(-np.asarray(out_counts), kind="stable")
         self.outcome_code = np.asarray(out_codes, dtype=np.int64)[order]
         self.marginal = IntervalMarginal(np.asarray(out_counts)[order])
@@ -203,23 +237,33 @@ class _Categorical(_Column):
         src_to_kept = np.full(len(uniques), -2, dtype=np.int64)
         src_to_kept[kept_idx] = np.arange(len(kept_idx))
         self._src_to_outcome = np.array([pos_of[int(k)] for k in src_to_kept], dtype=np.int64)
-        self._null_outcome = pos_of.get(-1, -1)
         self._fit_codes = codes
-        self.dims = 1
+        self.dims = (self.flag is not None) + 1
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         codes = self._fit_codes
-        pos = np.where(codes >= 0, self._src_to_outcome[np.maximum(codes, 0)], self._null_outcome)
-        u = self.marginal.to_uniform(pos, rng)
-        self.atten = [attenuation(self.marginal.width)]
+        null = codes < 0
+        out = []
+        if self.flag is not None:
+            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
+            self.atten.append(attenuation(self.flag.width))
+        u = np.full(len(codes), np.nan)
+        u[~null] = self.marginal.to_uniform(self._src_to_outcome[codes[~null]], rng)
+        out.append(u)
+        self.atten.append(attenuation(self.marginal.width))
         del self._fit_codes, self._src_to_outcome  # fit-time only
-        return [u]
+        return out
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        codes = self.outcome_code[self.marginal.from_uniform(u[:, 0])]
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
+        null = self._null(u, null)
+        codes = self.outcome_code[self.marginal.from_uniform(u[:, -1])]
         rare = codes == -2
         if rare.any():
             codes[rare] = rng.choice(len(self.kept_p), size=int(rare.sum()), p=self.kept_p)
+        if null is not None:
+            codes[null] = -1
         return take_series(self.uniques, codes, self.dtype)
 
     def info(self) -> dict[str, Any]:
@@ -230,13 +274,19 @@ class _Datetime(_Column):
     """date / datetime / timestamptz: null flag + trend + calendar parts (dow, month, hour)."""
 
     def __init__(
-        self, spec: ColumnSpec, s: pd.Series, tail_q: float, k: int, tail: str = "k_day"
+        self,
+        spec: ColumnSpec,
+        s: pd.Series,
+        tail_q: float,
+        k: int,
+        tail: str = "k_day",
+        own_flag: bool = True,
     ) -> None:
         self.dtype = s.dtype
         self.is_date = spec.kind == "date"
         null = s.isna().to_numpy()
         us = self._micros(s)[~null]
-        self.flag = _null_flag(null)
+        self.flag = _null_flag(null) if own_flag else None
         self.res = timeparts.US_DAY if self.is_date else timeparts.resolution(us)
         bounds = None
         if spec.bounds is not None:
@@ -376,12 +426,11 @@ class _Datetime(_Column):
             self.atten.append(attenuation(self.part_marginals[p].width))
         return out
 
-    def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
-        j = 0
-        null = None
-        if self.flag is not None:
-            null = self.flag.from_uniform(u[:, 0]) == 1
-            j = 1
+    def decode(
+        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+    ) -> pd.Series:
+        null = self._null(u, null)
+        j = int(self.flag is not None)
         parts = {
             p: self.part_marginals[p].from_uniform(u[:, j + 1 + i])
             for i, p in enumerate(self.parts)
@@ -425,6 +474,28 @@ class _Datetime(_Column):
             "trend_cells": len(self.cell_tables),
             "week_shift": round(float(self.week_shift), 4),
         }
+
+
+def shared_null_groups(frame: pd.DataFrame, candidates: list[int]) -> dict[int, int]:
+    """``{follower position: leader position}`` for columns with identical, partial null masks.
+
+    Optional sub-records (all of a person's fields missing when no person was recorded) leave
+    several columns null in exactly the same rows. One flag for the group makes them null
+    together in every synthetic row; separate flags, however correlated, would mix the
+    patterns and create rows no source row resembles. Leaders come first in column order.
+    """
+    first: dict[bytes, int] = {}
+    out: dict[int, int] = {}
+    for i in candidates:
+        null = frame.iloc[:, i].isna().to_numpy()
+        if not null.any() or null.all():
+            continue
+        key = np.packbits(null).tobytes()
+        if key in first:
+            out[i] = first[key]
+        else:
+            first[key] = i
+    return out
 
 
 def _month_of(us: np.ndarray) -> np.ndarray:
@@ -569,6 +640,7 @@ class GaussianCopula:
             frame = frame.iloc[idx]
         frame = frame.reset_index(drop=True)
         self.dp_ = None
+        self.null_leader_: dict[int, int] = {}
         self.names_ = names
         self.dtypes_ = list(frame.dtypes)
         self.derived_ = self._find_derived(frame, names, by_name, mock)
@@ -589,20 +661,31 @@ class GaussianCopula:
         self.columns_: list[_Column] = []
         blocks: list[np.ndarray] = []
         atten: list[float] = []
+        modelled = [
+            i
+            for i, c in enumerate(names[k] for k in keep)
+            if c not in mock and by_name[c].kind != "constant"
+        ]
+        self.null_leader_ = shared_null_groups(frame, modelled)
         for i, c in enumerate(names[k] for k in keep):
             s = frame.iloc[:, i]
             spec = by_name[c]
             kind = spec.kind
+            own = i not in self.null_leader_
             if c in mock:
                 col: _Column = _Mock(spec, s)
             elif kind == "constant" or s.notna().sum() == 0:
                 col = _Constant(spec, s)
             elif kind in ("float", "integer"):
-                col = _Numeric(spec, s, q, self.discrete_max_unique)
+                col = _Numeric(spec, s, q, self.discrete_max_unique, own_flag=own)
             elif kind in ("categorical", "boolean"):
-                col = _Categorical(spec, s, int(self.rare_min_count), protect=kind == "categorical")
+                col = _Categorical(
+                    spec, s, int(self.rare_min_count), kind == "categorical", own_flag=own
+                )
             elif kind in ("date", "datetime"):
-                col = _Datetime(spec, s, q, int(self.rare_min_count), self.datetime_tail)
+                col = _Datetime(
+                    spec, s, q, int(self.rare_min_count), self.datetime_tail, own_flag=own
+                )
             else:  # pragma: no cover - kinds validated above
                 raise UnsupportedColumnError(f"column {c!r}: unsupported kind {kind!r}", [c])
             col.kind = kind  # type: ignore[attr-defined]
@@ -683,11 +766,19 @@ class GaussianCopula:
             u = np.clip(ndtr(z), _EPS, 1 - _EPS)
             del z
             cols: list[pd.Series | None] = [None] * len(self.names_)
+            leaders = getattr(self, "null_leader_", {})
+            is_leader = set(leaders.values())
+            masks: dict[int, np.ndarray] = {}
             j = 0
-            for pos, col in zip(self.model_pos_, self.columns_, strict=True):
-                cols[pos] = col.decode(
-                    u[:, j : j + col.dims] if col.dims else np.empty((m, 0)), rng
-                ).reset_index(drop=True)
+            for i, (pos, col) in enumerate(zip(self.model_pos_, self.columns_, strict=True)):
+                block = u[:, j : j + col.dims] if col.dims else np.empty((m, 0))
+                if i in leaders:
+                    out = col.decode(block, rng, null=masks[leaders[i]])
+                else:
+                    out = col.decode(block, rng)
+                cols[pos] = out.reset_index(drop=True)
+                if i in is_leader:
+                    masks[i] = cols[pos].isna().to_numpy()
                 j += col.dims
             for pos, (base, part) in self.derived_.items():
                 cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
