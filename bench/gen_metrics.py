@@ -24,17 +24,42 @@ def _guard(fn, *args, **kwargs) -> dict:
         return fn(*args, **kwargs)
     except Exception as exc:  # report, keep going
         traceback.print_exc()
-        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"error": f"{fn.__name__}: {type(exc).__name__}: {exc}"[:200]}
+
+
+def qa_inputs(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame as mostlyai-qa should see it, built the same way for every method.
+
+    mostlyai-qa (1.10) treats a column as numeric/datetime only if ``is_datetime64_dtype`` holds,
+    which is false for ``datetime64[ns, tz]``: a tz-aware column is embedded as *text* (every
+    synthetic timestamp becomes one rare token) and its Parquet writer crashes on the Timestamp
+    objects (flights). So timestamps become tz-naive local wall time. Text NULLs become ``None``
+    in every frame, so ``astype(str)`` maps NULL to the same token ('None', never 'nan').
+    """
+    out = df.copy()
+    for c in out.columns:
+        dt = out[c].dtype
+        if getattr(dt, "tz", None) is not None:
+            out[c] = out[c].dt.tz_localize(None)
+        elif not (
+            pd.api.types.is_numeric_dtype(dt)
+            or pd.api.types.is_bool_dtype(dt)
+            or pd.api.types.is_datetime64_any_dtype(dt)
+        ):
+            col = out[c].astype(object)
+            out[c] = col.where(col.notna(), None)
+    return out
 
 
 def mostly_qa(synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, max_rows: int) -> dict:
+    """mostlyai-qa's report as is: accuracy, and the DCR share of its single (unseeded) draw."""
     import mostlyai.qa as qa
 
     with tempfile.TemporaryDirectory() as tmp:
         _, m = qa.report(
-            syn_tgt_data=synth,
-            trn_tgt_data=train,
-            hol_tgt_data=hold,
+            syn_tgt_data=qa_inputs(synth),
+            trn_tgt_data=qa_inputs(train),
+            hol_tgt_data=qa_inputs(hold),
             report_path=f"{tmp}/r.html",
             max_sample_size_accuracy=max_rows,
             max_sample_size_embeddings=min(max_rows, 5000),
@@ -47,6 +72,50 @@ def mostly_qa(synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, max_
         "dcr_share": d["distances"]["dcr_share"],
         "ims_training": d["distances"]["ims_training"],
         "ims_holdout_own": d["distances"]["ims_trn_hol"],
+    }
+
+
+def dcr_share_draws(
+    synth: pd.DataFrame,
+    train: pd.DataFrame,
+    hold: pd.DataFrame,
+    n_draws: int = 5,
+    sample_size: int = 5000,
+) -> dict:
+    """mostlyai-qa's DCR share repeated on ``n_draws`` seeded samples (about 1 s each).
+
+    One draw is noisy (±3 points on identical data): it is the maximum over up to seven column
+    groups (all, three correlated, three random) of 5,000-row samples, all drawn from numpy's
+    global RNG. Draw ``r`` seeds that RNG with ``1000 + r``, so the figures repeat. Reported: the
+    mean, min and max of the final (max-over-groups) share, and the mean share on all columns
+    together, which has no column-group maximum in it.
+    """
+    from mostlyai.qa._distances import (
+        calculate_dcr_share,
+        calculate_dcrs_nndrs,
+        calculate_distances,
+    )
+    from mostlyai.qa._sampling import prepare_data_for_embeddings
+
+    syn, trn, hol = qa_inputs(synth), qa_inputs(train), qa_inputs(hold)
+    finals, all_cols = [], []
+    for r in range(n_draws):
+        np.random.seed(1000 + r)
+        syn_e, trn_e, hol_e = prepare_data_for_embeddings(
+            syn_tgt_data=syn, trn_tgt_data=trn, hol_tgt_data=hol, max_sample_size=sample_size
+        )
+        d = calculate_distances(syn_embeds=syn_e, trn_embeds=trn_e, hol_embeds=hol_e)
+        finals.append(float(calculate_dcr_share(d["dcr_syn_trn"], d["dcr_syn_hol"])))
+        # the all-columns group, recomputed (deterministic: no sampling, exact neighbours)
+        to_trn, _ = calculate_dcrs_nndrs(data=trn_e, query=syn_e)
+        to_hol, _ = calculate_dcrs_nndrs(data=hol_e, query=syn_e)
+        all_cols.append(float(calculate_dcr_share(to_trn, to_hol)))
+    return {
+        "dcr_share_mean5": float(np.mean(finals)),
+        "dcr_share_min5": float(np.min(finals)),
+        "dcr_share_max5": float(np.max(finals)),
+        "dcr_share_all_cols_mean5": float(np.mean(all_cols)),
+        "dcr_share_draws": [round(x, 4) for x in finals],
     }
 
 
@@ -74,10 +143,11 @@ def _numeric_times(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def singling_out(
-    synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, n_attacks: int
+    synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, n_attacks: int, seed: int = 0
 ) -> dict:
     from anonymeter.evaluators import SinglingOutEvaluator
 
+    np.random.seed(seed)  # anonymeter samples its targets from numpy's global RNG
     ev = SinglingOutEvaluator(
         ori=_numeric_times(train),
         syn=_numeric_times(synth),
@@ -86,6 +156,31 @@ def singling_out(
     )
     ev.evaluate(mode="univariate")
     return {"singling_out_risk": float(ev.risk().value)}
+
+
+def linkability(
+    synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, n_attacks: int, seed: int = 0
+) -> dict:
+    """anonymeter linkability: can the synthetic rows re-join the two halves of a real record?
+
+    The attacker holds the first half of the columns in one dataset and the second half in
+    another; a link counts when both halves of a training record share one of their 10 nearest
+    synthetic rows, measured against the same attack on holdout records (the control)."""
+    from anonymeter.evaluators import LinkabilityEvaluator
+
+    cols = list(train.columns)
+    half = len(cols) // 2
+    np.random.seed(seed)  # the targets are drawn with DataFrame.sample (global RNG)
+    ev = LinkabilityEvaluator(
+        ori=_numeric_times(train),
+        syn=_numeric_times(synth),
+        control=_numeric_times(hold),
+        n_attacks=min(n_attacks, len(hold)),
+        aux_cols=(cols[:half], cols[half:]),
+        n_neighbors=10,
+    )
+    ev.evaluate(n_jobs=-1)
+    return {"linkability_risk": float(ev.risk().value)}
 
 
 def lag_autocorr(daily: pd.Series, lag: int = 7) -> float:
@@ -150,11 +245,22 @@ def all_metrics(
 
     s, t, h = cap(synth), cap(train), cap(hold)
     res: dict = {}
-    res.update(_guard(mostly_qa, s, t, h, max_rows))
-    res.update(_guard(sdmetrics_quality, s, t))
-    res.update(_guard(singling_out, s, t, h, n_attacks))
+    errors: list[str] = []
+
+    def add(d: dict) -> None:  # one failing metric must not hide another's error
+        if "error" in d:
+            errors.append(d.pop("error"))
+        res.update(d)
+
+    add(_guard(mostly_qa, s, t, h, max_rows))
+    add(_guard(dcr_share_draws, s, t, h))
+    add(_guard(sdmetrics_quality, s, t))
+    add(_guard(singling_out, s, t, h, n_attacks, seed))
+    add(_guard(linkability, s, t, h, n_attacks, seed))
     if time_col:  # cheap: on every row, not the capped sample
-        res.update(_guard(calendar_tvd, synth, train, time_col))
+        add(_guard(calendar_tvd, synth, train, time_col))
     if derived:
-        res.update(_guard(derived_agreement, synth, derived))
+        add(_guard(derived_agreement, synth, derived))
+    if errors:
+        res["error"] = "; ".join(errors)
     return res

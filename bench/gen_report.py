@@ -1,7 +1,9 @@
 """Render a ``generator_vs_sdv.py`` JSON result as the Markdown tables of bench/results/generator.md.
 
 Usage: ``python bench/gen_report.py bench/results/generator.json > bench/results/generator.md``.
-Only the figures of the run are printed; targets are judged with the same rules as the run.
+Only the figures of the run are printed; targets are judged with the same rules as the run. The
+page header is built from the JSON too (run metadata, which metrics failed where), so it cannot
+go stale when a failure is fixed or a new one appears.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ ROWS = [
     ("qa_accuracy", "QA accuracy"),
     ("qa_univariate", "QA univariate"),
     ("qa_bivariate", "QA bivariate"),
-    ("dcr_share", "DCR share"),
+    ("dcr_share", "DCR share (qa report, 1 draw)"),
+    ("dcr_share_mean5", "DCR share, mean of 5 draws"),
+    ("dcr_share_range5", "DCR share, range of 5 draws"),
+    ("dcr_share_all_cols_mean5", "DCR share, all columns (mean)"),
     ("ims_training", "identical to training"),
     ("ims_holdout_own", "identical, holdout's own"),
     ("sdm_overall", "SDMetrics overall"),
     ("sdm_shapes", "SDMetrics shapes"),
     ("sdm_pairs", "SDMetrics pairs"),
     ("singling_out_risk", "anonymeter singling-out"),
+    ("linkability_risk", "anonymeter linkability"),
     ("tvd_day_of_week", "day-of-week TVD"),
     ("tvd_month", "month TVD"),
     ("tvd_hour", "hour TVD"),
@@ -37,6 +43,20 @@ ROWS = [
     ("agree_all", "all four agree"),
 ]
 QA_FLOOR = {"credit_data": 0.90, "CPS1988": 0.95}
+#: keys of a generator_vs_sdv JSON that are not datasets
+NOT_DATASETS = ("scaling", "meta")
+
+
+def _cell(r: dict, key: str) -> str:
+    if key == "dcr_share_range5":
+        if "dcr_share_min5" in r and "dcr_share_max5" in r:
+            return f"{r['dcr_share_min5']:.4f}–{r['dcr_share_max5']:.4f}"
+        return "–"
+    return _fmt(r.get(key))
+
+
+def _has(r: dict, key: str) -> bool:
+    return ("dcr_share_min5" if key == "dcr_share_range5" else key) in r
 
 
 def _fmt(v: object) -> str:
@@ -52,7 +72,13 @@ def _targets(name: str, r: dict) -> list[tuple[str, bool]]:
         out += [
             ("QA accuracy > SDV", s["qa_accuracy"] > v.get("qa_accuracy", -1)),
             ("QA accuracy > marginals", s["qa_accuracy"] > m.get("qa_accuracy", -1)),
-            ("DCR share ≤ 0.53", s["dcr_share"] <= 0.53),
+        ]
+        # one qa-report draw varies by about ±3 points on identical data: judge the mean of 5
+        if "dcr_share_mean5" in s:
+            out.append(("DCR share (mean of 5 draws) ≤ 0.53", s["dcr_share_mean5"] <= 0.53))
+        else:
+            out.append(("DCR share (1 draw) ≤ 0.53", s["dcr_share"] <= 0.53))
+        out += [
             ("identical ≤ holdout's own", s["ims_training"] <= s["ims_holdout_own"]),
         ]
         if name in QA_FLOOR:
@@ -79,17 +105,76 @@ def _speed(r: dict) -> str:
     return ""
 
 
+def _header(res: dict) -> list[str]:
+    """Title, how the run was made, and what the figures mean; the failure notes come from the
+    results themselves."""
+    meta = res.get("meta", {})
+    names = [n for n in res if n not in NOT_DATASETS]
+    lines = [
+        "# synthdb GaussianCopula vs SDV GaussianCopulaSynthesizer vs independent marginals",
+        "",
+    ]
+    run = []
+    if meta:
+        cmd = " ".join(["bash bench/run.sh --no-install", *meta.get("argv", [])])
+        run.append(
+            f"Run {meta.get('started_utc', '?')}–{meta.get('finished_utc', '?')} UTC on "
+            f"{meta.get('cpus', '?')} cores: `{cmd}`, rendered with `bench/gen_report.py`."
+        )
+        run.append(
+            f"Seed {meta.get('seed', '?')}, 80/20 split; metrics on at most "
+            f"{meta.get('max_metric_rows', 0):,} rows, {meta.get('attacks', '?')} anonymeter attacks."
+        )
+        if meta.get("quick"):
+            run.append("Quick mode: large datasets cut to 50,000 rows before the split.")
+    else:
+        run.append("Rendered with `bench/gen_report.py` (the JSON has no run metadata).")
+    run.append(
+        "Timestamps are in their recording zone (flights New York, MplsStops Chicago); SDV output "
+        "is converted back to that zone before scoring. mostlyai-qa gets tz-aware timestamps as "
+        "tz-naive local wall time (otherwise it embeds them as text, and its Parquet writer fails "
+        "on them) and text NULLs as None, the same for every method."
+    )
+    run.append(
+        "DCR share: mostlyai-qa's share of synthetic rows closer to training than to holdout, "
+        "the maximum over up to 7 column groups (some random) of 5,000-row samples; one draw "
+        "varies by about ±3 points on identical data. The qa report's single draw is printed; "
+        "the ≤ 0.53 target is judged on the mean of 5 seeded draws, whose range and all-columns "
+        "share (no maximum over groups) are printed too. Linkability (anonymeter, the columns "
+        "split into first and second half, 10 neighbours) has no target."
+    )
+    lines += [" ".join(run), ""]
+    notes = []
+    for name in names:
+        r = res[name].get("results", {})
+        ran = [m for m in METHODS if m in r]
+        no_qa = [m for m in ran if "qa_accuracy" not in r[m]]
+        if no_qa:
+            who = "any method" if len(no_qa) == len(ran) else ", ".join(no_qa)
+            notes.append(
+                f"{name}: mostlyai-qa gave no accuracy / DCR share for {who} (error below)."
+            )
+        if "sdv" not in r:
+            notes.append(f"{name}: SDV was not run.")
+        failed = [m for m in ran if "error" in r[m] and m not in no_qa]
+        if failed:
+            notes.append(f"{name}: a metric failed for {', '.join(failed)} (error below).")
+    if notes:
+        lines += ["Gaps in this run:", ""] + [f"- {n}" for n in notes] + [""]
+    return lines
+
+
 def render(res: dict) -> str:
-    lines: list[str] = []
+    lines: list[str] = _header(res)
     for name, d in res.items():
-        if name == "scaling":
+        if name in NOT_DATASETS:
             continue
         r = d["results"]
         lines += [f"## {name} ({d['rows']:,} rows × {d['cols']} columns, 80/20 split)", ""]
         lines += ["| metric | synthdb | SDV | marginals |", "|---|---|---|---|"]
         for key, label in ROWS:
-            if any(key in r.get(m, {}) for m in METHODS):
-                cells = " | ".join(_fmt(r.get(m, {}).get(key)) for m in METHODS)
+            if any(_has(r.get(m, {}), key) for m in METHODS):
+                cells = " | ".join(_cell(r.get(m, {}), key) for m in METHODS)
                 lines.append(f"| {label} | {cells} |")
         errs = {m: r[m]["error"] for m in METHODS if "error" in r.get(m, {})}
         for m, e in errs.items():

@@ -3,7 +3,9 @@
 Per dataset: 80/20 train/holdout split with a fixed seed, each generator fitted on train in its
 own process (time, peak RSS), as many synthetic rows as training rows, then quality (MOSTLY AI
 QA accuracy, SDMetrics) and privacy (DCR share, identical matches vs holdout's own, anonymeter
-singling-out) scored against an independent-marginals baseline; for flights and MplsStops also
+singling-out and linkability) scored against an independent-marginals baseline. mostlyai-qa's
+DCR share is one unseeded draw; it is also repeated on 5 seeded draws (mean, range, and the
+all-columns share), and mostlyai-qa sees tz-aware timestamps as tz-naive local wall time; for flights and MplsStops also
 calendar TVDs, lag-7 autocorrelation of daily counts, and for flights the agreement of calculated
 columns (year/month/day/hour) with ``time_hour``. ``--scaling`` adds flights resampled to 100k,
 300k and 1M rows (``--scaling-rows``) for synthdb and 1M for SDV, both holding the output in
@@ -14,9 +16,11 @@ Parquet) of 1M and 10M rows, whose peak RSS must be the same.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import pickle
+import platform
 import sys
 import tempfile
 import time
@@ -88,12 +92,17 @@ def print_table(name: str, res: dict) -> None:
         "qa_univariate",
         "qa_bivariate",
         "dcr_share",
+        "dcr_share_mean5",
+        "dcr_share_min5",
+        "dcr_share_max5",
+        "dcr_share_all_cols_mean5",
         "ims_training",
         "ims_holdout_own",
         "sdm_overall",
         "sdm_shapes",
         "sdm_pairs",
         "singling_out_risk",
+        "linkability_risk",
         "tvd_day_of_week",
         "tvd_month",
         "tvd_hour",
@@ -107,22 +116,23 @@ def print_table(name: str, res: dict) -> None:
         "agree_all",
     ]
     print(f"\n=== {name}: {res['rows']} rows x {res['cols']} cols ===")
-    print(f"{'metric':<20}" + "".join(f"{m:>12}" for m in METHODS))
+    print(f"{'metric':<26}" + "".join(f"{m:>12}" for m in METHODS))
     for k in keys:
         if not any(k in r.get(m, {}) for m in METHODS):
             continue
-        print(f"{k:<20}" + "".join(f"{_fmt(r.get(m, {}).get(k)):>12}" for m in METHODS))
+        print(f"{k:<26}" + "".join(f"{_fmt(r.get(m, {}).get(k)):>12}" for m in METHODS))
     s, v = r.get("synthdb", {}), r.get("sdv", {})
     if "fit_s" in s and "fit_s" in v:
         ratio = (v["fit_s"] + v["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
-        print(f"{'speedup fit+sample':<20}{ratio:>12.1f}x (SDV time / synthdb time)")
+        print(f"{'speedup fit+sample':<26}{ratio:>12.1f}x (SDV time / synthdb time)")
     if "qa_accuracy" in s:
         checks = {
             "QA acc > SDV": s["qa_accuracy"] > v.get("qa_accuracy", -1),
             "QA acc > marginals": s["qa_accuracy"] > r.get("marginals", {}).get("qa_accuracy", -1),
             "SDM shapes >= 0.97": s.get("sdm_shapes", 0) >= 0.97,
             "singling-out <= 0.10": s.get("singling_out_risk", 1) <= 0.10,
-            "DCR share <= 0.53": s["dcr_share"] <= 0.53,
+            # judged on the mean of 5 seeded draws: one draw varies by about ±3 points
+            "DCR share (mean of 5) <= 0.53": s.get("dcr_share_mean5", s["dcr_share"]) <= 0.53,
             "identical <= holdout's": s["ims_training"] <= s["ims_holdout_own"],
         }
         if name in TARGETS:
@@ -223,6 +233,7 @@ def main() -> None:
     if args.quick:
         args.max_metric_rows = min(args.max_metric_rows, 20_000)
         args.attacks = min(args.attacks, 200)
+    started = dt.datetime.now(dt.timezone.utc)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -234,6 +245,18 @@ def main() -> None:
             print_table(name, results[name])
         if args.scaling:
             results["scaling"] = scaling(args, tmp)
+    # what gen_report.py needs for the page header; not a dataset
+    results["meta"] = {
+        "argv": sys.argv[1:],
+        "started_utc": started.strftime("%Y-%m-%d %H:%M"),
+        "finished_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "seed": args.seed,
+        "max_metric_rows": args.max_metric_rows,
+        "attacks": args.attacks,
+        "quick": args.quick,
+    }
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     print(f"\nresults written to {args.json}")
 
