@@ -30,6 +30,7 @@ from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 from . import derived as derived_mod
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
+from .conditional import ConditionalIntervals, ConditionalQuantiles, choose_parents
 from .correlation import shrunk_correlation
 from .marginals import IntervalMarginal, QuantileMarginal, attenuation, ecdf_scores
 from .mock import _frame, mock_column
@@ -38,6 +39,8 @@ from .specs import ColumnSpec, infer_specs
 VERSION = "1"
 #: a (month, weekday) cell gets its own timestamp trend table from this many training rows
 CELL_MIN_ROWS = 30
+#: a category gets its own table of a number that depends on it from this many training rows
+CELL_MIN_ROWS_CONDITIONAL = 50
 _EPS = 1e-9
 
 
@@ -125,6 +128,8 @@ class _Numeric(_Column):
         tail_q: float,
         discrete_max: int,
         own_flag: bool = True,
+        parent: pd.Series | None = None,
+        rows_per_knot: int = 1,
     ) -> None:
         self.dtype = s.dtype
         null = s.isna().to_numpy()
@@ -134,6 +139,8 @@ class _Numeric(_Column):
         scale = 0 if integer else spec.scale
         uniq, counts = np.unique(x, return_counts=True)
         self.values: np.ndarray | None = None
+        self.cond: ConditionalQuantiles | None = None
+        self.cond_codes: ConditionalIntervals | None = None
         if len(uniq) <= discrete_max and len(x) >= 3 * len(uniq):
             # Repeating small domain: exact frequencies. Values outside the protected quantiles
             # are moved to the nearest allowed value (top/bottom coding), never emitted.
@@ -145,9 +152,30 @@ class _Numeric(_Column):
                 allowed = np.array([int(np.argmin(np.abs(uniq - np.median(x))))])
             self.code_lo, self.code_hi = int(allowed[0]), int(allowed[-1])
             self.lo, self.hi = float(uniq[self.code_lo]), float(uniq[self.code_hi])
+            if parent is not None:
+                self.cond_codes = ConditionalIntervals(
+                    np.searchsorted(uniq, x),
+                    parent[~null],
+                    self.marginal,
+                    min_rows=CELL_MIN_ROWS_CONDITIONAL,
+                    min_cell=rows_per_knot,
+                )
         else:
-            self.marginal = QuantileMarginal(x, tail_q, integer=integer, decimals=scale)
+            self.marginal = QuantileMarginal(
+                x, tail_q, integer=integer, decimals=scale, rows_per_knot=rows_per_knot
+            )
             self.lo, self.hi = self.marginal.lo, self.marginal.hi
+            if parent is not None:
+                self.cond = ConditionalQuantiles(
+                    x,
+                    parent[~null],
+                    self.marginal,
+                    tail_q,
+                    min_rows=CELL_MIN_ROWS_CONDITIONAL,
+                    rows_per_knot=rows_per_knot,
+                    integer=integer,
+                    decimals=scale,
+                )
         if spec.bounds is not None:
             blo, bhi = spec.bounds
             self.lo = self.lo if blo is None else max(self.lo, float(blo))
@@ -166,26 +194,44 @@ class _Numeric(_Column):
         u = np.full(len(s), np.nan)
         if self.values is not None:
             codes = np.searchsorted(self.values, x[~null])
-            u[~null] = self.marginal.to_uniform(codes, rng)
+            marg = self.cond_codes if self.cond_codes is not None else self.marginal
+            u[~null] = marg.to_uniform(codes, rng)
+        elif self.cond is not None:
+            u[~null] = self.cond.to_uniform(x[~null], rng)
         else:
             u[~null] = self.marginal.to_uniform(x[~null], rng)
         out.append(u)
         return out
 
     def decode(
-        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+        self,
+        u: np.ndarray,
+        rng: np.random.Generator,
+        null: np.ndarray | None = None,
+        parent: pd.Series | None = None,
     ) -> pd.Series:
         null = self._null(u, null)
         uv = u[:, -1]
         if self.values is not None:
-            codes = np.clip(self.marginal.from_uniform(uv), self.code_lo, self.code_hi)
-            v = self.values[codes]
+            if self.cond_codes is not None and parent is not None:
+                codes = self.cond_codes.from_uniform(uv, parent)
+            else:
+                codes = self.marginal.from_uniform(uv)
+            v = self.values[np.clip(codes, self.code_lo, self.code_hi)]
+        elif self.cond is not None and parent is not None:
+            v = self.cond.from_uniform(uv, parent)
         else:
             v = self.marginal.from_uniform(uv)
         return numeric_series(np.clip(v, self.lo, self.hi), null, self.dtype)
 
     def info(self) -> dict[str, Any]:
-        return {"marginal": "discrete" if self.values is not None else "quantile_table"}
+        out: dict[str, Any] = {
+            "marginal": "discrete" if self.values is not None else "quantile_table"
+        }
+        for cond in (self.cond, self.cond_codes):
+            if cond is not None:
+                out.update(cond.info())
+        return out
 
 
 class _Categorical(_Column):
@@ -204,6 +250,7 @@ class _Categorical(_Column):
         rare_min_count: int,
         protect: bool,
         own_flag: bool = True,
+        parent: pd.Series | None = None,
     ) -> None:
         self.dtype = s.dtype
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -238,6 +285,15 @@ class _Categorical(_Column):
         src_to_kept[kept_idx] = np.arange(len(kept_idx))
         self._src_to_outcome = np.array([pos_of[int(k)] for k in src_to_kept], dtype=np.int64)
         self._fit_codes = codes
+        self.cond: ConditionalIntervals | None = None
+        if parent is not None:
+            self.cond = ConditionalIntervals(
+                self._src_to_outcome[codes[~null]],
+                parent[~null],
+                self.marginal,
+                min_rows=CELL_MIN_ROWS_CONDITIONAL,
+                min_cell=rare_min_count,
+            )
         self.dims = (self.flag is not None) + 1
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
@@ -248,17 +304,26 @@ class _Categorical(_Column):
             out.append(self.flag.to_uniform(null.astype(np.int64), rng))
             self.atten.append(attenuation(self.flag.width))
         u = np.full(len(codes), np.nan)
-        u[~null] = self.marginal.to_uniform(self._src_to_outcome[codes[~null]], rng)
+        marg = self.cond if self.cond is not None else self.marginal
+        u[~null] = marg.to_uniform(self._src_to_outcome[codes[~null]], rng)
         out.append(u)
         self.atten.append(attenuation(self.marginal.width))
         del self._fit_codes, self._src_to_outcome  # fit-time only
         return out
 
     def decode(
-        self, u: np.ndarray, rng: np.random.Generator, null: np.ndarray | None = None
+        self,
+        u: np.ndarray,
+        rng: np.random.Generator,
+        null: np.ndarray | None = None,
+        parent: pd.Series | None = None,
     ) -> pd.Series:
         null = self._null(u, null)
-        codes = self.outcome_code[self.marginal.from_uniform(u[:, -1])]
+        if self.cond is not None and parent is not None:
+            pos = self.cond.from_uniform(u[:, -1], parent)
+        else:
+            pos = self.marginal.from_uniform(u[:, -1])
+        codes = self.outcome_code[pos]
         rare = codes == -2
         if rare.any():
             codes[rare] = rng.choice(len(self.kept_p), size=int(rare.sum()), p=self.kept_p)
@@ -267,7 +332,10 @@ class _Categorical(_Column):
         return take_series(self.uniques, codes, self.dtype)
 
     def info(self) -> dict[str, Any]:
-        return {"categories_emitted": len(self.uniques), "categories_suppressed": self.suppressed}
+        out = {"categories_emitted": len(self.uniques), "categories_suppressed": self.suppressed}
+        if self.cond is not None:
+            out.update(self.cond.info())
+        return out
 
 
 class _Datetime(_Column):
@@ -314,7 +382,9 @@ class _Datetime(_Column):
             trend_q = 0.0
         else:
             trend_q = tail_q
-        self.trend = QuantileMarginal(us.astype(float), trend_q, bounds=bounds)
+        # k rows per knot: a table of a small cell would otherwise run through the training
+        # timestamps themselves
+        self.trend = QuantileMarginal(us.astype(float), trend_q, bounds=bounds, rows_per_knot=k)
         lo = int(np.ceil(self.trend.lo / self.res) * self.res)
         hi = int(np.floor(self.trend.hi / self.res) * self.res)
         if lo > hi:
@@ -348,9 +418,9 @@ class _Datetime(_Column):
             key = self._cell_key(cal)
             counts = np.bincount(key)
             tb = (self.trend.lo, self.trend.hi)
-            for k in np.flatnonzero(counts >= CELL_MIN_ROWS):
-                self.cell_tables[int(k)] = QuantileMarginal(
-                    us[key == k].astype(float), trend_q, bounds=tb
+            for key_k in np.flatnonzero(counts >= CELL_MIN_ROWS):
+                self.cell_tables[int(key_k)] = QuantileMarginal(
+                    us[key == key_k].astype(float), trend_q, bounds=tb, rows_per_knot=k
                 )
         self.week_shift = self._week_shift(us) if "dow" in self.cell_parts else 0.0
         self.dims = (self.flag is not None) + 1 + len(self.parts)
@@ -544,6 +614,9 @@ class GaussianCopula:
         so they agree in every row. Skipped under DP (the check reads the data); declare them.
     derived: ``{column: (datetime column, part)}`` declared derivations (parts: see
         ``synthdb.generators.derived.PARTS``); used with and without DP.
+    conditional_numbers: a number that a categorical column explains (correlation ratio of
+        ranks >= 0.5: coordinates given a neighbourhood) is modelled per category, with one
+        quantile table per category of at least 50 training rows (see ``conditional.py``).
     """
 
     def __init__(
@@ -563,6 +636,7 @@ class GaussianCopula:
         datetime_tail: str = "k_day",
         detect_derived: bool = True,
         derived: dict[str, tuple[str, str]] | None = None,
+        conditional_numbers: bool = True,
     ) -> None:
         self.rare_min_count = rare_min_count
         self.tail_quantile = tail_quantile
@@ -579,6 +653,7 @@ class GaussianCopula:
         self.datetime_tail = datetime_tail
         self.detect_derived = detect_derived
         self.derived = derived
+        self.conditional_numbers = conditional_numbers
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
@@ -641,6 +716,7 @@ class GaussianCopula:
         frame = frame.reset_index(drop=True)
         self.dp_ = None
         self.null_leader_: dict[int, int] = {}
+        self.parent_: dict[int, int] = {}
         self.names_ = names
         self.dtypes_ = list(frame.dtypes)
         self.derived_ = self._find_derived(frame, names, by_name, mock)
@@ -667,20 +743,35 @@ class GaussianCopula:
             if c not in mock and by_name[c].kind != "constant"
         ]
         self.null_leader_ = shared_null_groups(frame, modelled)
+        self.parent_ = self._choose_parents(frame, [names[k] for k in keep], by_name, mock)
         for i, c in enumerate(names[k] for k in keep):
             s = frame.iloc[:, i]
             spec = by_name[c]
             kind = spec.kind
             own = i not in self.null_leader_
+            parent = frame.iloc[:, self.parent_[i]] if i in self.parent_ else None
             if c in mock:
                 col: _Column = _Mock(spec, s)
             elif kind == "constant" or s.notna().sum() == 0:
                 col = _Constant(spec, s)
             elif kind in ("float", "integer"):
-                col = _Numeric(spec, s, q, self.discrete_max_unique, own_flag=own)
+                col = _Numeric(
+                    spec,
+                    s,
+                    q,
+                    self.discrete_max_unique,
+                    own_flag=own,
+                    parent=parent,
+                    rows_per_knot=int(self.rare_min_count),
+                )
             elif kind in ("categorical", "boolean"):
                 col = _Categorical(
-                    spec, s, int(self.rare_min_count), kind == "categorical", own_flag=own
+                    spec,
+                    s,
+                    int(self.rare_min_count),
+                    kind == "categorical",
+                    own_flag=own,
+                    parent=parent,
                 )
             elif kind in ("date", "datetime"):
                 col = _Datetime(
@@ -706,6 +797,34 @@ class GaussianCopula:
         self.n_train_rows_ = len(frame)
         self.specs_ = [by_name[c] for c in names]
         return self
+
+    def _choose_parents(
+        self, frame: pd.DataFrame, names: list[Any], by_name: dict, mock: set
+    ) -> dict[int, int]:
+        """Numbers modelled per category of a categorical column that explains them."""
+        if not self.conditional_numbers:
+            return {}
+        numeric, categorical, discrete = [], [], []
+        for i, c in enumerate(names):
+            kind = by_name[c].kind
+            if c in mock or frame.iloc[:, i].notna().sum() == 0:
+                continue
+            if kind in ("float", "integer"):
+                if frame.iloc[:, i].nunique() > self.discrete_max_unique:
+                    numeric.append(i)
+                else:
+                    discrete.append(i)
+            elif kind in ("categorical", "boolean"):
+                discrete.append(i)
+                if kind == "categorical":
+                    categorical.append(i)
+        return choose_parents(
+            frame,
+            numeric,
+            categorical,
+            discrete,
+            min_rows=max(CELL_MIN_ROWS_CONDITIONAL, int(self.rare_min_count)),
+        )
 
     def _find_derived(
         self, frame: pd.DataFrame, names: list[Any], by_name: dict, mock: set
@@ -759,6 +878,7 @@ class GaussianCopula:
         size = int(chunk_size or self.chunk_size)
         rng = np.random.default_rng(seed)
         d = self.chol_.shape[0]
+        offsets = np.concatenate([[0], np.cumsum([c.dims for c in self.columns_])]).astype(int)
         start = 0
         while True:
             m = min(size, n - start)
@@ -767,25 +887,39 @@ class GaussianCopula:
             del z
             cols: list[pd.Series | None] = [None] * len(self.names_)
             leaders = getattr(self, "null_leader_", {})
-            is_leader = set(leaders.values())
-            masks: dict[int, np.ndarray] = {}
-            j = 0
-            for i, (pos, col) in enumerate(zip(self.model_pos_, self.columns_, strict=True)):
+            parents = getattr(self, "parent_", {})
+            for i in self._decode_order():
+                col, pos, j = self.columns_[i], self.model_pos_[i], offsets[i]
                 block = u[:, j : j + col.dims] if col.dims else np.empty((m, 0))
+                kw: dict[str, Any] = {}
                 if i in leaders:
-                    out = col.decode(block, rng, null=masks[leaders[i]])
-                else:
-                    out = col.decode(block, rng)
-                cols[pos] = out.reset_index(drop=True)
-                if i in is_leader:
-                    masks[i] = cols[pos].isna().to_numpy()
-                j += col.dims
+                    kw["null"] = cols[self.model_pos_[leaders[i]]].isna().to_numpy()
+                if i in parents:
+                    kw["parent"] = cols[self.model_pos_[parents[i]]]
+                cols[pos] = col.decode(block, rng, **kw).reset_index(drop=True)
             for pos, (base, part) in self.derived_.items():
                 cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
             yield _frame(cols, self.names_)
             start += m
             if start >= n:
                 return
+
+    def _decode_order(self) -> list[int]:
+        """Model columns in an order where null leaders and parents come before dependants."""
+        deps: dict[int, set[int]] = {i: set() for i in range(len(self.columns_))}
+        for f, lead in getattr(self, "null_leader_", {}).items():
+            deps[f].add(lead)
+        for child, par in getattr(self, "parent_", {}).items():
+            deps[child].add(par)
+        order: list[int] = []
+        done: set[int] = set()
+        while len(order) < len(deps):
+            ready = [i for i in deps if i not in done and deps[i] <= done]
+            if not ready:  # pragma: no cover - leaders and parents never depend on dependants
+                raise ConfigError("GaussianCopula: circular column dependencies")
+            order.extend(ready)
+            done.update(ready)
+        return order
 
     # ------------------------------------------------------------- describe
     def describe(self) -> dict:

@@ -81,9 +81,12 @@ class QuantileMarginal:
         integer: bool = False,
         decimals: int | None = None,
         bounds: tuple[float | None, float | None] | None = None,
+        rows_per_knot: int = 1,
     ) -> None:
         x = np.asarray(values, dtype=float)
-        k = int(min(n_points, max(2, len(x))))
+        # each knot summarises at least ``rows_per_knot`` rows: with one knot per row a small
+        # table would run through the training values themselves
+        k = int(min(n_points, max(2, len(x) // max(1, int(rows_per_knot)))))
         probs = np.linspace(tail_quantile, 1.0 - tail_quantile, k)
         self.grid = np.linspace(0.0, 1.0, k)
         self.table = sorted_quantiles(np.sort(x), probs)
