@@ -96,3 +96,52 @@ def test_numpy_int_and_bool_columns_never_get_nulls_from_noise() -> None:
         out = GaussianCopula(epsilon=0.1, dp_bounds={"k": (0, 10)}).fit(df).sample(500, 0)
         assert out.dtypes.tolist() == df.dtypes.tolist()
         assert out["k"].between(0, 10).all() and out.notna().all().all()
+
+
+def _evening_frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Weekday events at local 17:00-19:00 in Chicago, February-April 2021 (DST from 14 March)."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2021-02-01", "2021-04-30", freq="D")
+    days = days[days.day_of_week < 5]
+    local = pd.to_datetime(rng.choice(days.values, n)) + pd.to_timedelta(
+        rng.integers(17 * 3600, 19 * 3600, n), unit="s"
+    )
+    return pd.DataFrame({"ts": pd.Series(local).dt.tz_localize("America/Chicago")})
+
+
+def test_dp_timestamps_keep_local_evening_peak_across_dst() -> None:
+    # Modelled in UTC, the peak sits at 23-01 UTC in winter and 22-00 UTC in summer; hour and
+    # trend sampled apart then put winter rows at 16:00 local (~13 % of rows, 17-18 only ~75 %)
+    # and spill Friday evenings into Saturday (UTC weekday). In local wall time none of that.
+    df = _evening_frame()
+    model = GaussianCopula(epsilon=5.0, dp_bounds={"ts": ("2021-01-15", "2021-05-15")})
+    out = model.fit(df).sample(3000, seed=1)["ts"]
+    assert out.dtype == df["ts"].dtype and out.notna().all()
+    hour = out.dt.hour
+    assert hour.isin([17, 18]).mean() > 0.9  # uniform would be 2/24; UTC model ~0.75
+    assert (hour == 16).mean() < 0.06  # UTC model ~0.13
+    assert out.dt.day_of_week.lt(5).mean() > 0.98  # UTC model ~0.96
+    # naive bounds are local wall-clock time of the column's zone
+    wall = out.dt.tz_localize(None)
+    assert wall.between(pd.Timestamp("2021-01-15"), pd.Timestamp("2021-05-15")).all()
+    assert model.describe()["privacy"]["epsilon_spent"] == pytest.approx(5.0)
+
+
+def test_dp_nulls_match_exact_fit_object_none_and_all_null_column() -> None:
+    rng = np.random.default_rng(2)
+    n = 1500
+    df = pd.DataFrame(
+        {
+            "txt": pd.Series(rng.choice(["a", "b", None], n, p=[0.5, 0.3, 0.2]), dtype=object),
+            "unused": pd.Series([None] * n, dtype=object),
+        }
+    )
+    exact = GaussianCopula(random_state=0).fit(df).sample(n, seed=1)
+    dp = GaussianCopula(epsilon=5.0).fit(df).sample(n, seed=1)
+    for out in (exact, dp):
+        assert out.dtypes.tolist() == df.dtypes.tolist()
+        # object NULLs are None (NaN would read as the text "nan" downstream)
+        assert all(v is None for v in out["txt"][out["txt"].isna()])
+        assert 0.1 < out["txt"].isna().mean() < 0.3
+        # an all-NULL column stays all NULL (was refused under DP: no category to emit)
+        assert all(v is None for v in out["unused"])

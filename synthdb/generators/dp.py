@@ -46,7 +46,8 @@ from scipy.stats import kendalltau
 from synthdb.errors import ConfigError, UnsupportedColumnError
 
 from . import timeparts
-from ._output import datetime_series, numeric_series, take_series
+from ._output import constant_series, datetime_series, numeric_series, take_series
+from .copula import _Datetime, _Mock, _ts_us
 from .correlation import repair_pd
 from .marginals import IntervalMarginal, QuantileMarginal, attenuation
 from .specs import ColumnSpec
@@ -148,13 +149,6 @@ def _bounds_for(spec: ColumnSpec, dp_bounds: dict, convert) -> tuple[float, floa
             f"GaussianCopula: {source} of column {spec.name!r} must have lo < hi, got {b!r}"
         )
     return lo, hi
-
-
-def _ts_us(value: Any) -> float:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return float(ts.value // 1000)
 
 
 def _noisy_hist(counts: np.ndarray, eps: float, spent: list) -> np.ndarray:
@@ -337,6 +331,12 @@ class DPCategorical(_DPColumn):
         codes = pd.Index(domain).get_indexer(s.where(~null, None).astype(object))
         counts = np.bincount(codes[codes >= 0], minlength=len(domain))
         noisy = _noisy_hist(np.append(counts, int(null.sum())), eps, self.spent)
+        self.all_null = len(domain) == 0
+        if self.all_null:
+            # no value at all (an all-NULL column, whose domain observed is empty): it stays
+            # all NULL, as the exact fit's constant column does, instead of being refused
+            self.uniques = pd.array([], dtype=object)
+            return
         thr = rare_min_count if protect else 1e-12
         keep = noisy[:-1] >= thr
         if not keep.any():
@@ -367,6 +367,8 @@ class DPCategorical(_DPColumn):
         self.dims = 1
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        if self.all_null:
+            return []
         pos = np.where(self._codes >= 0, self._src_pos[np.maximum(self._codes, 0)], -1)
         pos = np.where(self._null, self._null_pos, pos)
         u = np.full(len(s), np.nan)
@@ -377,6 +379,8 @@ class DPCategorical(_DPColumn):
         return [u]
 
     def decode(self, u: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        if self.all_null:
+            return constant_series(None, len(u), self.dtype)
         codes = self.outcome_code[self.marginal.from_uniform(u[:, 0])]
         return take_series(self.uniques, codes, self.dtype)
 
@@ -389,21 +393,40 @@ class DPCategorical(_DPColumn):
         }
 
 
+def _datetime_plan(spec: ColumnSpec, dp_bounds: dict, tz: Any) -> tuple[int, int, list[str]]:
+    """Bounds and calendar parts of a DP timestamp column, from the bounds and type only.
+
+    Bounds are read as local wall-clock microseconds in the column's zone ``tz`` (a naive
+    bound is already wall-clock time there), the convention of the exact copula's timestamps.
+    The budget split and the column both call this, so they count the same histograms.
+    """
+    lo, hi = _bounds_for(spec, dp_bounds, lambda v: _ts_us(v, tz))
+    span = hi - lo
+    parts = []
+    if span >= 14 * timeparts.US_DAY:
+        parts.append("dow")
+    if span >= 90 * timeparts.US_DAY:
+        parts.append("month")
+    if spec.kind != "date":
+        parts.append("hour")
+    return lo, hi, parts
+
+
 class DPDatetime(_DPColumn):
+    """Null flag + trend + calendar parts in local wall-clock time (like the exact copula).
+
+    A tz-aware column is modelled in the clock time of its zone: the hour, weekday and month
+    parts are what people there see, so an evening peak stays at the same local hours on both
+    sides of a DST change (in UTC it would sit one hour apart in summer and winter, and be
+    blurred across both). Output is rebuilt with ``datetime_series(..., wall_time=True)``.
+    """
+
     def __init__(self, spec, s, eps, tail_q, rare_min_count, dp_bounds) -> None:
         super().__init__()
         self.dtype = s.dtype
         self.is_date = spec.kind == "date"
-        lo, hi = _bounds_for(spec, dp_bounds, _ts_us)
-        span = hi - lo
         # parts and resolution from the bounds and the type, never from the data
-        self.parts = []
-        if span >= 14 * timeparts.US_DAY:
-            self.parts.append("dow")
-        if span >= 90 * timeparts.US_DAY:
-            self.parts.append("month")
-        if not self.is_date:
-            self.parts.append("hour")
+        lo, hi, self.parts = _datetime_plan(spec, dp_bounds, getattr(s.dtype, "tz", None))
         self.histograms = 1 + len(self.parts)
         eps_h = eps / self.histograms
         self.res = timeparts.US_DAY if self.is_date else 1_000_000
@@ -428,12 +451,8 @@ class DPDatetime(_DPColumn):
             self.part_marginals[p] = IntervalMarginal(noisy)
         self.dims = (self.flag is not None) + 1 + len(self.parts)
 
-    @staticmethod
-    def _micros(s: pd.Series) -> np.ndarray:
-        if getattr(s.dtype, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        arr = s.to_numpy(dtype="datetime64[us]")
-        return np.where(np.isnat(arr), 0, arr.astype(np.int64))
+    #: local wall-clock microseconds (NULL -> 0), shared with the exact copula
+    _micros = staticmethod(_Datetime._micros)
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
@@ -466,23 +485,16 @@ class DPDatetime(_DPColumn):
             for i, p in enumerate(self.parts)
         }
         us = timeparts.reassemble(trend, parts, self.lo, self.hi, self.res)
-        return datetime_series(us, null, self.dtype)
+        return datetime_series(us, null, self.dtype, wall_time=True)
 
     def info(self) -> dict[str, Any]:
         return {"calendar_parts": list(self.parts), "marginal": "dp_histogram", **super().info()}
 
 
 # --------------------------------------------------------------------------- the fit
-def _n_histograms(spec: ColumnSpec, dp_bounds: dict) -> int:
+def _n_histograms(spec: ColumnSpec, dp_bounds: dict, tz: Any) -> int:
     if spec.kind in ("date", "datetime"):
-        lo, hi = _bounds_for(spec, dp_bounds, _ts_us)
-        span = hi - lo
-        return (
-            1
-            + (span >= 14 * timeparts.US_DAY)
-            + (span >= 90 * timeparts.US_DAY)
-            + (spec.kind == "datetime")
-        )
+        return 1 + len(_datetime_plan(spec, dp_bounds, tz)[2])
     return 1
 
 
@@ -524,8 +536,6 @@ def fit_dp(
     model: Any, frame: pd.DataFrame, specs: list[ColumnSpec], mock: set, rng: np.random.Generator
 ) -> None:
     """Fill ``model``'s fitted attributes (``columns_``, ``corr_``, ``chol_``, ``dp_``)."""
-    from .copula import _Mock  # the copula module imports this one lazily; no cycle at import
-
     eps_total = float(model.epsilon)
     split = float(model.epsilon_split)
     dp_bounds = dict(model.dp_bounds or {})
@@ -536,12 +546,17 @@ def fit_dp(
     q = float(model.tail_quantile)
     rare = int(model.rare_min_count)
     # refuse unbounded columns before any noise is drawn (and before any budget is spent)
-    modelled = [s for s in specs if s.name not in mock]
+    tzs = [getattr(frame.iloc[:, i].dtype, "tz", None) for i in range(len(specs))]
+    modelled = [i for i, s in enumerate(specs) if s.name not in mock]
     missing = []
-    for s in modelled:
+    for i in modelled:
+        s = specs[i]
         if s.kind in ("float", "integer", "date", "datetime"):
             try:
-                _bounds_for(s, dp_bounds, _ts_us if s.kind in ("date", "datetime") else float)
+                if s.kind in ("date", "datetime"):
+                    _datetime_plan(s, dp_bounds, tzs[i])
+                else:
+                    _bounds_for(s, dp_bounds, float)
             except ConfigError:
                 missing.append(s.name)
     if missing:
@@ -551,7 +566,7 @@ def fit_dp(
             + " have no data-independent bounds; a DP histogram needs them. Give "
             "dp_bounds={column: (lo, hi)} in synth.generator or declare bounds on the columns"
         )
-    n_hist = sum(_n_histograms(s, dp_bounds) for s in modelled)
+    n_hist = sum(_n_histograms(specs[i], dp_bounds, tzs[i]) for i in modelled)
     eps_marg = eps_total * split if split < 1.0 else eps_total
     eps_corr = eps_total - eps_marg
     eps_h = eps_marg / max(n_hist, 1)
@@ -564,7 +579,9 @@ def fit_dp(
         elif spec.kind in ("float", "integer"):
             col = DPNumeric(spec, s, eps_h, q, rare, dp_bounds)
         elif spec.kind in ("date", "datetime"):
-            col = DPDatetime(spec, s, eps_h * _n_histograms(spec, dp_bounds), q, rare, dp_bounds)
+            col = DPDatetime(
+                spec, s, eps_h * _n_histograms(spec, dp_bounds, tzs[i]), q, rare, dp_bounds
+            )
         elif spec.kind in ("categorical", "boolean", "constant"):
             col = DPCategorical(spec, s, eps_h, rare, spec.kind != "boolean", leaks)
         else:  # pragma: no cover - id/text are refused or mocked before
