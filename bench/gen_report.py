@@ -65,13 +65,22 @@ def _fmt(v: object) -> str:
     return "–" if v is None else str(v)
 
 
-def _targets(name: str, r: dict) -> list[tuple[str, bool]]:
+def _beats(s: dict, other: dict, key: str) -> bool | None:
+    """synthdb's figure above the other method's; None (not judged) if that one has none."""
+    return s[key] > other[key] if key in other else None
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a (no figure to compare)" if ok is None else f"**{'PASS' if ok else 'FAIL'}**"
+
+
+def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
     s, v, m = r.get("synthdb", {}), r.get("sdv", {}), r.get("marginals", {})
-    out: list[tuple[str, bool]] = []
+    out: list[tuple[str, bool | None]] = []
     if "qa_accuracy" in s:
         out += [
-            ("QA accuracy > SDV", s["qa_accuracy"] > v.get("qa_accuracy", -1)),
-            ("QA accuracy > marginals", s["qa_accuracy"] > m.get("qa_accuracy", -1)),
+            ("QA accuracy > SDV", _beats(s, v, "qa_accuracy")),
+            ("QA accuracy > marginals", _beats(s, m, "qa_accuracy")),
         ]
         # one qa-report draw varies by about ±3 points on identical data: judge the mean of 5
         if "dcr_share_mean5" in s:
@@ -117,8 +126,11 @@ def _header(res: dict) -> list[str]:
     run = []
     if meta:
         cmd = " ".join(["bash bench/run.sh --no-install", *meta.get("argv", [])])
+        start, end = meta.get("started_utc", "?"), meta.get("finished_utc", "?")
+        if start[:10] == end[:10]:  # same day: only the end time
+            end = end[11:]
         run.append(
-            f"Run {meta.get('started_utc', '?')}–{meta.get('finished_utc', '?')} UTC on "
+            f"Run {start}–{end} UTC on "
             f"{meta.get('cpus', '?')} cores: `{cmd}`, rendered with `bench/gen_report.py`."
         )
         run.append(
@@ -182,11 +194,11 @@ def render(res: dict) -> str:
         lines += [
             "",
             "Targets (synthdb): "
-            + "; ".join(f"{k}: **{'PASS' if ok else 'FAIL'}**" for k, ok in _targets(name, r)),
-            "",
-            _speed(r),
+            + "; ".join(f"{k}: {_verdict(ok)}" for k, ok in _targets(name, r)),
             "",
         ]
+        if _speed(r):
+            lines += [_speed(r), ""]
     sc = res.get("scaling")
     if sc:
         lines += ["## Scaling (flights resampled, 19 columns)", ""]
