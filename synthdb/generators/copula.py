@@ -29,6 +29,7 @@ from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 
 from . import derived as derived_mod
 from . import timeparts
+from ._memory import release_free_memory
 from ._output import constant_series, datetime_series, numeric_series, take_series
 from .conditional import ConditionalIntervals, ConditionalQuantiles, choose_parents
 from .correlation import shrunk_correlation
@@ -359,7 +360,7 @@ class _Datetime(_Column):
         bounds = None
         if spec.bounds is not None:
             bounds = tuple(
-                None if b is None else _ts_us(b, getattr(s.dtype, "tz", None)) for b in spec.bounds
+                None if b is None else timeparts.bound_micros(b, getattr(s.dtype, "tz", None)) for b in spec.bounds
             )
         self.tail = tail if len(us) >= 2 else "quantile"
         if self.tail == "k_day":
@@ -452,14 +453,7 @@ class _Datetime(_Column):
             key = key * timeparts.PART_SIZES[p] + parts[p]
         return key
 
-    @staticmethod
-    def _micros(s: pd.Series) -> np.ndarray:
-        # Local wall-clock time of a tz-aware column: calendar parts (and columns derived from
-        # them) are what people see in that zone; UTC hours would blur across DST changes.
-        if getattr(s.dtype, "tz", None) is not None:
-            s = s.dt.tz_localize(None)
-        arr = s.to_numpy(dtype="datetime64[us]")
-        return np.where(np.isnat(arr), 0, arr.astype(np.int64))
+    _micros = staticmethod(timeparts.wall_micros)
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
@@ -572,14 +566,6 @@ def _month_of(us: np.ndarray) -> np.ndarray:
     """Months since 1970-01 of microsecond timestamps (any numeric dtype)."""
     days = np.floor_divide(np.asarray(us, dtype=np.float64), timeparts.US_DAY).astype(np.int64)
     return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-
-
-def _ts_us(value: Any, tz: Any = None) -> int:
-    """Microseconds of a bound, as wall-clock time in ``tz`` when the column has one."""
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(tz or "UTC").tz_localize(None)
-    return int(ts.value // 1000)
 
 
 class GaussianCopula:
@@ -882,27 +868,36 @@ class GaussianCopula:
         start = 0
         while True:
             m = min(size, n - start)
-            z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
-            u = np.clip(ndtr(z), _EPS, 1 - _EPS)
-            del z
-            cols: list[pd.Series | None] = [None] * len(self.names_)
-            leaders = getattr(self, "null_leader_", {})
-            parents = getattr(self, "parent_", {})
-            for i in self._decode_order():
-                col, pos, j = self.columns_[i], self.model_pos_[i], offsets[i]
-                block = u[:, j : j + col.dims] if col.dims else np.empty((m, 0))
-                kw: dict[str, Any] = {}
-                if i in leaders:
-                    kw["null"] = cols[self.model_pos_[leaders[i]]].isna().to_numpy()
-                if i in parents:
-                    kw["parent"] = cols[self.model_pos_[parents[i]]]
-                cols[pos] = col.decode(block, rng, **kw).reset_index(drop=True)
-            for pos, (base, part) in self.derived_.items():
-                cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
-            yield _frame(cols, self.names_)
+            if start:
+                # the previous chunk's arrays are gone (the consumer holds at most its frame)
+                release_free_memory()
+            yield self._sample_chunk(rng, m, d, offsets)
             start += m
             if start >= n:
                 return
+
+    def _sample_chunk(
+        self, rng: np.random.Generator, m: int, d: int, offsets: np.ndarray
+    ) -> pd.DataFrame:
+        """One chunk of ``m`` rows; its temporaries die on return, so chunks do not pile up."""
+        z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
+        u = np.clip(ndtr(z), _EPS, 1 - _EPS)
+        del z
+        cols: list[pd.Series | None] = [None] * len(self.names_)
+        leaders = getattr(self, "null_leader_", {})
+        parents = getattr(self, "parent_", {})
+        for i in self._decode_order():
+            col, pos, j = self.columns_[i], self.model_pos_[i], offsets[i]
+            block = u[:, j : j + col.dims] if col.dims else np.empty((m, 0))
+            kw: dict[str, Any] = {}
+            if i in leaders:
+                kw["null"] = cols[self.model_pos_[leaders[i]]].isna().to_numpy()
+            if i in parents:
+                kw["parent"] = cols[self.model_pos_[parents[i]]]
+            cols[pos] = col.decode(block, rng, **kw).reset_index(drop=True)
+        for pos, (base, part) in self.derived_.items():
+            cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
+        return _frame(cols, self.names_)
 
     def _decode_order(self) -> list[int]:
         """Model columns in an order where null leaders and parents come before dependants."""

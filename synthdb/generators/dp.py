@@ -47,7 +47,7 @@ from synthdb.errors import ConfigError, UnsupportedColumnError
 
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
-from .copula import _Datetime, _Mock, _ts_us
+from .copula import _Mock
 from .correlation import repair_pd
 from .marginals import IntervalMarginal, QuantileMarginal, attenuation
 from .specs import ColumnSpec
@@ -400,7 +400,7 @@ def _datetime_plan(spec: ColumnSpec, dp_bounds: dict, tz: Any) -> tuple[int, int
     bound is already wall-clock time there), the convention of the exact copula's timestamps.
     The budget split and the column both call this, so they count the same histograms.
     """
-    lo, hi = _bounds_for(spec, dp_bounds, lambda v: _ts_us(v, tz))
+    lo, hi = _bounds_for(spec, dp_bounds, lambda v: timeparts.bound_micros(v, tz))
     span = hi - lo
     parts = []
     if span >= 14 * timeparts.US_DAY:
@@ -452,7 +452,7 @@ class DPDatetime(_DPColumn):
         self.dims = (self.flag is not None) + 1 + len(self.parts)
 
     #: local wall-clock microseconds (NULL -> 0), shared with the exact copula
-    _micros = staticmethod(_Datetime._micros)
+    _micros = staticmethod(timeparts.wall_micros)
 
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()

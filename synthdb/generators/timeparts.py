@@ -12,11 +12,34 @@ observed resolution. All vectorised over numpy ``datetime64``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
 US_HOUR = 3_600_000_000
 US_DAY = 24 * US_HOUR
 _RESOLUTIONS = (US_DAY, US_HOUR, 60_000_000, 1_000_000, 1_000, 1)
+
+
+def wall_micros(s: pd.Series) -> np.ndarray:
+    """Microseconds of a datetime Series as local wall-clock time (NaT -> 0; mask separately).
+
+    Calendar parts (and columns derived from them) of a tz-aware column are what people see in
+    that zone; UTC hours would blur across DST changes.
+    """
+    if getattr(s.dtype, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    arr = s.to_numpy(dtype="datetime64[us]")
+    return np.where(np.isnat(arr), 0, arr.astype(np.int64))
+
+
+def bound_micros(value: Any, tz: Any = None) -> int:
+    """Microseconds of a declared bound, as wall-clock time in ``tz`` when the column has one."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(tz or "UTC").tz_localize(None)
+    return int(ts.value // 1000)
 
 
 def to_micros(values: np.ndarray) -> np.ndarray:
