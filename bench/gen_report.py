@@ -47,6 +47,10 @@ QA_FLOOR = {"credit_data": 0.90, "CPS1988": 0.95}
 NOT_DATASETS = ("scaling", "meta")
 
 
+
+def _mb(v: object) -> str:
+    return f"{v:.1f}" if isinstance(v, (int, float)) and v == v else ""
+
 def _cell(r: dict, key: str) -> str:
     if key == "dcr_share_range5":
         if "dcr_share_min5" in r and "dcr_share_max5" in r:
@@ -203,17 +207,19 @@ def render(res: dict) -> str:
     if sc:
         lines += ["## Scaling (flights resampled, 19 columns)", ""]
         lines += [
-            "| run | training rows | rows sampled | fit s | sample s | fit+sample s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|",
+            "| run | training rows | rows sampled | fit s | sample s | fit+sample s | peak RSS MB "
+            "| fit-phase peak MB | sampling-phase peak MB |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for key, p in sc.items():
             if "fit_s" not in p:
-                lines.append(f"| {key} | | | error: {p.get('error')} | | | |")
+                lines.append(f"| {key} | | | error: {p.get('error')} | | | | | |")
                 continue
             lines.append(
                 f"| {key} | {p.get('train_rows', 0):,} | {p.get('rows', 0):,} | {p['fit_s']:.1f} "
                 f"| {p['sample_s']:.1f} | {p['fit_s'] + p['sample_s']:.1f} "
-                f"| {p['peak_rss_mb']:.0f} |"
+                f"| {p['peak_rss_mb']:.1f} | {_mb(p.get('fit_peak_rss_mb'))} "
+                f"| {_mb(p.get('sample_peak_rss_mb'))} |"
             )
         big = [k for k in sc if k.startswith("sdv_")]
         checks = []
@@ -227,18 +233,26 @@ def render(res: dict) -> str:
                     (f"peak RSS {s['peak_rss_mb']:.0f} MB ≤ 1024", s["peak_rss_mb"] <= 1024)
                 )
         streams = sorted(
-            (p["rows"], p["peak_rss_mb"])
+            (p["rows"], p["peak_rss_mb"], p.get("sample_peak_rss_mb"))
             for k, p in sc.items()
             if k.startswith("synthdb_stream") and "peak_rss_mb" in p
         )
         if len(streams) == 2:
-            (n1, r1), (n2, r2) = streams
+            (n1, r1, s1), (n2, r2, s2) = streams
             checks.append(
                 (
-                    f"{n2:,} rows streamed at {r2:.0f} MB ≤ {n1:,} rows streamed at {r1:.0f} MB",
+                    f"{n2:,} rows streamed at {r2:.1f} MB ≤ {n1:,} rows streamed at {r1:.1f} MB",
                     r2 <= r1,
                 )
             )
+            if s1 is not None and s2 is not None:
+                checks.append(
+                    (
+                        f"sampling phase alone: {n2:,} rows {s2:.1f} MB vs {n1:,} rows "
+                        f"{s1:.1f} MB (within 5%)",
+                        s2 <= 1.05 * s1,
+                    )
+                )
         lines += [
             "",
             "Targets: " + "; ".join(f"{k}: **{'PASS' if ok else 'FAIL'}**" for k, ok in checks),
