@@ -406,6 +406,10 @@ def test_numbers_and_nested_categories_follow_their_category() -> None:
     # within 4 sd of the neighbourhood centre (the city is 100 wide)
     assert (np.abs(out["lat"] - c[:, 0]) < 4).mean() > 0.99
     assert (np.abs(out["long"] - c[:, 1]) < 4).mean() > 0.99
+    # per-category tables stay inside the column's protected quantiles
+    for col in ("lat", "long"):
+        lo, hi = np.quantile(frame[col], [0.01, 0.99])
+        assert out[col].min() >= lo - 1e-9 and out[col].max() <= hi + 1e-9
     want = (np.arange(40) % 5 + 1)[pd.Index(hoods).get_indexer(out["neighborhood"])]
     assert (out["precinct"].to_numpy() == want).all()
     # the unrelated column has no parent and keeps its distribution
