@@ -88,7 +88,10 @@ def dcr_share_draws(
     groups (all, three correlated, three random) of 5,000-row samples, all drawn from numpy's
     global RNG. Draw ``r`` seeds that RNG with ``1000 + r``, so the figures repeat. Reported: the
     mean, min and max of the final (max-over-groups) share, and the mean share on all columns
-    together, which has no column-group maximum in it.
+    together, which has no column-group maximum in it. Also the share of synthetic rows identical
+    to a training row on all columns, and the holdout's own share: the qa report's identical-match
+    figures belong to whichever column group had the largest DCR share in its one draw (a group
+    of three columns repeats often), so they move with that group.
     """
     from mostlyai.qa._distances import (
         calculate_dcr_share,
@@ -98,7 +101,7 @@ def dcr_share_draws(
     from mostlyai.qa._sampling import prepare_data_for_embeddings
 
     syn, trn, hol = qa_inputs(synth), qa_inputs(train), qa_inputs(hold)
-    finals, all_cols = [], []
+    finals, all_cols, ims_syn, ims_hol = [], [], [], []
     for r in range(n_draws):
         np.random.seed(1000 + r)
         syn_e, trn_e, hol_e = prepare_data_for_embeddings(
@@ -110,12 +113,17 @@ def dcr_share_draws(
         to_trn, _ = calculate_dcrs_nndrs(data=trn_e, query=syn_e)
         to_hol, _ = calculate_dcrs_nndrs(data=hol_e, query=syn_e)
         all_cols.append(float(calculate_dcr_share(to_trn, to_hol)))
+        hol_to_trn, _ = calculate_dcrs_nndrs(data=trn_e, query=hol_e)
+        ims_syn.append(float(np.mean(to_trn <= 1e-6)))
+        ims_hol.append(float(np.mean(hol_to_trn <= 1e-6)))
     return {
         "dcr_share_mean5": float(np.mean(finals)),
         "dcr_share_min5": float(np.min(finals)),
         "dcr_share_max5": float(np.max(finals)),
         "dcr_share_all_cols_mean5": float(np.mean(all_cols)),
         "dcr_share_draws": [round(x, 4) for x in finals],
+        "ims_all_cols_mean5": float(np.mean(ims_syn)),
+        "ims_all_cols_holdout_mean5": float(np.mean(ims_hol)),
     }
 
 

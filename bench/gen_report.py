@@ -25,6 +25,8 @@ ROWS = [
     ("dcr_share_all_cols_mean5", "DCR share, all columns (mean)"),
     ("ims_training", "identical to training"),
     ("ims_holdout_own", "identical, holdout's own"),
+    ("ims_all_cols_mean5", "identical rows, all columns (mean of 5)"),
+    ("ims_all_cols_holdout_mean5", "identical rows, holdout's own (mean of 5)"),
     ("sdm_overall", "SDMetrics overall"),
     ("sdm_shapes", "SDMetrics shapes"),
     ("sdm_pairs", "SDMetrics pairs"),
@@ -91,9 +93,17 @@ def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
             out.append(("DCR share (mean of 5 draws) ≤ 0.53", s["dcr_share_mean5"] <= 0.53))
         else:
             out.append(("DCR share (1 draw) ≤ 0.53", s["dcr_share"] <= 0.53))
-        out += [
-            ("identical ≤ holdout's own", s["ims_training"] <= s["ims_holdout_own"]),
-        ]
+        # an identical *row* (all columns), over 5 draws; the qa report's figure belongs to the
+        # column group of its one draw's largest DCR share
+        if "ims_all_cols_mean5" in s:
+            out.append(
+                (
+                    "identical rows ≤ holdout's own (mean of 5)",
+                    s["ims_all_cols_mean5"] <= s["ims_all_cols_holdout_mean5"],
+                )
+            )
+        else:
+            out.append(("identical ≤ holdout's own", s["ims_training"] <= s["ims_holdout_own"]))
         if name in QA_FLOOR:
             out.append((f"QA accuracy ≥ {QA_FLOOR[name]}", s["qa_accuracy"] >= QA_FLOOR[name]))
     if "sdm_shapes" in s:
@@ -156,7 +166,10 @@ def _header(res: dict) -> list[str]:
         "the maximum over up to 7 column groups (some random) of 5,000-row samples; one draw "
         "varies by about ±3 points on identical data. The qa report's single draw is printed; "
         "the ≤ 0.53 target is judged on the mean of 5 seeded draws, whose range and all-columns "
-        "share (no maximum over groups) are printed too. Linkability (anonymeter, the columns "
+        "share (no maximum over groups) are printed too. The qa report's identical-match shares "
+        "belong to the column group of its one draw's largest DCR share; the target compares "
+        "identical *rows* (all columns) with the holdout's own, over the same 5 draws. "
+        "Linkability (anonymeter, the columns "
         "split into first and second half, 10 neighbours) has no target."
     )
     lines += [" ".join(run), ""]
