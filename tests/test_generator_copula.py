@@ -362,6 +362,7 @@ def test_optional_subrecord_is_null_together() -> None:
     )
     gen = GaussianCopula(random_state=0).fit(frame)
     assert sorted(gen.null_leader_.values()) == [1, 1, 1]  # race leads gender/searched/age
+    assert gen.describe()["columns"]["age"]["null_with"] == "race"
     out = gen.sample(20000, seed=1)
     mask = out[["race", "gender", "searched", "age"]].isna()
     assert (mask.nunique(axis=1) == 1).all()  # all four null or none
@@ -401,6 +402,7 @@ def test_numbers_and_nested_categories_follow_their_category() -> None:
     assert gen.parent_ == {1: 0, 2: 0, 3: 0}  # lat, long, precinct given neighborhood
     info = gen.describe()["columns"]
     assert info["lat"]["per_category_tables"] == 40
+    assert info["precinct"]["conditional_on"] == "neighborhood"
     out = gen.sample(20000, seed=2)
     c = centre[pd.Index(hoods).get_indexer(out["neighborhood"])]
     # within 4 sd of the neighbourhood centre (the city is 100 wide)

@@ -131,6 +131,19 @@ def choose_parents(
     return out
 
 
+def _groups(keys: pd.Index, parent: pd.Series) -> list[tuple[int, np.ndarray]]:
+    """(table number, row positions) for each parent value that has a table; one sort, so the
+    cost does not grow with the number of tables times rows (4,000 tail numbers on flights)."""
+    group = keys.get_indexer(pd.Series(parent, dtype=object).array)
+    order = np.argsort(group, kind="stable")
+    gs = group[order]
+    if not len(gs):
+        return []
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    ends = np.r_[starts[1:], len(gs)]
+    return [(int(gs[a]), order[a:b]) for a, b in zip(starts, ends, strict=True) if gs[a] >= 0]
+
+
 class ConditionalQuantiles:
     """Per-category quantile tables of one number; the overall table covers other categories."""
 
@@ -180,16 +193,7 @@ class ConditionalQuantiles:
     def from_uniform(self, u: np.ndarray, parent: pd.Series) -> np.ndarray:
         """Values for scores ``u`` given the synthetic parent values of the same rows."""
         v = self.overall.from_uniform(u)
-        group = self.keys.get_indexer(pd.Series(parent, dtype=object).array)
-        order = np.argsort(group, kind="stable")
-        gs = group[order]
-        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if len(gs) else []
-        for a in starts:
-            g = int(gs[a])
-            if g < 0:
-                continue
-            b = np.searchsorted(gs, g, side="right")
-            rows = order[a:b]
+        for g, rows in _groups(self.keys, parent):
             v[rows] = self.tables[g].from_uniform(u[rows])
         return v
 
@@ -240,10 +244,8 @@ class ConditionalIntervals:
 
     def from_uniform(self, u: np.ndarray, parent: pd.Series) -> np.ndarray:
         pos = self.overall.from_uniform(u)
-        group = self.keys.get_indexer(pd.Series(parent, dtype=object).array)
-        for g in np.unique(group[group >= 0]):
-            rows = np.flatnonzero(group == g)
-            pos[rows] = self.tables[int(g)].from_uniform(u[rows])
+        for g, rows in _groups(self.keys, parent):
+            pos[rows] = self.tables[g].from_uniform(u[rows])
         return pos
 
     def info(self) -> dict[str, Any]:

@@ -922,12 +922,19 @@ class GaussianCopula:
         if not hasattr(self, "columns_"):
             raise ConfigError("GaussianCopula: call fit() before describe()")
         cols = {}
-        for pos, col in zip(self.model_pos_, self.columns_, strict=True):
+        leaders, parents = getattr(self, "null_leader_", {}), getattr(self, "parent_", {})
+        for i, (pos, col) in enumerate(zip(self.model_pos_, self.columns_, strict=True)):
             cols[str(self.names_[pos])] = {
                 "kind": col.kind,  # type: ignore[attr-defined]
                 "latent_dims": int(col.dims),
                 **col.info(),
             }
+            if i in leaders:
+                lead = self.names_[self.model_pos_[leaders[i]]]
+                cols[str(self.names_[pos])]["null_with"] = str(lead)
+            if i in parents:
+                par = self.names_[self.model_pos_[parents[i]]]
+                cols[str(self.names_[pos])]["conditional_on"] = str(par)
         derived_info = {
             str(self.names_[pos]): {"derived_from": str(self.names_[base]), "part": part}
             for pos, (base, part) in self.derived_.items()
