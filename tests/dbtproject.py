@@ -11,13 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import psycopg
+import yaml
 from psycopg import sql
 
 from synthdb import db
@@ -25,10 +28,28 @@ from synthdb import db
 REPO = Path(__file__).resolve().parent.parent
 DBT = str(Path(sys.executable).with_name("dbt"))
 
+# The profile of every throwaway project: the synthdb adapter, reached through the SYNTHDB_*
+# variables that DbtProject.env() sets, writing to schema ``out``.
+PROFILE = """\
+synthdb_test:
+  target: t
+  outputs:
+    t:
+      type: synthdb
+      host: "{{ env_var('SYNTHDB_HOST') }}"
+      port: "{{ env_var('SYNTHDB_PORT') | as_number }}"
+      user: "{{ env_var('SYNTHDB_USER') }}"
+      password: "{{ env_var('SYNTHDB_PASSWORD', '') }}"
+      dbname: "{{ env_var('SYNTHDB_DBNAME') }}"
+      schema: out
+      threads: 1
+"""
+
 
 @contextmanager
-def scratch_database(server: db.ConnectionSettings, name: str | None = None
-                     ) -> Iterator[db.ConnectionSettings]:
+def scratch_database(
+    server: db.ConnectionSettings, name: str | None = None
+) -> Iterator[db.ConnectionSettings]:
     """A new, empty database on ``server`` (a leftover of the same name is dropped first),
     dropped again afterwards; yields the settings to reach it."""
     name = name or f"t_{uuid.uuid4().hex[:12]}"
@@ -40,8 +61,7 @@ def scratch_database(server: db.ConnectionSettings, name: str | None = None
     run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
     run("CREATE DATABASE {}")
     try:
-        yield db.ConnectionSettings(server.host, server.port, server.user, server.password,
-                                    name)
+        yield db.ConnectionSettings(server.host, server.port, server.user, server.password, name)
     finally:
         run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
@@ -63,23 +83,29 @@ class DbtProject:
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "SYNTHDB_HOST": self.settings.host,
-            "SYNTHDB_PORT": str(self.settings.port),
-            "SYNTHDB_USER": self.settings.user,
-            "SYNTHDB_PASSWORD": self.settings.password,
-            "SYNTHDB_DBNAME": self.settings.dbname,
-            "DBT_PROFILES_DIR": str(self.path),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "NO_COLOR": "1",
-        })
+        env.update(
+            {
+                "SYNTHDB_HOST": self.settings.host,
+                "SYNTHDB_PORT": str(self.settings.port),
+                "SYNTHDB_USER": self.settings.user,
+                "SYNTHDB_PASSWORD": self.settings.password,
+                "SYNTHDB_DBNAME": self.settings.dbname,
+                "DBT_PROFILES_DIR": str(self.path),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "NO_COLOR": "1",
+            }
+        )
         env.update(extra or {})
         return env
 
     def dbt(self, *args: str, env: dict[str, str] | None = None) -> DbtRun:
         proc = subprocess.run(
-            [DBT, "--no-use-colors", *args], cwd=self.path, env=self.env(env),
-            capture_output=True, text=True, timeout=900,
+            [DBT, "--no-use-colors", *args],
+            cwd=self.path,
+            env=self.env(env),
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         return DbtRun(proc.returncode, proc.stdout + proc.stderr)
 
@@ -89,8 +115,9 @@ class DbtProject:
         target.write_text(text)
 
 
-def make_project(tmp: Path, settings: db.ConnectionSettings, with_demo_models: bool = True
-                 ) -> DbtProject:
+def make_project(
+    tmp: Path, settings: db.ConnectionSettings, with_demo_models: bool = True
+) -> DbtProject:
     """A copy of the repository's dbt project in ``tmp`` (demo models optional)."""
     tmp.mkdir(parents=True, exist_ok=True)
     for name in ("dbt_project.yml", "profiles.yml"):
@@ -102,3 +129,49 @@ def make_project(tmp: Path, settings: db.ConnectionSettings, with_demo_models: b
     else:
         (tmp / "models").mkdir(exist_ok=True)
     return DbtProject(tmp, settings)
+
+
+def throwaway_project(
+    path: Path,
+    name: str,
+    models: Mapping[str, str],
+    *,
+    policy_macros: Literal["root", "package"] | None = None,
+    project_vars: Mapping[str, object] | None = None,
+) -> Path:
+    """A minimal dbt project in ``path`` with the shared ``PROFILE``; returns ``path``.
+
+    ``models`` maps file names under ``models/`` (``"sources.yml"``, ``"x.sql"``) to their
+    text. The policy macros (``macros/policy``) can be linked in two ways, because tests prove
+    ``adapter.dispatch`` finds them from both places: ``"root"`` makes them the root project's
+    macro path, ``"package"`` installs them as the package ``synthdb`` in ``dbt_packages``.
+    It returns the folder rather than a ``DbtProject`` because a project's files do not depend
+    on a database: wrap it as ``DbtProject(path, settings)`` for the database to run against.
+    """
+    (path / "models").mkdir(parents=True)
+    config: dict[str, object] = {
+        "name": name,
+        "version": "0.1.0",
+        "config-version": 2,
+        "profile": "synthdb_test",
+        "flags": {"send_anonymous_usage_stats": False},
+    }
+    if project_vars:
+        config["vars"] = dict(project_vars)
+    (path / "dbt_project.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (path / "profiles.yml").write_text(PROFILE)
+    for file_name, text in models.items():
+        (path / "models" / file_name).write_text(textwrap.dedent(text))
+    # a macro path must itself be the link: dbt does not follow links to sub-folders
+    if policy_macros == "root":
+        (path / "macros").symlink_to(REPO / "macros" / "policy")
+    elif policy_macros == "package":
+        package = path / "dbt_packages" / "synthdb"
+        package.mkdir(parents=True)
+        (package / "dbt_project.yml").write_text(
+            'name: synthdb\nversion: "0.1.0"\nconfig-version: 2\nmacro-paths: ["macros"]\n'
+        )
+        (package / "macros").symlink_to(REPO / "macros" / "policy")
+    elif policy_macros is not None:
+        raise ValueError(f"policy_macros must be 'root', 'package' or None, not {policy_macros!r}")
+    return path

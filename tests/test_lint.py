@@ -6,37 +6,17 @@ proves dispatch works there) holds a clean contract and one contract per broken 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from dbtproject import DbtProject, scratch_database, throwaway_project
 
 from synthdb import db
 from synthdb.contract.lint import LintIssue, lint_project
 from synthdb.contract.manifest import load_manifest
 from synthdb.contract.validate import validate_project
-
-REPO = Path(__file__).resolve().parents[1]
-DBT = str(REPO / ".venv" / "bin" / "dbt")
-
-PROFILE = """
-synthdb_test:
-  target: t
-  outputs:
-    t:
-      type: synthdb
-      host: "{{ env_var('SYNTHDB_HOST') }}"
-      port: "{{ env_var('SYNTHDB_PORT') | as_number }}"
-      user: "{{ env_var('SYNTHDB_USER') }}"
-      password: "{{ env_var('SYNTHDB_PASSWORD', '') }}"
-      dbname: "{{ env_var('SYNTHDB_DBNAME') }}"
-      schema: out
-      threads: 1
-"""
 
 SOURCES = """
 version: 2
@@ -121,42 +101,12 @@ CONTRACTS = {
 }
 
 
-def dbt_env(settings: db.ConnectionSettings, project: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(project),
-        "SYNTHDB_HOST": settings.host,
-        "SYNTHDB_PORT": str(settings.port),
-        "SYNTHDB_USER": settings.user,
-        "SYNTHDB_PASSWORD": settings.password,
-        "SYNTHDB_DBNAME": settings.dbname,
-    }
-
-
 def make_project(root: Path, contracts: dict[str, str], sources: str = SOURCES) -> Path:
-    """A dbt project with the policy macros in its root macro path."""
-    project = root / "project"
-    (project / "models").mkdir(parents=True)
-    # the macro path itself is the link: dbt does not follow links to sub-folders
-    (project / "macros").symlink_to(REPO / "macros" / "policy")
-    (project / "dbt_project.yml").write_text(
-        textwrap.dedent(
-            """\
-            name: lint_check
-            version: "0.1.0"
-            config-version: 2
-            profile: synthdb_test
-            vars: {k: secret}
-            flags:
-              send_anonymous_usage_stats: false
-            """
-        )
+    """The lint project in ``root/project``, policy macros in its root macro path."""
+    models = {"sources.yml": sources, **{f"{name}.sql": body for name, body in contracts.items()}}
+    return throwaway_project(
+        root / "project", "lint_check", models, policy_macros="root", project_vars={"k": "secret"}
     )
-    (project / "profiles.yml").write_text(PROFILE)
-    (project / "models" / "sources.yml").write_text(sources)
-    for name, body in contracts.items():
-        (project / "models" / f"{name}.sql").write_text(textwrap.dedent(body))
-    return project
 
 
 def create_sources(settings: db.ConnectionSettings) -> None:
@@ -171,15 +121,8 @@ def create_sources(settings: db.ConnectionSettings) -> None:
 
 
 def dbt_compile(settings: db.ConnectionSettings, project: Path) -> None:
-    result = subprocess.run(
-        [DBT, "compile"],
-        cwd=project,
-        env=dbt_env(settings, project),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run = DbtProject(project, settings).dbt("compile")
+    assert run.ok, run.output[-6000:]
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +130,6 @@ def compiled(
     pg_server: db.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[db.ConnectionSettings, Path]]:
     """One database and one ``dbt compile`` for the whole module (dbt costs seconds)."""
-    from dbtproject import scratch_database
-
     with scratch_database(pg_server) as settings:
         create_sources(settings)
         project = make_project(tmp_path_factory.mktemp("lint"), CONTRACTS)

@@ -1,8 +1,8 @@
 """The policy macros (macros/policy/) give the right values on a real database through real dbt.
 
 One throwaway dbt project is built per module and ``dbt run`` is invoked once (each dbt call
-costs seconds). The macros are installed there as a *package* named ``synthdb`` (a symlink in
-``dbt_packages``), and the profile uses ``type: synthdb``, so the run also proves that
+costs seconds). The macros are installed there as a *package* named ``synthdb`` (in
+``dbt_packages``, its macro path a link to macros/policy), and the profile uses ``type: synthdb``, so the run also proves that
 ``adapter.dispatch(..., 'synthdb')`` finds the ``postgres__`` versions through the plugin's
 postgres dependency (the ``default__`` versions of ``mask_uuid``/``add_noise`` raise).
 """
@@ -11,38 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import subprocess
-import textwrap
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import psycopg
 import pytest
+from dbtproject import DbtProject, scratch_database, throwaway_project
 from psycopg import sql
 
 from synthdb import db
 
-REPO = Path(__file__).resolve().parents[1]
-DBT = str(REPO / ".venv" / "bin" / "dbt")
 SHORT_KEY = "k3y'with quote"
 LONG_KEY = "L" * 100  # longer than the 64-byte HMAC block: hashed first
-
-PROFILE = """
-synthdb_test:
-  target: t
-  outputs:
-    t:
-      type: synthdb
-      host: "{{ env_var('SYNTHDB_HOST') }}"
-      port: "{{ env_var('SYNTHDB_PORT') | as_number }}"
-      user: "{{ env_var('SYNTHDB_USER') }}"
-      password: "{{ env_var('SYNTHDB_PASSWORD', '') }}"
-      dbname: "{{ env_var('SYNTHDB_DBNAME') }}"
-      schema: out
-      threads: 1
-"""
 
 EDGE_MODEL = """
 {{ config(materialized='table') }}
@@ -111,8 +91,6 @@ def macro_db(
     pg_server: db.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[db.ConnectionSettings]:
     """A database with src.people, after one ``dbt run`` of the two check models."""
-    from dbtproject import scratch_database
-
     with scratch_database(pg_server) as settings:
         with psycopg.connect(settings.conninfo(), autocommit=True) as conn:
             conn.execute(
@@ -121,52 +99,16 @@ def macro_db(
             )
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO src.people VALUES (%s,%s,%s,%s,%s,%s,%s)", PEOPLE)
-        root = tmp_path_factory.mktemp("macro_proj")
-        package = root / "synthdb_pkg"
-        package.mkdir()
-        (package / "dbt_project.yml").write_text(
-            'name: synthdb\nversion: "0.1.0"\nconfig-version: 2\nmacro-paths: ["macros"]\n'
+        models = {"sources.yml": SOURCES, "edge.sql": EDGE_MODEL, "noise.sql": NOISE_MODEL}
+        path = throwaway_project(
+            tmp_path_factory.mktemp("macro_proj") / "project",
+            "macro_check",
+            models,
+            policy_macros="package",
         )
-        (package / "macros").symlink_to(REPO / "macros" / "policy")
-        project = root / "project"
-        (project / "models").mkdir(parents=True)
-        (project / "dbt_packages").mkdir()
-        (project / "dbt_packages" / "synthdb").symlink_to(package)
-        (project / "dbt_project.yml").write_text(
-            textwrap.dedent(
-                """\
-                name: macro_check
-                version: "0.1.0"
-                config-version: 2
-                profile: synthdb_test
-                flags:
-                  send_anonymous_usage_stats: false
-                """
-            )
-        )
-        (project / "profiles.yml").write_text(PROFILE)
-        (project / "models" / "sources.yml").write_text(SOURCES)
-        (project / "models" / "edge.sql").write_text(EDGE_MODEL)
-        (project / "models" / "noise.sql").write_text(NOISE_MODEL)
-        env = {
-            **os.environ,
-            "DBT_PROFILES_DIR": str(project),
-            "SYNTHDB_HOST": settings.host,
-            "SYNTHDB_PORT": str(settings.port),
-            "SYNTHDB_USER": settings.user,
-            "SYNTHDB_PASSWORD": settings.password,
-            "SYNTHDB_DBNAME": settings.dbname,
-        }
         vars_arg = f'{{"pkey_short": "{SHORT_KEY}", "pkey_long": "{LONG_KEY}"}}'
-        result = subprocess.run(
-            [DBT, "run", "--vars", vars_arg],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        run = DbtProject(path, settings).dbt("run", "--vars", vars_arg)
+        assert run.ok, run.output[-6000:]
         yield settings
 
 
