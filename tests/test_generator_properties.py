@@ -79,9 +79,14 @@ def test_copula_output_matches_schema_and_protections(frame: pd.DataFrame, seed:
         assert isinstance(exc, UnsupportedColumnError), exc
         return
     out = gen.sample(150, seed=seed)
+    _check_protections(frame, specs, out)
+
+
+def _check_protections(frame: pd.DataFrame, specs: list, out: pd.DataFrame) -> None:
+    """Same columns and dtypes, nulls only where the source had them, protected bounds, no
+    protected rare category."""
     assert list(out.columns) == list(frame.columns)
     assert list(out.dtypes) == list(frame.dtypes)
-    assert len(out) == 150
     for spec in specs:
         src, syn = frame[spec.name], out[spec.name]
         if not src.isna().any():
@@ -108,3 +113,57 @@ def test_copula_output_matches_schema_and_protections(frame: pd.DataFrame, seed:
             rare = set(counts[counts < RARE].index)
             assert not (set(syn.dropna()) & rare), spec.name
             assert set(syn.dropna()) <= set(counts.index)
+
+
+@st.composite
+def structured_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """Frames where the conditional tables and shared null flags take part: a parent category,
+    a number and a coarser category that depend on it, and an optional sub-record whose two
+    fields are null together."""
+    seed = draw(st.integers(min_value=0, max_value=2**31 - 1))
+    rng = np.random.default_rng(seed)
+    k = draw(st.integers(min_value=2, max_value=8))
+    n = draw(st.integers(min_value=60 * k, max_value=120 * k))
+    parent = rng.choice(k, n)
+    labels = np.array([f"p{j} ;'\"" for j in range(k)], dtype=object)
+    spread = draw(st.floats(min_value=0.01, max_value=10.0))
+    value = rng.normal(parent * 10.0, spread)
+    coarse = parent % max(1, k // 2)
+    if draw(st.booleans()):  # one odd row: a (parent, coarse) pair seen once
+        coarse[0] = (coarse[0] + 1) % max(2, k // 2)
+    missing = rng.random(n) < draw(st.sampled_from([0.0, 0.15, 0.4]))
+    frame = pd.DataFrame(
+        {
+            "parent": pd.Series(labels[parent], dtype=object),
+            "value": value,
+            "coarse": pd.Series(pd.array(coarse, dtype="Int64")),
+            "sub a": pd.Series(np.where(missing, None, rng.choice(["x", "y"], n)), dtype=object),
+            "sub b": pd.Series(np.where(missing, np.nan, rng.normal(size=n))),
+        }
+    )
+    return frame
+
+
+@settings(
+    max_examples=int(os.environ.get("SYNTHDB_HYPOTHESIS_EXAMPLES", "40")) // 2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(frame=structured_frames(), seed=st.integers(min_value=0, max_value=1000))
+def test_conditional_tables_and_null_groups_keep_protections(
+    frame: pd.DataFrame, seed: int
+) -> None:
+    specs = infer_specs(frame)
+    gen = GaussianCopula(rare_min_count=RARE, tail_quantile=TAIL, random_state=seed).fit(
+        frame, specs
+    )
+    out = gen.sample(300, seed=seed)
+    _check_protections(frame, specs, out)
+    # fields of the sub-record are null together, exactly as in the source
+    assert (out["sub a"].isna() == out["sub b"].isna()).all()
+    # a (parent, coarse) pair seen fewer than RARE times is never emitted
+    pairs = frame.groupby(["parent", "coarse"]).size()
+    rare_pairs = set(pairs[pairs < RARE].index)
+    if 2 in gen.parent_:  # coarse modelled per parent
+        emitted = set(zip(out["parent"], out["coarse"], strict=True))
+        assert not (emitted & rare_pairs)
