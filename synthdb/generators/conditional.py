@@ -131,10 +131,9 @@ def choose_parents(
     return out
 
 
-def _groups(keys: pd.Index, parent: pd.Series) -> list[tuple[int, np.ndarray]]:
-    """(table number, row positions) for each parent value that has a table; one sort, so the
-    cost does not grow with the number of tables times rows (4,000 tail numbers on flights)."""
-    group = keys.get_indexer(pd.Series(parent, dtype=object).array)
+def _split(group: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(table number, row positions) for each table number >= 0 in ``group``; one sort, so the
+    cost does not grow with tables times rows (1,470 tail-number tables on flights)."""
     order = np.argsort(group, kind="stable")
     gs = group[order]
     if not len(gs):
@@ -144,7 +143,28 @@ def _groups(keys: pd.Index, parent: pd.Series) -> list[tuple[int, np.ndarray]]:
     return [(int(gs[a]), order[a:b]) for a, b in zip(starts, ends, strict=True) if gs[a] >= 0]
 
 
-class ConditionalQuantiles:
+class _PerCategory:
+    """Tables keyed by parent value, and the overall marginal for every other value."""
+
+    overall: Any
+    keys: pd.Index
+    tables: list[Any]
+
+    def _table_of(self, parent: pd.Series) -> np.ndarray:
+        return self.keys.get_indexer(pd.Series(parent, dtype=object).array)
+
+    def from_uniform(self, u: np.ndarray, parent: pd.Series) -> np.ndarray:
+        """Values (or outcome positions) for scores ``u`` given the rows' synthetic parents."""
+        out = self.overall.from_uniform(u)
+        for g, rows in _split(self._table_of(parent)):
+            out[rows] = self.tables[g].from_uniform(u[rows])
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"per_category_tables": len(self.tables)}
+
+
+class ConditionalQuantiles(_PerCategory):
     """Per-category quantile tables of one number; the overall table covers other categories."""
 
     def __init__(
@@ -178,30 +198,18 @@ class ConditionalQuantiles:
                     bounds=bounds,
                 )
             )
-        self._fit_group = self.keys.get_indexer(pd.Series(parent, dtype=object).array)
+        self._fit_group = self._table_of(parent)
 
     def to_uniform(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Rank within the row's category (overall rank where the category has no table)."""
-        group = self._fit_group
         u = self.overall.to_uniform(x, rng)
-        for g in range(len(self.tables)):
-            rows = np.flatnonzero(group == g)
+        for _, rows in _split(self._fit_group):
             u[rows] = ecdf_scores(x[rows], rng)
         del self._fit_group  # fit-time only
         return u
 
-    def from_uniform(self, u: np.ndarray, parent: pd.Series) -> np.ndarray:
-        """Values for scores ``u`` given the synthetic parent values of the same rows."""
-        v = self.overall.from_uniform(u)
-        for g, rows in _groups(self.keys, parent):
-            v[rows] = self.tables[g].from_uniform(u[rows])
-        return v
 
-    def info(self) -> dict[str, Any]:
-        return {"per_category_tables": len(self.tables)}
-
-
-class ConditionalIntervals:
+class ConditionalIntervals(_PerCategory):
     """Per-category outcome frequencies of a discrete column; overall ones for other categories.
 
     ``pos`` are the child's outcome positions (0..k-1) in its own interval marginal, for its
@@ -231,22 +239,12 @@ class ConditionalIntervals:
             self.fit_tables.append(IntervalMarginal(cell))
             self.tables.append(IntervalMarginal(emitted))
         self.keys = pd.Index(pd.Series(keys, dtype=object).array)
-        self._fit_group = self.keys.get_indexer(pd.Series(parent, dtype=object).array)
+        self._fit_group = self._table_of(parent)
 
     def to_uniform(self, pos: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        group = self._fit_group
+        """Score within the row's category's frequencies (overall ones without a table)."""
         u = self.overall.to_uniform(pos, rng)
-        for g, table in enumerate(self.fit_tables):
-            rows = np.flatnonzero(group == g)
-            u[rows] = table.to_uniform(pos[rows], rng)
+        for g, rows in _split(self._fit_group):
+            u[rows] = self.fit_tables[g].to_uniform(pos[rows], rng)
         del self._fit_group, self.fit_tables  # fit-time only
         return u
-
-    def from_uniform(self, u: np.ndarray, parent: pd.Series) -> np.ndarray:
-        pos = self.overall.from_uniform(u)
-        for g, rows in _groups(self.keys, parent):
-            pos[rows] = self.tables[g].from_uniform(u[rows])
-        return pos
-
-    def info(self) -> dict[str, Any]:
-        return {"per_category_tables": len(self.tables)}
