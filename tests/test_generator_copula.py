@@ -340,7 +340,7 @@ def test_daily_profile_weekly_rhythm_and_calendar_edges() -> None:
 def test_optional_subrecord_is_null_together() -> None:
     """Columns null in exactly the same rows (an optional sub-record) stay null together.
 
-    Before null groups (and with NULL as one more category), about 45 % of synthetic MplsStops
+    Before null groups (and with NULL as one more category), 44 % of synthetic MplsStops
     rows had a null pattern that no source row had.
     """
     rng = np.random.default_rng(3)
