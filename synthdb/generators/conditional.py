@@ -19,6 +19,7 @@ values stay inside the category's protected quantiles and the column's global bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,16 +102,8 @@ def choose_parents(
     for i in discrete or []:
         child, _ = pd.factorize(frame.iloc[:, i], use_na_sentinel=True)
         n_child = int(child.max()) + 1 if (child >= 0).any() else 0
-        best, best_u = None, min_eta
-        for j, codes in coded.items():
-            if j == i or sizes[j] <= n_child:
-                continue
-            ok = (child >= 0) & (codes >= 0)
-            if ok.sum() < 2 * min_rows:
-                continue
-            u = theil_u(child[ok], codes[ok])
-            if u >= best_u:
-                best, best_u = j, u
+        finer = {j: c for j, c in coded.items() if j != i and sizes[j] > n_child}
+        best = _strongest(child, child >= 0, finer, theil_u, min_eta, min_rows)
         if best is not None:
             out[i] = best
     parents = set(out.values())
@@ -118,17 +111,31 @@ def choose_parents(
     coded = {j: c for j, c in coded.items() if j not in out}
     for i in numeric:
         x = frame.iloc[:, i].to_numpy(dtype=float, na_value=np.nan)
-        best, best_eta = None, min_eta
-        for j, codes in coded.items():
-            ok = ~np.isnan(x) & (codes >= 0)
-            if ok.sum() < 2 * min_rows:
-                continue
-            eta = eta_squared(x[ok], codes[ok])
-            if eta >= best_eta:
-                best, best_eta = j, eta
+        best = _strongest(x, ~np.isnan(x), coded, eta_squared, min_eta, min_rows)
         if best is not None:
             out[i] = best
     return out
+
+
+def _strongest(
+    child: np.ndarray,
+    present: np.ndarray,
+    candidates: dict[int, np.ndarray],
+    score: Callable[[np.ndarray, np.ndarray], float],
+    min_score: float,
+    min_rows: int,
+) -> int | None:
+    """The candidate parent whose codes best explain ``child`` (scored on rows where both
+    exist, at least ``2 * min_rows`` of them), if its score reaches ``min_score``."""
+    best, best_score = None, min_score
+    for j, codes in candidates.items():
+        ok = present & (codes >= 0)
+        if ok.sum() < 2 * min_rows:
+            continue
+        value = score(child[ok], codes[ok])
+        if value >= best_score:
+            best, best_score = j, value
+    return best
 
 
 def _split(group: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -182,12 +189,11 @@ class ConditionalQuantiles(_PerCategory):
         codes, uniques = pd.factorize(parent, use_na_sentinel=True)
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         self.overall = overall
-        self.keys = pd.Index(
-            pd.Series(uniques, dtype=object).iloc[np.flatnonzero(counts >= min_rows)].array
-        )
+        with_table = np.flatnonzero(counts >= min_rows)
+        self.keys = pd.Index(pd.Series(uniques, dtype=object).iloc[with_table].array)
         self.tables: list[QuantileMarginal] = []
         bounds = (overall.lo, overall.hi)
-        for key_code in np.flatnonzero(counts >= min_rows):
+        for key_code in with_table:
             self.tables.append(
                 QuantileMarginal(
                     x[codes == key_code],

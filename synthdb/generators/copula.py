@@ -52,6 +52,16 @@ def _null_flag(null: np.ndarray) -> IntervalMarginal | None:
     return IntervalMarginal(np.array([(~null).sum(), null.sum()]))
 
 
+def null_flag_scores(
+    flag: IntervalMarginal | None, null: np.ndarray, rng: np.random.Generator, atten: list[float]
+) -> list[np.ndarray]:
+    """The null flag's latent scores (none without a flag); records its attenuation factor."""
+    if flag is None:
+        return []
+    atten.append(attenuation(flag.width))
+    return [flag.to_uniform(null.astype(np.int64), rng)]
+
+
 class _Column:
     """One source column's piece of the copula: latent dims at fit, a Series at sampling."""
 
@@ -186,10 +196,7 @@ class _Numeric(_Column):
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
         x = s.to_numpy(dtype=float, na_value=np.nan)
-        out = []
-        if self.flag is not None:
-            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
-            self.atten.append(attenuation(self.flag.width))
+        out = null_flag_scores(self.flag, null, rng, self.atten)
         _, tie_counts = np.unique(x[~null], return_counts=True)
         self.atten.append(attenuation(tie_counts) if len(tie_counts) < len(x) - null.sum() else 1.0)
         u = np.full(len(s), np.nan)
@@ -300,10 +307,7 @@ class _Categorical(_Column):
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         codes = self._fit_codes
         null = codes < 0
-        out = []
-        if self.flag is not None:
-            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
-            self.atten.append(attenuation(self.flag.width))
+        out = null_flag_scores(self.flag, null, rng, self.atten)
         u = np.full(len(codes), np.nan)
         marg = self.cond if self.cond is not None else self.marginal
         u[~null] = marg.to_uniform(self._src_to_outcome[codes[~null]], rng)
@@ -458,10 +462,7 @@ class _Datetime(_Column):
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
         us = self._micros(s)
-        out = []
-        if self.flag is not None:
-            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
-            self.atten.append(attenuation(self.flag.width))
+        out = null_flag_scores(self.flag, null, rng, self.atten)
         cal = timeparts.calendar_parts(us[~null])
         tv = self.trend.to_uniform(us[~null], rng)
         if self.cell_tables:
@@ -863,7 +864,7 @@ class GaussianCopula:
         n = int(n)
         size = int(chunk_size or self.chunk_size)
         rng = np.random.default_rng(seed)
-        d = self.chol_.shape[0]
+        order = self._decode_order()
         offsets = np.concatenate([[0], np.cumsum([c.dims for c in self.columns_])]).astype(int)
         start = 0
         while True:
@@ -871,22 +872,24 @@ class GaussianCopula:
             if start:
                 # the previous chunk's arrays are gone (the consumer holds at most its frame)
                 release_free_memory()
-            yield self._sample_chunk(rng, m, d, offsets)
+            yield self._sample_chunk(rng, m, order, offsets)
             start += m
             if start >= n:
                 return
 
     def _sample_chunk(
-        self, rng: np.random.Generator, m: int, d: int, offsets: np.ndarray
+        self, rng: np.random.Generator, m: int, order: list[int], offsets: np.ndarray
     ) -> pd.DataFrame:
-        """One chunk of ``m`` rows; its temporaries die on return, so chunks do not pile up."""
+        """One chunk of ``m`` rows, columns decoded in ``order`` (leaders and parents first);
+        its temporaries die on return, so chunks do not pile up."""
+        d = self.chol_.shape[0]
         z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
         u = np.clip(ndtr(z), _EPS, 1 - _EPS)
         del z
         cols: list[pd.Series | None] = [None] * len(self.names_)
         leaders = getattr(self, "null_leader_", {})
         parents = getattr(self, "parent_", {})
-        for i in self._decode_order():
+        for i in order:
             col, pos, j = self.columns_[i], self.model_pos_[i], offsets[i]
             block = u[:, j : j + col.dims] if col.dims else np.empty((m, 0))
             kw: dict[str, Any] = {}

@@ -47,7 +47,7 @@ from synthdb.errors import ConfigError, UnsupportedColumnError
 
 from . import timeparts
 from ._output import constant_series, datetime_series, numeric_series, take_series
-from .copula import _Mock
+from .copula import _Mock, null_flag_scores
 from .correlation import repair_pd
 from .marginals import IntervalMarginal, QuantileMarginal, attenuation
 from .specs import ColumnSpec
@@ -292,10 +292,7 @@ class DPNumeric(_DPColumn):
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
         x = s.to_numpy(dtype=float, na_value=np.nan)
-        out = []
-        if self.flag is not None:
-            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
-            self.atten.append(attenuation(self.flag.width))
+        out = null_flag_scores(self.flag, null, rng, self.atten)
         u = np.full(len(s), np.nan)
         u[~null] = self.marginal.to_uniform(x[~null], rng)  # ranks only: tau is rank-based
         out.append(u)
@@ -457,10 +454,7 @@ class DPDatetime(_DPColumn):
     def scores(self, s: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
         null = s.isna().to_numpy()
         us = self._micros(s)
-        out = []
-        if self.flag is not None:
-            out.append(self.flag.to_uniform(null.astype(np.int64), rng))
-            self.atten.append(attenuation(self.flag.width))
+        out = null_flag_scores(self.flag, null, rng, self.atten)
         t = np.full(len(s), np.nan)
         t[~null] = self.trend.to_uniform(us[~null], rng)
         out.append(t)
