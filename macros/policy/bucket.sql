@@ -12,43 +12,35 @@
 {%- if width is not none and width <= 0 -%}
   {{ exceptions.raise_compiler_error("bucket: width must be positive, got " ~ width) }}
 {%- endif -%}
-({{ adapter.dispatch('bucket', 'synthdb')(col, edges, width) }} /* synthdb:policy=bucket */)
+(
+{%- if width is not none -%}
+{{ adapter.dispatch('bucket_width_label', 'synthdb')(col, width) }}
+{%- else -%}
+case
+    when {{ col }} is null then null
+    when {{ col }} < {{ edges[0] }} then '<{{ edges[0] }}'
+{%- for i in range(edges | length - 1) %}
+    when {{ col }} < {{ edges[i + 1] }} then '{{ edges[i] }}-{{ edges[i + 1] }}'
+{%- endfor %}
+    else '{{ edges[-1] }}+'
+end
+{%- endif %} /* synthdb:policy=bucket */)
 {%- endmacro %}
 
-{% macro default__bucket(col, edges, width) -%}
-{%- if width is not none -%}
+{#- The label 'lo-hi' of an equal-width bucket: the only part of bucket whose SQL (the cast to
+    text) differs between databases. -#}
+{% macro default__bucket_width_label(col, width) -%}
 case when {{ col }} is null then null else
     cast(floor(cast({{ col }} as numeric) / {{ width }}) * {{ width }} as varchar(64))
     || '-' ||
     cast(floor(cast({{ col }} as numeric) / {{ width }}) * {{ width }} + {{ width }} as varchar(64))
 end
-{%- else -%}
-case
-    when {{ col }} is null then null
-    when {{ col }} < {{ edges[0] }} then '<{{ edges[0] }}'
-{%- for i in range(edges | length - 1) %}
-    when {{ col }} < {{ edges[i + 1] }} then '{{ edges[i] }}-{{ edges[i + 1] }}'
-{%- endfor %}
-    else '{{ edges[-1] }}+'
-end
-{%- endif -%}
 {%- endmacro %}
 
-{% macro postgres__bucket(col, edges, width) -%}
-{%- if width is not none -%}
+{% macro postgres__bucket_width_label(col, width) -%}
 case when {{ col }} is null then null else
     (floor(({{ col }})::numeric / {{ width }}) * {{ width }})::text
     || '-' ||
     (floor(({{ col }})::numeric / {{ width }}) * {{ width }} + {{ width }})::text
 end
-{%- else -%}
-case
-    when {{ col }} is null then null
-    when {{ col }} < {{ edges[0] }} then '<{{ edges[0] }}'
-{%- for i in range(edges | length - 1) %}
-    when {{ col }} < {{ edges[i + 1] }} then '{{ edges[i] }}-{{ edges[i + 1] }}'
-{%- endfor %}
-    else '{{ edges[-1] }}+'
-end
-{%- endif -%}
 {%- endmacro %}
