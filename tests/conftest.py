@@ -2,17 +2,40 @@
 
 Set ``SYNTHDB_TEST_HOST`` (and ``_PORT``/``_USER``/``_PASSWORD``) to run the suite against an
 existing server instead. Nothing is mocked: if no server can be started, the fixture errors.
+
+Every run gets a base temporary folder of its own (unless ``--basetemp`` names one): pytest's
+default ``/tmp/pytest-of-<user>/`` is shared by all runs of one user, and its cleanup of old
+folders removed the data directory of another run's live PostgreSQL (issue 11, item 12).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from synthdb import db
+
+_OWN_BASETEMP = "_synthdb_own_basetemp"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this run a unique base temporary folder when none was given."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        base = tempfile.mkdtemp(prefix="synthdb-pytest-")
+        config.option.basetemp = base
+        setattr(config, _OWN_BASETEMP, base)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the run's own folder after a green run (kept after a failure, for inspection)."""
+    base = getattr(session.config, _OWN_BASETEMP, None)
+    if base and exitstatus == 0:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

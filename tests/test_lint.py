@@ -62,6 +62,8 @@ CONTRACTS = {
             c.region as region,
             {{ top_code('c.income', 200000) }} as income,
             {{ coarsen_date('r.ordered_at', 'month') }} as order_month,
+            {{ coarsen_date('r.ordered_at', 'day') }} as order_day,
+            {{ coarsen_date('r.ordered_at', 'hour') }} as order_hour,
             r.amount as amount
         from recent as r
         join {{ source('prod', 'customers') }} as c on c.customer_id = r.customer_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 
 import psycopg
 import pytest
@@ -38,6 +38,8 @@ select
     {{ synthdb.coarsen_date('ts', 'month') }} as ts_month,
     {{ synthdb.coarsen_date('ts', 'quarter') }} as ts_quarter,
     {{ synthdb.coarsen_date('ts', 'year') }} as ts_year,
+    {{ synthdb.coarsen_date('ts', 'day') }} as ts_day,
+    {{ synthdb.coarsen_date('ts', 'hour') }} as ts_hour,
     {{ synthdb.collapse_rare('category', 2) }} as category,
     {{ synthdb.collapse_rare('category', 2, other="It's rare") }} as category_q,
     {{ synthdb.mask_uuid('id') }} as id_masked,
@@ -180,6 +182,15 @@ def test_coarsen_date_grains_return_dates(macro_db: db.ConnectionSettings) -> No
     assert year[4] == date(2023, 1, 1)
     assert week[3] is None and month[3] is None
     assert all(isinstance(v, date) for v in month.values() if v is not None)
+
+
+def test_coarsen_date_day_and_hour(macro_db: db.ConnectionSettings) -> None:
+    day = _column(macro_db, "edge", "ts_day")
+    hour = _column(macro_db, "edge", "ts_hour")
+    assert day[1] == date(2024, 2, 29) and day[2] == date(2024, 12, 31) and day[3] is None
+    assert type(day[1]) is date  # a date, not a timestamp
+    assert hour[2] == datetime(2024, 12, 31, 23, 0) and hour[7] == datetime(2024, 1, 7, 10, 0)
+    assert hour[3] is None
 
 
 def test_collapse_rare_counts_over_whole_relation(macro_db: db.ConnectionSettings) -> None:
