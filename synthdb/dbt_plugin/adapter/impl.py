@@ -13,7 +13,11 @@ from typing import Any
 
 from dbt.adapters.base.meta import available
 from dbt.adapters.postgres.impl import PostgresAdapter
-from dbt.adapters.synthdb.connections import SynthdbConnectionManager, resolve_embedded
+from dbt.adapters.synthdb.connections import (
+    SynthdbConnectionManager,
+    anchor_embedded_home,
+    resolve_embedded,
+)
 from dbt.adapters.synthdb.relation import SynthdbRelation, quote_identifier
 
 SYNTHDB_TESTS = ("k_anonymity", "rare_categories", "no_leakage")
@@ -109,6 +113,10 @@ def _contract_id(model: dict[str, Any], graph: dict[str, Any], source: str) -> s
 class SynthdbAdapter(PostgresAdapter):
     ConnectionManager = SynthdbConnectionManager
     Relation = SynthdbRelation
+
+    def __init__(self, config, mp_context) -> None:
+        super().__init__(config, mp_context)
+        anchor_embedded_home(config.credentials, getattr(config, "project_root", None))
 
     def quote(self, identifier: str) -> str:
         """Quote with embedded double quotes doubled (dbt's default does not)."""
