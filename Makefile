@@ -13,8 +13,12 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo is its own dbt project (examples/demo) that uses the repository root as the dbt
+# package `synthdb`; its embedded PostgreSQL lives in examples/demo/.synthdb.
+DEMO := examples/demo
+
 demo: setup
-	$(BIN)/synthdb demo release
+	$(BIN)/synthdb demo release --project-dir $(DEMO)
 
 test: setup chromium
 	$(BIN)/python -m pytest
@@ -32,5 +36,6 @@ bench: setup
 	bash bench/run.sh
 
 clean:
+	-cd $(DEMO) && ../../$(BIN)/synthdb db stop
 	-$(BIN)/synthdb db stop
-	rm -rf $(VENV) .synthdb target logs
+	rm -rf $(VENV) .synthdb target logs $(DEMO)/.synthdb $(DEMO)/target $(DEMO)/logs $(DEMO)/dbt_packages

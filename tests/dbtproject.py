@@ -1,8 +1,10 @@
 """Helpers for tests that run the real dbt against a real database.
 
-A test gets its own copy of the repository's dbt project (models, macros, profile) in a
-temporary folder, pointed at its own database through the SYNTHDB_* variables, so tests never
-touch the developer's embedded server or each other's releases.
+A test gets its own copy of the demo dbt project (``examples/demo``: models, macros, profile)
+in a temporary folder, pointed at its own database through the SYNTHDB_* variables, so tests
+never touch the developer's embedded server or each other's releases. Every such project uses
+the repository root as the dbt package ``synthdb``, installed the way ``dbt deps`` installs a
+``local:`` package (a link in ``dbt_packages``), which saves a ``dbt deps`` call per project.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from psycopg import sql
 from synthdb import db
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "examples" / "demo"
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 # The profile of every throwaway project: the synthdb adapter, reached through the SYNTHDB_*
@@ -115,19 +118,31 @@ class DbtProject:
         target.write_text(text)
 
 
+def install_synthdb_package(project: Path) -> None:
+    """Install the repository root as the dbt package ``synthdb`` of ``project``, as
+    ``dbt deps`` does for ``local:`` packages: a link ``dbt_packages/synthdb``."""
+    link = project / "dbt_packages" / "synthdb"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(REPO, target_is_directory=True)
+    (project / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+
+
 def make_project(
     tmp: Path, settings: db.ConnectionSettings, with_demo_models: bool = True
 ) -> DbtProject:
-    """A copy of the repository's dbt project in ``tmp`` (demo models optional)."""
+    """A copy of the demo dbt project in ``tmp`` (demo models optional), with the package
+    ``synthdb`` installed."""
     tmp.mkdir(parents=True, exist_ok=True)
     for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(REPO / name, tmp / name)
-    shutil.copytree(REPO / "macros", tmp / "macros", dirs_exist_ok=True)
+        shutil.copy(DEMO / name, tmp / name)
+    shutil.copytree(DEMO / "macros", tmp / "macros", dirs_exist_ok=True)
     if with_demo_models:
-        shutil.copytree(REPO / "models", tmp / "models", dirs_exist_ok=True)
-        shutil.copy(REPO / "synthdb.lock.yml", tmp / "synthdb.lock.yml")
+        shutil.copytree(DEMO / "models", tmp / "models", dirs_exist_ok=True)
+        shutil.copy(DEMO / "synthdb.lock.yml", tmp / "synthdb.lock.yml")
     else:
         (tmp / "models").mkdir(exist_ok=True)
+    install_synthdb_package(tmp)
     return DbtProject(tmp, settings)
 
 
@@ -144,7 +159,7 @@ def throwaway_project(
     ``models`` maps file names under ``models/`` (``"sources.yml"``, ``"x.sql"``) to their
     text. The policy macros (``macros/policy``) can be linked in two ways, because tests prove
     ``adapter.dispatch`` finds them from both places: ``"root"`` makes them the root project's
-    macro path, ``"package"`` installs them as the package ``synthdb`` in ``dbt_packages``.
+    macro path, ``"package"`` installs the repository root as the package ``synthdb``.
     It returns the folder rather than a ``DbtProject`` because a project's files do not depend
     on a database: wrap it as ``DbtProject(path, settings)`` for the database to run against.
     """
@@ -166,12 +181,7 @@ def throwaway_project(
     if policy_macros == "root":
         (path / "macros").symlink_to(REPO / "macros" / "policy")
     elif policy_macros == "package":
-        package = path / "dbt_packages" / "synthdb"
-        package.mkdir(parents=True)
-        (package / "dbt_project.yml").write_text(
-            'name: synthdb\nversion: "0.1.0"\nconfig-version: 2\nmacro-paths: ["macros"]\n'
-        )
-        (package / "macros").symlink_to(REPO / "macros" / "policy")
+        install_synthdb_package(path)
     elif policy_macros is not None:
         raise ValueError(f"policy_macros must be 'root', 'package' or None, not {policy_macros!r}")
     return path

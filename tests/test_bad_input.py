@@ -27,7 +27,7 @@ SOURCES = textwrap.dedent("""
 
 CONTRACT = textwrap.dedent("""
     {{ config(materialized='view', schema='odd_contracts') }}
-    select {{ mask_uuid('id') }} as ref,
+    select {{ synthdb.mask_uuid('id') }} as ref,
            {{ adapter.quote("cat; 'x\\" y") }} as {{ adapter.quote("cat; 'x\\" y") }},
            amount, nothing, happened_on
     from {{ source('raw', 'odd') }}
@@ -48,11 +48,11 @@ TESTS = textwrap.dedent("""
     models:
       - name: odd_synthetic
         data_tests:
-          - k_anonymity:
+          - synthdb.k_anonymity:
               arguments:
                 quasi_identifiers: ["cat; 'x\\" y"]
                 k: 5
-          - no_leakage
+          - synthdb.no_leakage
 """)
 
 

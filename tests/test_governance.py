@@ -38,7 +38,7 @@ SOURCES = textwrap.dedent("""
               - {name: joined, meta: {synthdb: {class: other, policy: keep}}}
 """)
 CONTRACT = """{{ config(materialized='view', schema='gov_contracts', tags=['synthdb_contract']) }}
-select {{ mask_uuid('id') }} as ref, region, band, amount, joined from {{ source('gsrc', 'people') }}
+select {{ synthdb.mask_uuid('id') }} as ref, region, band, amount, joined from {{ source('gsrc', 'people') }}
 """
 SYNTHETIC = """{{ config(materialized='synthetic', schema='gov_staging',
     synth={'source': 'gov_contract', 'seed': 5, 'columns': {'ref': {'method': 'mock'}},
@@ -72,9 +72,9 @@ TESTS = textwrap.dedent("""
     models:
       - name: gov_synthetic
         data_tests:
-          - k_anonymity: {arguments: {quasi_identifiers: [region, band], k: 5}}
-          - rare_categories: {arguments: {columns: [region, band], min_count: 10}}
-          - no_leakage
+          - synthdb.k_anonymity: {arguments: {quasi_identifiers: [region, band], k: 5}}
+          - synthdb.rare_categories: {arguments: {columns: [region, band], min_count: 10}}
+          - synthdb.no_leakage
 """)
 
 

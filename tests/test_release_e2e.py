@@ -169,7 +169,7 @@ def test_raw_identifier_in_contract_stops_the_build(project, released):
     contract = project.path / "models" / "partner_demo" / "contract_transactions.sql"
     original = contract.read_text()
     contract.write_text(original.replace(
-        "{{ mask_uuid('t.customer_id') }}                        as customer_ref",
+        "{{ synthdb.mask_uuid('t.customer_id') }}                as customer_ref",
         "t.customer_id::text as customer_ref"))
     try:
         run = project.dbt("build")

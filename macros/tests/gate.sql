@@ -11,13 +11,13 @@
          || coalesce(round(m.value::numeric, 4)::text, 'null')
          || ' (threshold ' || coalesce(round(m.threshold::numeric, 4)::text, '-') || ') failed' as failure
   from {{ audit }}.metrics m
-  where m.run_id = {{ synthdb_run_id_sql(model) }}
+  where m.run_id = {{ synthdb.synthdb_run_id_sql(model) }}
     and m.check_name = '{{ check }}' and m.passed is false
   union all
   select 'no stored {{ check }} metrics for the run that produced this table (fail-closed)' as failure
   where not exists (
     select 1 from {{ audit }}.metrics m
-    where m.run_id = {{ synthdb_run_id_sql(model) }} and m.check_name = '{{ check }}'
+    where m.run_id = {{ synthdb.synthdb_run_id_sql(model) }} and m.check_name = '{{ check }}'
   )
 {%- endmacro %}
 

@@ -5,10 +5,10 @@
 -#}
 {% test k_anonymity(model, quasi_identifiers, k=5) %}
 with classes as (
-  select count(*) as n from {{ model }} group by {{ synthdb_column_list(quasi_identifiers) }}
+  select count(*) as n from {{ model }} group by {{ synthdb.synthdb_column_list(quasi_identifiers) }}
 )
 select 'a quasi-identifier class has ' || n || ' rows, fewer than k = {{ k | int }}' as failure
 from classes where n < {{ k | int }}
 union all
-{{ synthdb_stored_failures(model, 'k_anonymity') }}
+{{ synthdb.synthdb_stored_failures(model, 'k_anonymity') }}
 {% endtest %}

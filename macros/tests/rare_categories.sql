@@ -12,5 +12,5 @@ from (select count(*) as n from {{ model }} where {{ adapter.quote(column) }} is
 where n < {{ min_count | int }}
 union all
 {% endfor %}
-{{ synthdb_stored_failures(model, 'rare_categories') }}
+{{ synthdb.synthdb_stored_failures(model, 'rare_categories') }}
 {% endtest %}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from synthdb.errors import ConfigError
@@ -14,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--customers", type=int, default=100_000,
                         help="number of customers (transactions: twice as many); default 100000")
     parser.add_argument("--seed", type=int, default=42, help="seed of the demo source")
-    parser.add_argument("--project-dir", default=".", help="the dbt project (default: .)")
+    parser.add_argument("--project-dir", default=".",
+                        help="the demo dbt project (default: .; in the repository: examples/demo)")
     parser.set_defaults(func=run)
 
 
@@ -36,6 +38,19 @@ def run(args: argparse.Namespace) -> int:
     from synthdb.demo.release import run as run_release
 
     project = Path(args.project_dir).resolve()
-    if not (project / "dbt_project.yml").exists():
+    config = project / "dbt_project.yml"
+    if not config.exists():
         raise ConfigError(f"{project} is not a dbt project (no dbt_project.yml); use --project-dir")
+    if _project_name(config) == "synthdb":
+        raise ConfigError(f"{project} is the synthdb dbt package, not the demo; "
+                          "use --project-dir examples/demo (or `make demo`)")
+    # dbt runs in the project folder, so the embedded server (./.synthdb) must be that folder's
+    os.chdir(project)
     return run_release(project, args.customers, args.seed)
+
+
+def _project_name(config: Path) -> str | None:
+    import yaml
+
+    data = yaml.safe_load(config.read_text()) or {}
+    return data.get("name") if isinstance(data, dict) else None

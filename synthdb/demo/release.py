@@ -86,6 +86,10 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
     print("synthdb: demo source loaded: "
           + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()), flush=True)
     start = time.perf_counter()
+    result = run_dbt(["deps"], project_dir)  # the synthdb package (packages.yml)
+    if result.returncode != 0:
+        print("synthdb: dbt deps failed; see the dbt output above", file=sys.stderr)
+        return result.returncode
     result = run_dbt(["build"], project_dir)
     timings["dbt build"] = time.perf_counter() - start
     if result.returncode != 0:

@@ -2,13 +2,13 @@
 {{ config(materialized='view', schema='synthdb_contracts', tags=['synthdb_contract']) }}
 
 select
-    {{ mask_uuid('t.customer_id') }}                        as customer_ref,
-    {{ age_band('c.birth_date', "date '2026-01-01'") }}     as age_band,
+    {{ synthdb.mask_uuid('t.customer_id') }}                as customer_ref,
+    {{ synthdb.age_band('c.birth_date', "date '2026-01-01'") }} as age_band,
     c.region                                                as region,
     c.gender                                                as gender,
-    {{ top_code('c.annual_income', 250000) }}               as annual_income,
-    {{ collapse_rare('t.product_category', 50) }}           as product_category,
-    {{ coarsen_date('t.event_at', 'month') }}               as event_month,
+    {{ synthdb.top_code('c.annual_income', 250000) }}       as annual_income,
+    {{ synthdb.collapse_rare('t.product_category', 50) }}   as product_category,
+    {{ synthdb.coarsen_date('t.event_at', 'month') }}       as event_month,
     t.amount                                                as amount,
     t.channel                                               as channel
 from {{ source('prod', 'transactions') }} as t
