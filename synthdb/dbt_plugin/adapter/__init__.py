@@ -1,15 +1,21 @@
 """dbt adapter plugin ``synthdb``: the Postgres adapter plus Python methods for synthesis.
 
-Imported by dbt for every command, so it imports nothing heavy at module level.
+Imported by dbt for every command, so it imports nothing heavy at module level. The include
+project (materializations) is located here, so a broken installation stops every dbt command,
+``dbt debug`` included, with one clear message.
 """
-
-from pathlib import Path
 
 from dbt.adapters.base import AdapterPlugin
 from dbt.adapters.synthdb.connections import SynthdbConnectionManager, SynthdbCredentials
 from dbt.adapters.synthdb.impl import SynthdbAdapter
+from dbt_common.exceptions import DbtRuntimeError
 
-INCLUDE_PATH = str(Path(__file__).resolve().parent.parent / "include")
+from synthdb.dbt_plugin.include_path import IncludeProjectMissing, include_path
+
+try:
+    INCLUDE_PATH = include_path()
+except IncludeProjectMissing as exc:
+    raise DbtRuntimeError(str(exc)) from None
 
 Plugin = AdapterPlugin(
     adapter=SynthdbAdapter,  # type: ignore[arg-type]

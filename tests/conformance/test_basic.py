@@ -1,0 +1,65 @@
+"""dbt's basic adapter conformance classes on ``type: synthdb``.
+
+synthdb overrides quoting, relations and adds materializations on top of dbt-postgres; these
+stock classes prove that every ordinary dbt behaviour (tables, views, ephemeral and incremental
+models, seeds, snapshots, singular and generic tests, adapter methods, empty runs) still works.
+Each class runs real dbt commands against the suite's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dbt.tests.adapter.basic.test_adapter_methods import BaseAdapterMethod
+from dbt.tests.adapter.basic.test_base import BaseSimpleMaterializations
+from dbt.tests.adapter.basic.test_empty import BaseEmpty
+from dbt.tests.adapter.basic.test_ephemeral import BaseEphemeral
+from dbt.tests.adapter.basic.test_generic_tests import BaseGenericTests
+from dbt.tests.adapter.basic.test_incremental import BaseIncremental
+from dbt.tests.adapter.basic.test_singular_tests import BaseSingularTests
+from dbt.tests.adapter.basic.test_singular_tests_ephemeral import BaseSingularTestsEphemeral
+from dbt.tests.adapter.basic.test_snapshot_check_cols import BaseSnapshotCheckCols
+from dbt.tests.adapter.basic.test_snapshot_timestamp import BaseSnapshotTimestamp
+from dbt.tests.adapter.basic.test_validate_connection import BaseValidateConnection
+
+
+class TestSimpleMaterializationsSynthdb(BaseSimpleMaterializations):
+    pass
+
+
+class TestSingularTestsSynthdb(BaseSingularTests):
+    pass
+
+
+class TestSingularTestsEphemeralSynthdb(BaseSingularTestsEphemeral):
+    pass
+
+
+class TestEmptySynthdb(BaseEmpty):
+    pass
+
+
+class TestEphemeralSynthdb(BaseEphemeral):
+    pass
+
+
+class TestIncrementalSynthdb(BaseIncremental):
+    pass
+
+
+class TestGenericTestsSynthdb(BaseGenericTests):
+    pass
+
+
+class TestSnapshotCheckColsSynthdb(BaseSnapshotCheckCols):
+    pass
+
+
+class TestSnapshotTimestampSynthdb(BaseSnapshotTimestamp):
+    pass
+
+
+class TestAdapterMethodSynthdb(BaseAdapterMethod):
+    pass
+
+
+class TestValidateConnectionSynthdb(BaseValidateConnection):
+    pass
