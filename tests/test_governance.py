@@ -442,7 +442,8 @@ def test_releases_view_and_changelog(project, cli):
     assert rows[1][4] == "no changes" and rows[0][1] == rows[1][1]
     assert rows[1][2] > 2000 and rows[1][3] == "true"
     manifest = json.loads(
-        (project.path / "evidence" / "acme" / "people" / "v2" / "manifest.json").read_text()
+        (project.path / "evidence" / project.settings.dbname / "acme" / "people" / "v2"
+         / "manifest.json").read_text()
     )
     assert manifest["changelog"]["rows"] == [rows[0][2], rows[1][2]]
     assert manifest["role"] == "acme_reader" and manifest["approval_required"] is False

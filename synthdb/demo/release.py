@@ -20,6 +20,7 @@ from psycopg import sql
 from synthdb import db
 from synthdb.demo.source import load_demo_source
 from synthdb.errors import SynthdbError
+from synthdb.release.publish import release_evidence_base
 
 RECIPIENT_SCHEMA = "partner_demo"
 RECIPIENT_TABLE = "transactions"
@@ -100,7 +101,8 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
         ensure_login(conn, RECIPIENT_LOGIN, RECIPIENT_ROLE)
         conn.commit()
         info = summary(conn)
-    evidence = project_dir / "evidence" / "partner_demo" / RECIPIENT_TABLE / f"v{info['version']}"
+    evidence = (release_evidence_base(project_dir / "evidence", settings.dbname, "partner_demo",
+                                      RECIPIENT_TABLE) / f"v{info['version']}")
     print()
     print(f"Released   {info['relation']} (version {info['version']}, run {info['run_id']})")
     print(f"Rows       {info['rows']:,} synthetic rows")

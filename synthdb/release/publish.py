@@ -28,6 +28,7 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.release import audit, pgio
+from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 
 PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
@@ -56,6 +57,8 @@ class PublishRequest:
     evidence_dir: str = "evidence"
     # True: create the table but grant SELECT only after `synthdb approve` (synthdb.governance).
     approval_required: bool = False
+    # grants, not_null constraints, persisted description (synthdb.release.dbt_configs)
+    options: PublishOptions = field(default_factory=PublishOptions)
 
 
 def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
@@ -206,9 +209,10 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
             tmp, sql.Identifier(target_name)))
         conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
             target, sql.Literal(json.dumps(metadata, default=str))))
+        mock_columns = ((run[1] or {}).get("privacy") or {}).get("mock_columns") or []
         for col in columns:
-            doc = request.column_docs.get(col.name, "")
-            text = f"synthetic ({run[0]}){': ' + doc if doc else ''}"
+            text = column_comment(col.name, run[0], mock_columns,
+                                  request.column_docs.get(col.name, ""))
             conn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
                 target, sql.Identifier(col.name), sql.Literal(text)))
         role = sql.Identifier(request.role)
@@ -216,6 +220,7 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
             sql.Identifier(target_schema), role))
         if not request.approval_required:
             conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
+        apply_options(conn, request.model, target_schema, target, request.options)
         previous = _previous_manifest(conn, request)
         release_facts = {
             "role": request.role, "approval_required": request.approval_required,
@@ -223,7 +228,8 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
             "generator": run[1] or {}, "thresholds": _thresholds(verdict), "rows": run[3],
         }
         release_facts["changelog"] = changelog(previous, release_facts)
-        staged = _stage_evidence(request, metadata, columns, run, version, release_facts)
+        staged = _stage_evidence(request, metadata, columns, run, version, release_facts,
+                                 database=settings.dbname)
         manifest = json.loads((staged / "manifest.json").read_text())
         manifest["evidence_path"] = str((staged.parent / f"v{version}").resolve())
         manifest["metadata"] = metadata
@@ -323,11 +329,21 @@ def create_releases_view(conn, audit_schema: str, schema: str, recipient: str,
     conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, sql.Identifier(role)))
 
 
+def release_evidence_base(evidence_root: Path, database: str, recipient: str,
+                          table: str) -> Path:
+    """``<evidence>/<database>/<recipient>/<table>``: the folder of a table's ``v<N>`` releases.
+
+    Release versions are numbered per database (its audit schema), so the database is part of
+    the path: one project built against two databases keeps both ``v1`` folders (issue 11).
+    """
+    return evidence_root / (database or "_") / recipient / table
+
+
 def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
                     columns: list[pgio.PgColumn], run: tuple, version: int,
-                    release_facts: dict[str, Any] | None = None) -> Path:
-    base = (Path(request.project_root) / request.evidence_dir / request.recipient
-            / request.target[1])
+                    release_facts: dict[str, Any] | None = None, database: str = "") -> Path:
+    base = release_evidence_base(Path(request.project_root) / request.evidence_dir, database,
+                                 request.recipient, request.target[1])
     staged = base / f".staging-v{version}-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     (staged / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))

@@ -28,6 +28,7 @@ from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, EmptyInputError, SynthdbError
 from synthdb.release import audit, ledger, pgio, sqlchecks
 from synthdb.release.config import SynthConfig
+from synthdb.release.progress import Progress
 
 TMP_PREFIX = "__synthdb_tmp_"
 REPORT_KEYS = ("target", "protected_attributes", "min_group_size")
@@ -48,6 +49,7 @@ class SynthesisRequest:
     contract_id: str | None = None  # dbt unique id of the contract, for the in-build lint
     graph: dict[str, Any] | None = None
     target_path: str = "target"
+    progress: Progress | None = None  # stage lines (dbt's logger inside dbt)
 
 
 def _qualified(schema: str, name: str) -> sql.Composable:
@@ -254,6 +256,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
     target_schema, target_name = request.target
     tmp = _qualified(target_schema, TMP_PREFIX + run_id[:16])
     timings: dict[str, float] = {}
+    progress = request.progress or Progress(request.model)
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -261,6 +264,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now
+        progress.lap(name, timings[name])
 
     with psycopg.connect(settings.conninfo()) as conn:
         audit.ensure_schema(conn, schema)
@@ -276,6 +280,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 sql.Identifier(target_schema)))
             _cleanup_stale(conn, target_schema)
             conn.commit()
+            progress.start("read")
             if cfg.validate_contract and request.graph is not None and request.contract_id:
                 from synthdb.release.contract_gate import check_contract
 
@@ -344,7 +349,8 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
             else:
                 written = pgio.write_frames(
                     conn, tmp, columns,
-                    generator.sample_chunks(n_rows, seed=seed, chunk_size=cfg.chunk_size),
+                    progress.chunks(generator.sample_chunks(n_rows, seed=seed,
+                                                            chunk_size=cfg.chunk_size), n_rows),
                 )
             lap("sample_write")
             suppressed = 0

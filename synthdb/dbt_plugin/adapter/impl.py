@@ -153,6 +153,7 @@ class SynthdbAdapter(PostgresAdapter):
                            target_relation: Any, invocation_id: str | None = None) -> dict:
         """Run the synthesis of one ``synthetic`` model (see synthdb.release.synthesize)."""
         from synthdb.release.config import check_floors, parse_synth_config, tighten_with_tests
+        from synthdb.release.progress import Progress, dbt_sink
         from synthdb.release.synthesize import SynthesisRequest, run_synthesis
 
         model, graph = _as_dict(model), _as_dict(graph)
@@ -173,19 +174,31 @@ class SynthdbAdapter(PostgresAdapter):
                 contract_id=_contract_id(model, graph, cfg.source),
                 graph=graph,
                 target_path=str(getattr(self.config, "target_path", "target")),
+                progress=Progress(name, dbt_sink()),
             )
-            return run_synthesis(self._settings(), request)
+            result = run_synthesis(self._settings(), request)
+        if not result.get("passed"):
+            from dbt_common.exceptions import DbtRuntimeError
+
+            failed = ", ".join(result.get("failed_metrics") or []) or "required checks missing"
+            raise DbtRuntimeError(
+                f"synthdb: model {name}: privacy gate FAILED ({failed}); the staging table "
+                f"{target_relation} (run {result.get('run_id')}) and its evidence in "
+                f"{result.get('evidence')} are kept for inspection, and publish refuses it")
+        return result
 
     @available
     def synthdb_publish(self, model: Any, graph: Any, staging_relation: Any,
                         target_relation: Any, invocation_id: str | None = None) -> dict:
         """Gate-check and publish one ``publish`` model (see synthdb.release.publish)."""
+        from synthdb.release.dbt_configs import publish_options
         from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
 
         model, graph = _as_dict(model), _as_dict(graph)
         name = model.get("name", "?")
         with _dbt_errors(name, "publish", "release"):
             pub = parse_publish_config(model.get("config", {}).get("publish"), name)
+            options = publish_options(model, name, bool(pub.get("approval_required", False)))
             docs = {c: (v or {}).get("description", "") for c, v in
                     (model.get("columns") or {}).items()}
             request = PublishRequest(
@@ -194,13 +207,15 @@ class SynthdbAdapter(PostgresAdapter):
                 target=(target_relation.schema, target_relation.identifier),
                 recipient=pub["recipient"],
                 role=pub.get("role") or f"{pub['recipient']}_reader",
-                metadata={k: pub.get(k) for k in
-                          ("owner", "purpose", "retention", "licence", "contact")},
+                metadata={**{k: pub.get(k) for k in
+                             ("owner", "purpose", "retention", "licence", "contact")},
+                          "description": options.description},
                 approval_required=bool(pub.get("approval_required", False)),
                 column_docs=docs,
                 protected_schemas=upstream_schemas(model, graph),
                 invocation_id=invocation_id,
                 audit_schema=self.config.credentials.audit_schema,
                 project_root=self._project_root(),
+                options=options,
             )
             return run_publish(self._settings(), request)

@@ -10,6 +10,13 @@
   {%- set staging_relation = ref(pub.get('from')) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
 
+  {#- dbt's contract check (names, types, count) against the rows to be published, before
+      anything is exposed; grants, not_null constraints and persist_docs are applied by
+      synthdb in the publishing transaction (synthdb.release.dbt_configs) -#}
+  {%- if config.get('contract') and config.get('contract').enforced -%}
+    {{ get_assert_columns_equivalent('select * from ' ~ staging_relation) }}
+  {%- endif -%}
+
   {{ run_hooks(pre_hooks) }}
   {%- set result = adapter.synthdb_publish(model, graph, staging_relation, target_relation, invocation_id) -%}
   {{ log("synthdb: published " ~ result['relation'] ~ " version " ~ result['version'] ~ " (" ~ result['rows'] ~ " rows) to role " ~ result['role'] ~ "; evidence in " ~ result['evidence'], info=True) }}
