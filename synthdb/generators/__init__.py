@@ -1,4 +1,4 @@
-"""Generators: how synthetic rows are made (Gaussian copula, schema-only mock).
+"""Generators: how synthetic rows are made (Gaussian copula, sequential trees, schema-only mock).
 
 All share a scikit-learn style API: configure in ``__init__``, ``fit(frame, specs)``, then
 ``sample(n, seed)`` or ``sample_chunks(n, seed, chunk_size)``, and ``describe()`` for the
@@ -7,14 +7,21 @@ release evidence.
 
 from .copula import GaussianCopula
 from .mock import MockGenerator
+from .registry import DEFAULT_METHOD, GENERATORS, build_generator, default_generator
+from .sequential import SequentialTrees
 from .specs import KINDS, ROLES, ColumnSpec, infer_spec, infer_specs
 
 __all__ = [
     "ColumnSpec",
+    "DEFAULT_METHOD",
+    "GENERATORS",
     "GaussianCopula",
     "KINDS",
     "MockGenerator",
     "ROLES",
+    "SequentialTrees",
+    "build_generator",
+    "default_generator",
     "infer_spec",
     "infer_specs",
 ]

@@ -364,7 +364,8 @@ class _Datetime(_Column):
         bounds = None
         if spec.bounds is not None:
             bounds = tuple(
-                None if b is None else timeparts.bound_micros(b, getattr(s.dtype, "tz", None)) for b in spec.bounds
+                None if b is None else timeparts.bound_micros(b, getattr(s.dtype, "tz", None))
+                for b in spec.bounds
             )
         self.tail = tail if len(us) >= 2 else "quantile"
         if self.tail == "k_day":
@@ -770,6 +771,20 @@ class GaussianCopula:
             blocks.extend(col.scores(s, rng))
             atten.extend(col.atten)
             self.columns_.append(col)
+        self._fit_joint(blocks, atten, rng)
+        self.n_input_rows_ = n_input
+        self.n_train_rows_ = len(frame)
+        self.specs_ = [by_name[c] for c in names]
+        return self
+
+    def _fit_joint(
+        self, blocks: list[np.ndarray], atten: list[float], rng: np.random.Generator
+    ) -> None:
+        """The dependence between the latent scores: here one correlation of normal scores.
+
+        ``blocks`` are the training rows' uniform scores per latent dim (NaN where a column is
+        null), in column order. Subclasses model the same scores differently (``sequential``).
+        """
         if blocks:
             u = np.column_stack(blocks)
             z = ndtri(np.clip(u, _EPS, 1 - _EPS))
@@ -780,10 +795,6 @@ class GaussianCopula:
         else:
             self.corr_, self.shrinkage_ = np.zeros((0, 0)), 0.0
         self.chol_ = np.linalg.cholesky(self.corr_) if len(self.corr_) else self.corr_
-        self.n_input_rows_ = n_input
-        self.n_train_rows_ = len(frame)
-        self.specs_ = [by_name[c] for c in names]
-        return self
 
     def _choose_parents(
         self, frame: pd.DataFrame, names: list[Any], by_name: dict, mock: set
@@ -882,10 +893,20 @@ class GaussianCopula:
     ) -> pd.DataFrame:
         """One chunk of ``m`` rows, columns decoded in ``order`` (leaders and parents first);
         its temporaries die on return, so chunks do not pile up."""
+        u = self._latent(rng, m)
+        return self._decode_chunk(u, rng, order, offsets)
+
+    def _latent(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """``m`` rows of latent uniform scores, one column per latent dim."""
         d = self.chol_.shape[0]
         z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
-        u = np.clip(ndtr(z), _EPS, 1 - _EPS)
-        del z
+        return np.clip(ndtr(z), _EPS, 1 - _EPS)
+
+    def _decode_chunk(
+        self, u: np.ndarray, rng: np.random.Generator, order: list[int], offsets: np.ndarray
+    ) -> pd.DataFrame:
+        """The output frame from latent scores ``u`` (columns, shared nulls, derived columns)."""
+        m = len(u)
         cols: list[pd.Series | None] = [None] * len(self.names_)
         leaders = getattr(self, "null_leader_", {})
         parents = getattr(self, "parent_", {})

@@ -153,7 +153,8 @@ def _specs(frame: pd.DataFrame, columns: list[pgio.PgColumn], cfg: SynthConfig, 
 
 
 def _build_generator(cfg: SynthConfig, seed: int, mock: set[str]):
-    from synthdb.generators import GaussianCopula, MockGenerator
+    """The model's generator: ``synth.generator.method`` (default: ``default_generator``'s)."""
+    from synthdb.generators import MockGenerator, build_generator
 
     if cfg.mode == "mock":
         return MockGenerator(seed=seed)
@@ -165,8 +166,8 @@ def _build_generator(cfg: SynthConfig, seed: int, mock: set[str]):
         **cfg.generator,
     }
     try:
-        return GaussianCopula(**options, passthrough_mock=mock)
-    except TypeError as exc:
+        return build_generator(**options, passthrough_mock=mock)
+    except ConfigError as exc:
         raise ConfigError(f"config synth.generator: {exc}") from exc
 
 

@@ -1,0 +1,380 @@
+"""Sequential tree generator: each latent dimension drawn from a tree leaf given the ones before.
+
+The Gaussian copula ties columns together with one correlation matrix; that cannot hold
+``arr_delay ≈ dep_delay`` at 0.9 rank correlation next to a spike at zero, routes that exist
+only for some carriers, or interactions. Here the same latent scores the copula builds (null
+flags, values as ranks or outcomes, timestamp trend and calendar parts — the copula's column
+objects, so marginals, tail protection, calendars, shared nulls and derived columns are the
+copula's) are modelled one after another, synthpop-style: a decision tree per dimension,
+trained on the dimensions before it, splits the training rows into leaves (conditioning cells),
+and sampling walks the same trees, drawing each dimension from its leaf's distribution.
+
+Privacy controls, all structural:
+
+* every leaf holds at least ``min_leaf_rows`` (never fewer than ``rare_min_count``) training rows;
+* a leaf keeps a distribution, never rows: outcome frequencies for discrete dimensions, a
+  smoothed quantile table of scores (``rows_per_knot = rare_min_count``) for continuous ones,
+  decoded through the column's protected quantile table — so numbers are interpolated, stay
+  inside the protected tails, and no training row is copied as a whole;
+* categories seen fewer than ``rare_min_count`` times are not in the model at all (the copula's
+  rule), and a pair of categorical values seen together fewer than ``rare_min_count`` times is
+  never emitted: such draws are redrawn from the leaf, and a row that still holds one is
+  dropped and replaced.
+
+Trees are scikit-learn's CART, fitted on at most ``tree_rows`` rows; sampling is vectorised per
+chunk (one ``apply`` and one draw per dimension), so memory is flat in the number of rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from synthdb.errors import ConfigError
+
+from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
+from .leaves import LeafCodes, LeafQuantiles
+from .marginals import IntervalMarginal
+
+VERSION = "1"
+#: discrete targets with more outcomes are grouped (frequent ones + "other") for tree growth
+MAX_TREE_CLASSES = 32
+#: redraws of a value that forms a rare pair before the whole row is dropped
+REDRAWS = 8
+
+
+class _Dim:
+    """One latent dimension: where it comes from and how its scores map to outcomes."""
+
+    def __init__(
+        self,
+        col: int,
+        offset: int,
+        role: str,
+        marginal: IntervalMarginal | None = None,
+        banned: np.ndarray | None = None,
+        part: str | None = None,
+    ) -> None:
+        self.col = col  # index into columns_
+        self.offset = offset  # column of the latent matrix
+        self.role = role  # flag, value, trend, part
+        self.marginal = marginal  # None = continuous
+        self.banned = banned if banned is not None else np.zeros(0, dtype=np.int64)
+        self.part = part
+        self.null_dim: int | None = None  # index of the flag dim that makes this one NULL
+        self.tree: Any = None
+        self.n_leaves = 1
+        self.leaf_of: np.ndarray | None = None  # tree node id -> leaf number
+        self.dist: LeafCodes | LeafQuantiles | None = None
+        self.pairs: list[tuple[int, np.ndarray]] = []  # (earlier dim, allowed pair keys)
+
+    @property
+    def discrete(self) -> bool:
+        return self.marginal is not None
+
+    @property
+    def n_codes(self) -> int:
+        return len(self.marginal.width) if self.marginal is not None else 0
+
+
+class SequentialTrees(GaussianCopula):
+    """Sequential CART synthesizer on the copula's latent scores (configure, ``fit``, ``sample``).
+
+    Keyword parameters are the copula's (rare categories, tails, calendars, derived columns, mock
+    columns, chunked sampling; not ``conditional_numbers``: the trees condition), plus:
+
+    min_leaf_rows: training rows per leaf at least (raised to ``rare_min_count``).
+    max_leaves: at most this many leaves per tree (bounds fit time and model size).
+    tree_rows: the trees are fitted on at most this many of the training rows.
+    protect_pairs: never emit a pair of categorical values seen together fewer than
+        ``rare_min_count`` times (unseen pairs included).
+
+    Differential privacy is not available here (``epsilon`` must stay None): use the copula.
+    """
+
+    def __init__(
+        self,
+        min_leaf_rows: int = 20,
+        max_leaves: int = 4_000,
+        tree_rows: int = 100_000,
+        protect_pairs: bool = True,
+        leaf_rows_per_knot: int = 1,
+        **copula_params: Any,
+    ) -> None:
+        # the trees condition every column on the ones before it: no per-category tables
+        super().__init__(**copula_params, conditional_numbers=False)
+        self.min_leaf_rows = min_leaf_rows
+        self.max_leaves = max_leaves
+        self.tree_rows = tree_rows
+        self.protect_pairs = protect_pairs
+        self.leaf_rows_per_knot = leaf_rows_per_knot
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self._dp_active():
+            raise ConfigError(
+                "SequentialTrees: differential privacy (epsilon) is not available for the "
+                "sequential generator; use method gaussian_copula with epsilon"
+            )
+        if int(self.min_leaf_rows) < 1 or int(self.max_leaves) < 2 or int(self.tree_rows) < 1:
+            raise ConfigError(
+                "SequentialTrees: min_leaf_rows and tree_rows must be >= 1, max_leaves >= 2"
+            )
+
+    # ------------------------------------------------------------------ fit
+    def _dims(self) -> list[_Dim]:
+        """Latent dims of the fitted columns, in the order of the copula's latent matrix."""
+        dims: list[_Dim] = []
+        flag_dim: dict[int, int] = {}
+        offset = 0
+        for i, col in enumerate(self.columns_):
+            first = len(dims)
+            if col.flag is not None:
+                dims.append(_Dim(i, offset, "flag", col.flag))
+                flag_dim[i] = first
+            own = int(col.flag is not None)
+            if isinstance(col, _Numeric):
+                marg = col.marginal if col.values is not None else None
+                dims.append(_Dim(i, offset + own, "value", marg))
+            elif isinstance(col, _Categorical):
+                banned = np.flatnonzero(col.outcome_code == -2)
+                dims.append(_Dim(i, offset + own, "value", col.marginal, banned))
+            elif isinstance(col, _Datetime):
+                # calendar parts first (month before weekday: the weekday's scores are read
+                # given the month), then the trend, whose score is a rank inside their cell
+                for p in sorted(col.parts, key=("month", "dow", "hour").index):
+                    at = offset + own + 1 + col.parts.index(p)
+                    dims.append(_Dim(i, at, "part", col.part_marginals[p], part=p))
+                dims.append(_Dim(i, offset + own, "trend"))
+            offset += col.dims
+            assert len(dims) - first == col.dims
+        for d in dims:
+            if d.role == "flag":
+                continue
+            owner = self.null_leader_.get(d.col, d.col)
+            d.null_dim = flag_dim.get(owner)
+        return dims
+
+    def _dow_tables(self, d: _Dim, month: np.ndarray | None) -> list[tuple[np.ndarray, Any]]:
+        """(rows, weekday-given-month marginal) pairs: the copula reads a weekday's score with
+        its month's weekday frequencies where that month has enough rows."""
+        col = self.columns_[d.col]
+        if d.part != "dow" or not isinstance(col, _Datetime) or month is None:
+            return []
+        return [
+            (month == m, marg) for m, marg in enumerate(col.dow_given_month) if marg is not None
+        ]
+
+    def _codes_of(self, d: _Dim, u: np.ndarray, month: np.ndarray | None) -> np.ndarray:
+        """Outcome codes of a discrete dim from its scores (as the copula's decode reads them)."""
+        codes = np.full(len(u), -1, dtype=np.int64)
+        ok = ~np.isnan(u)
+        codes[ok] = d.marginal.from_uniform(u[ok])
+        for sel, marg in self._dow_tables(d, month):
+            codes[sel & ok] = marg.from_uniform(u[sel & ok])
+        return codes
+
+    def _scores_of(
+        self, d: _Dim, codes: np.ndarray, month: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Scores that the copula's decode reads back as ``codes`` (inverse of ``_codes_of``)."""
+        u = d.marginal.to_uniform(codes, rng)
+        for sel, marg in self._dow_tables(d, month):
+            u[sel] = marg.to_uniform(codes[sel], rng)
+        return u
+
+    def _month_dim(self, d: _Dim) -> int | None:
+        for j, e in enumerate(self.dims_):
+            if e.col == d.col and e.part == "month":
+                return j
+        return None
+
+    def _fit_joint(
+        self, blocks: list[np.ndarray], atten: list[float], rng: np.random.Generator
+    ) -> None:
+        """One tree per latent dim on the dims before it; leaves keep protected distributions."""
+        self.corr_, self.shrinkage_ = np.zeros((0, 0)), 0.0
+        self.chol_ = self.corr_
+        self.dims_ = self._dims()
+        n = len(blocks[0]) if blocks else 0
+        if n > int(self.tree_rows):
+            rows = np.sort(rng.choice(n, size=int(self.tree_rows), replace=False))
+            blocks = [b[rows] for b in blocks]
+            n = len(rows)
+        feats = np.full((n, len(self.dims_)), np.nan, dtype=np.float32)
+        codes: dict[int, np.ndarray] = {}
+        for j, d in enumerate(self.dims_):
+            u = blocks[d.offset]
+            if d.discrete:
+                mj = self._month_dim(d) if d.part == "dow" else None
+                c = self._codes_of(d, u, codes.get(mj) if mj is not None else None)
+                codes[j] = c
+                feats[:, j] = np.where(c >= 0, c, np.nan)
+            else:
+                feats[:, j] = u
+        min_leaf = max(int(self.min_leaf_rows), int(self.rare_min_count))
+        for j, d in enumerate(self.dims_):
+            target_ok = (codes[j] >= 0) if d.discrete else ~np.isnan(feats[:, j])
+            if d.discrete:
+                target_ok &= ~np.isin(codes[j], d.banned)
+            rows = np.flatnonzero(target_ok)
+            y = codes[j][rows] if d.discrete else feats[rows, j].astype(float)
+            leaf = np.zeros(len(rows), dtype=np.int64)
+            n_leaves = 1
+            if j > 0 and len(rows) >= 2 * min_leaf:
+                d.tree = self._tree(d, y, min_leaf, rng)
+                with warnings.catch_warnings():
+                    # many outcomes on few rows is expected here, not a mistaken regression
+                    warnings.filterwarnings("ignore", "The number of unique classes")
+                    d.tree.fit(feats[rows, :j], self._tree_target(d, y))
+                node_leaf, n_leaves = _leaf_numbers(d.tree)
+                d.n_leaves = n_leaves
+                d.leaf_of = node_leaf
+                leaf = node_leaf[d.tree.apply(feats[rows, :j])]
+            if d.discrete:
+                d.dist = LeafCodes(leaf, y, n_leaves, d.n_codes, d.banned)
+            else:
+                d.dist = LeafQuantiles(leaf, y, n_leaves, int(self.leaf_rows_per_knot))
+        self._fit_pairs(codes)
+        self.n_tree_rows_ = n
+
+    def _tree(self, d: _Dim, y: np.ndarray, min_leaf: int, rng: np.random.Generator) -> Any:
+        seed = int(rng.integers(2**31 - 1))
+        kw = dict(min_samples_leaf=min_leaf, max_leaf_nodes=int(self.max_leaves), random_state=seed)
+        if not d.discrete or d.n_codes <= 2:
+            return DecisionTreeRegressor(**kw)
+        return DecisionTreeClassifier(**kw)
+
+    @staticmethod
+    def _tree_target(d: _Dim, y: np.ndarray) -> np.ndarray:
+        """What the tree learns: scores, 0/1, or outcomes (infrequent ones grouped)."""
+        if not d.discrete or d.n_codes <= 2:
+            return y.astype(float)
+        counts = np.bincount(y, minlength=d.n_codes)
+        if d.n_codes <= MAX_TREE_CLASSES:
+            return y
+        top = np.argsort(-counts, kind="stable")[: MAX_TREE_CLASSES - 1]
+        group = np.full(d.n_codes, MAX_TREE_CLASSES - 1, dtype=np.int64)
+        group[top] = np.arange(len(top))
+        return group[y]
+
+    def _fit_pairs(self, codes: dict[int, np.ndarray]) -> None:
+        """Allowed (earlier value, value) pairs of categorical dims: seen >= rare_min_count."""
+        if not self.protect_pairs:
+            return
+        cat = [
+            j
+            for j, d in enumerate(self.dims_)
+            if d.role == "value"
+            and isinstance(self.columns_[d.col], _Categorical)
+            and self.columns_[d.col].kind == "categorical"  # type: ignore[attr-defined]
+        ]
+        k = int(self.rare_min_count)
+        for b_i, b in enumerate(cat):
+            db = self.dims_[b]
+            for a in cat[:b_i]:
+                ok = (codes[a] >= 0) & (codes[b] >= 0)
+                keys = codes[a][ok] * db.n_codes + codes[b][ok]
+                uk, cnt = np.unique(keys, return_counts=True)
+                n_a = self.dims_[a].n_codes
+                if len(uk[cnt >= k]) == n_a * db.n_codes:
+                    continue  # every pair is frequent: nothing to check
+                db.pairs.append((a, uk[cnt >= k]))
+
+    # --------------------------------------------------------------- sample
+    def _latent(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        """``m`` rows of latent scores drawn dim by dim from the trees' leaves."""
+        d_total = sum(c.dims for c in self.columns_)
+        out = np.full((m, d_total), 0.5)
+        have = 0
+        while have < m:
+            want = m - have if have == 0 else int((m - have) * 1.2) + 16
+            u, ok = self._draw(rng, want)
+            u = u[ok][: m - have]
+            out[have : have + len(u)] = u
+            have += len(u)
+        return out
+
+    def _draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Latent scores of ``m`` rows, and which rows hold no rare pair."""
+        d_total = sum(c.dims for c in self.columns_)
+        u = np.full((m, d_total), 0.5)
+        feats = np.full((m, len(self.dims_)), np.nan, dtype=np.float32)
+        codes: dict[int, np.ndarray] = {}
+        ok_rows = np.ones(m, dtype=bool)
+        for j, d in enumerate(self.dims_):
+            live = np.ones(m, dtype=bool)
+            if d.null_dim is not None:
+                live = codes[d.null_dim] == 0
+            rows = np.flatnonzero(live)
+            if d.tree is not None and len(rows):
+                leaf = d.leaf_of[d.tree.apply(feats[rows, :j])]
+            else:
+                leaf = np.zeros(len(rows), dtype=np.int64)
+            v = d.dist.sample(leaf, rng.random(len(rows)))
+            if d.discrete:
+                c = np.full(m, -1, dtype=np.int64)
+                c[rows] = v
+                for _ in range(REDRAWS):
+                    bad = rows[~self._pairs_ok(d, c, codes, rows)]
+                    if not len(bad):
+                        break
+                    pos = np.searchsorted(rows, bad)
+                    c[bad] = d.dist.sample(leaf[pos], rng.random(len(bad)))
+                ok_rows[rows] &= self._pairs_ok(d, c, codes, rows)
+                codes[j] = c
+                feats[rows, j] = c[rows]
+                mj = self._month_dim(d) if d.part == "dow" else None
+                month = codes[mj][rows] if mj is not None else None
+                u[rows, d.offset] = self._scores_of(d, c[rows], month, rng)
+            else:
+                feats[rows, j] = v
+                u[rows, d.offset] = np.clip(v, 1e-9, 1 - 1e-9)
+        return u, ok_rows
+
+    def _pairs_ok(
+        self, d: _Dim, c: np.ndarray, codes: dict[int, np.ndarray], rows: np.ndarray
+    ) -> np.ndarray:
+        """For ``rows``: no (earlier value, value) pair of ``d`` is rare."""
+        ok = np.ones(len(rows), dtype=bool)
+        for a, allowed in d.pairs:
+            ca = codes[a][rows]
+            has = ca >= 0
+            key = ca[has] * d.n_codes + c[rows][has]
+            pos = np.minimum(np.searchsorted(allowed, key), max(len(allowed) - 1, 0))
+            found = allowed[pos] == key if len(allowed) else np.zeros(len(key), dtype=bool)
+            ok[np.flatnonzero(has)[~found]] = False
+        return ok
+
+    # ------------------------------------------------------------- describe
+    def describe(self) -> dict:
+        out = super().describe()
+        out["method"] = "sequential_trees"
+        out["version"] = VERSION
+        out["correlation"] = {
+            "model": "one CART tree per latent dimension, on the dimensions before it",
+            "dims": len(self.dims_),
+            "leaves": int(sum(d.n_leaves for d in self.dims_)),
+            "tree_rows": int(self.n_tree_rows_),
+        }
+        out["privacy"].update(
+            {
+                "min_leaf_rows": max(int(self.min_leaf_rows), int(self.rare_min_count)),
+                "leaf_distribution": "outcome frequencies / smoothed score quantile tables",
+                "rare_pairs": "never emitted" if self.protect_pairs else "not checked",
+                "rare_pair_checks": int(sum(len(d.pairs) for d in self.dims_)),
+            }
+        )
+        return out
+
+
+def _leaf_numbers(tree: Any) -> tuple[np.ndarray, int]:
+    """Map from node id to leaf number (0..L-1; -1 for split nodes), and L."""
+    left = tree.tree_.children_left
+    is_leaf = left == -1
+    out = np.full(len(left), -1, dtype=np.int64)
+    out[is_leaf] = np.arange(int(is_leaf.sum()))
+    return out, int(is_leaf.sum())
