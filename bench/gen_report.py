@@ -11,7 +11,15 @@ from __future__ import annotations
 import json
 import sys
 
-METHODS = ("synthdb", "sdv", "marginals")
+METHODS = ("synthdb_seq", "synthdb", "cart", "mostlyai", "sdv", "marginals")
+LABELS = {
+    "synthdb_seq": "synthdb trees",
+    "synthdb": "synthdb copula",
+    "cart": "CART (synthpop-style)",
+    "mostlyai": "MOSTLY AI engine",
+    "sdv": "SDV copula",
+    "marginals": "marginals",
+}
 ROWS = [
     ("fit_s", "fit s"),
     ("sample_s", "sample s"),
@@ -19,6 +27,8 @@ ROWS = [
     ("qa_accuracy", "QA accuracy"),
     ("qa_univariate", "QA univariate"),
     ("qa_bivariate", "QA bivariate"),
+    ("qa_trivariate", "QA trivariate"),
+    ("qa_accuracy_holdout", "QA accuracy of a same-sized holdout (ceiling)"),
     ("dcr_share", "DCR share (qa report, 1 draw)"),
     ("dcr_share_mean5", "DCR share, mean of 5 draws"),
     ("dcr_share_range5", "DCR share, range of 5 draws"),
@@ -43,15 +53,19 @@ ROWS = [
     ("agree_day", "day = day(time_hour)"),
     ("agree_hour", "hour = hour(time_hour)"),
     ("agree_all", "all four agree"),
+    ("delay_rank_corr_real", "dep/arr delay rank corr., training"),
+    ("delay_rank_corr", "dep/arr delay rank corr."),
+    ("unseen_routes_share", "(carrier, origin, dest) not in training"),
+    ("unseen_routes_share_holdout", "same share, holdout's own"),
 ]
 QA_FLOOR = {"credit_data": 0.90, "CPS1988": 0.95}
 #: keys of a generator_vs_sdv JSON that are not datasets
 NOT_DATASETS = ("scaling", "meta")
 
 
-
 def _mb(v: object) -> str:
     return f"{v:.1f}" if isinstance(v, (int, float)) and v == v else ""
+
 
 def _cell(r: dict, key: str) -> str:
     if key == "dcr_share_range5":
@@ -120,6 +134,47 @@ def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
     return out
 
 
+def seq_targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
+    """Issue 13's targets for the sequential trees (synthdb_seq), judged on this run."""
+    s = r.get("synthdb_seq", {})
+    out: list[tuple[str, bool | None]] = []
+    if "qa_accuracy" in s:
+        ref = s.get("qa_accuracy_holdout")
+        out.append(
+            (
+                f"QA accuracy within 0.01 of the holdout's ({ref:.4f})" if ref else "QA vs holdout",
+                None if ref is None else s["qa_accuracy"] >= ref - 0.01,
+            )
+        )
+        for other in ("synthdb", "mostlyai"):
+            out.append(
+                (f"QA accuracy > {LABELS[other]}", _beats(s, r.get(other, {}), "qa_accuracy"))
+            )
+    if "dcr_share_mean5" in s:
+        out.append(("DCR share (mean of 5) ≤ 0.52", s["dcr_share_mean5"] <= 0.52))
+    if "ims_all_cols_mean5" in s:
+        out.append(
+            (
+                "identical rows ≤ holdout's own (mean of 5)",
+                s["ims_all_cols_mean5"] <= s["ims_all_cols_holdout_mean5"],
+            )
+        )
+    if "singling_out_risk" in s:
+        out.append(("singling-out ≤ 0.10", s["singling_out_risk"] <= 0.10))
+    if "delay_rank_corr" in s:
+        gap = abs(s["delay_rank_corr"] - s["delay_rank_corr_real"])
+        out.append((f"dep/arr delay rank corr. within 0.03 (off by {gap:.3f})", gap <= 0.03))
+        out.append(
+            (
+                "unseen (carrier, origin, dest) share ≤ holdout's",
+                s["unseen_routes_share"] <= s["unseen_routes_share_holdout"],
+            )
+        )
+    if "agree_all" in s:
+        out.append(("calculated columns consistent in 100% of rows", s["agree_all"] == 1.0))
+    return out
+
+
 def _speed(r: dict) -> str:
     s, v = r.get("synthdb", {}), r.get("sdv", {})
     if "fit_s" in s and "fit_s" in v:
@@ -134,7 +189,7 @@ def _header(res: dict) -> list[str]:
     meta = res.get("meta", {})
     names = [n for n in res if n not in NOT_DATASETS]
     lines = [
-        "# synthdb GaussianCopula vs SDV GaussianCopulaSynthesizer vs independent marginals",
+        "# synthdb SequentialTrees and GaussianCopula vs CART, MOSTLY AI's engine, SDV, marginals",
         "",
     ]
     run = []
@@ -151,6 +206,11 @@ def _header(res: dict) -> list[str]:
             f"Seed {meta.get('seed', '?')}, 80/20 split; metrics on at most "
             f"{meta.get('max_metric_rows', 0):,} rows, {meta.get('attacks', '?')} anonymeter attacks."
         )
+        if meta.get("mostly_minutes") is not None and "mostlyai" in meta.get("methods", []):
+            run.append(
+                f"MOSTLY AI engine: TabularARGN, value protection on, CPU, training budget "
+                f"{meta['mostly_minutes']:g} min per dataset (`--mostly-minutes`)."
+            )
         if meta.get("quick"):
             run.append("Quick mode: large datasets cut to 50,000 rows before the split.")
     else:
@@ -200,17 +260,27 @@ def render(res: dict) -> str:
             continue
         r = d["results"]
         lines += [f"## {name} ({d['rows']:,} rows × {d['cols']} columns, 80/20 split)", ""]
-        lines += ["| metric | synthdb | SDV | marginals |", "|---|---|---|---|"]
+        ran = [m for m in METHODS if m in r]
+        lines += [
+            "| metric | " + " | ".join(LABELS[m] for m in ran) + " |",
+            "|---" * (len(ran) + 1) + "|",
+        ]
         for key, label in ROWS:
-            if any(_has(r.get(m, {}), key) for m in METHODS):
-                cells = " | ".join(_cell(r.get(m, {}), key) for m in METHODS)
+            if any(_has(r.get(m, {}), key) for m in ran):
+                cells = " | ".join(_cell(r.get(m, {}), key) for m in ran)
                 lines.append(f"| {label} | {cells} |")
         errs = {m: r[m]["error"] for m in METHODS if "error" in r.get(m, {})}
         for m, e in errs.items():
             lines.append(f"\n{m}: a metric failed: `{e}`")
+        if seq_targets(name, r):
+            lines += [
+                "",
+                "Targets (synthdb trees, issue 13): "
+                + "; ".join(f"{k}: {_verdict(ok)}" for k, ok in seq_targets(name, r)),
+            ]
         lines += [
             "",
-            "Targets (synthdb): "
+            "Targets (synthdb copula, issue 3): "
             + "; ".join(f"{k}: {_verdict(ok)}" for k, ok in _targets(name, r)),
             "",
         ]
@@ -266,6 +336,27 @@ def render(res: dict) -> str:
                         s2 <= 1.05 * s1,
                     )
                 )
+        seq = sorted(
+            (k, p)
+            for k, p in sc.items()
+            if k.startswith("synthdb_seq_") and "fit_s" in p and "stream" not in k
+        )
+        for k, p in seq:
+            total = p["fit_s"] + p["sample_s"]
+            checks.append((f"{k}: fit+sample {total:.1f} s ≤ 60 s", total <= 60))
+        sstreams = sorted(
+            (p["rows"], p["peak_rss_mb"])
+            for k, p in sc.items()
+            if k.startswith("synthdb_seq_stream") and "peak_rss_mb" in p
+        )
+        if len(sstreams) == 2:
+            (n1, r1), (n2, r2) = sstreams
+            checks.append(
+                (
+                    f"trees: {n2:,} rows streamed at {r2:.1f} MB vs {n1:,} at {r1:.1f} MB (within 5%)",
+                    r2 <= 1.05 * r1,
+                )
+            )
         lines += [
             "",
             "Targets: " + "; ".join(f"{k}: **{'PASS' if ok else 'FAIL'}**" for k, ok in checks),

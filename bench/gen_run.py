@@ -4,16 +4,22 @@ Called through multiprocessing's *spawn* context: the child imports only what th
 needs, reads the training frame from a pickle, writes the synthetic frame to another pickle and
 returns timings plus ``ru_maxrss`` (peak resident set size of that child alone).
 
-``synthdb_stream`` fits the same way but never holds the output: ``sample_chunks`` frames are
+Methods: ``synthdb`` (GaussianCopula), ``synthdb_seq`` (SequentialTrees), ``cart`` (the
+synthpop-style baseline in ``gen_cart.py``), ``mostlyai`` (MOSTLY AI's open engine, TabularARGN
+with value protection on CPU, trained for ``BENCH_MOSTLY_MINUTES`` minutes), ``sdv``,
+``marginals``. ``synthdb_stream`` / ``synthdb_seq_stream`` fit the same way but never holds the output: ``sample_chunks`` frames are
 encoded to Parquet one at a time (to ``out_path``, or ``/dev/null``), so its peak RSS shows
 whether memory stays flat as the number of rows grows.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import resource
 import time
+
+import pandas as pd
 
 
 def _peak_rss_mb() -> float:
@@ -54,13 +60,23 @@ def _same_zones(synth, train):
     return synth
 
 
+#: MOSTLY AI engine training budget in minutes (bench/run.sh --mostly-minutes)
+MOSTLY_MINUTES = float(os.environ.get("BENCH_MOSTLY_MINUTES", "3"))
+
+
 def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
     with open(train_path, "rb") as fh:
         train = pickle.load(fh)
     # imports happen before the clock starts: we time the work, not the import of a library
     if method in ("synthdb", "synthdb_stream"):
         from synthdb.generators import GaussianCopula
-    if method == "synthdb_stream":
+    if method in ("synthdb_seq", "synthdb_seq_stream"):
+        from synthdb.generators import SequentialTrees as GaussianCopula  # same API
+    if method == "cart":
+        from gen_cart import CartBaseline
+    if method == "mostlyai":
+        from mostlyai.engine import TabularARGN
+    if method.endswith("_stream"):
         import pyarrow as pa
         import pyarrow.parquet as pq
     elif method == "sdv":
@@ -68,11 +84,41 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
         from sdv.single_table import GaussianCopulaSynthesizer
     base_rss = _peak_rss_mb()
     t0 = time.perf_counter()
-    if method == "synthdb":
+    if method in ("synthdb", "synthdb_seq"):
         gen = GaussianCopula(random_state=seed).fit(train)
         t1 = time.perf_counter()
         synth = gen.sample(n, seed=seed)
-    elif method == "synthdb_stream":
+    elif method == "cart":
+        gen = CartBaseline(random_state=seed).fit(train)
+        t1 = time.perf_counter()
+        synth = gen.sample(n, seed=seed)
+    elif method == "mostlyai":
+        gen = TabularARGN(
+            max_training_time=MOSTLY_MINUTES,
+            value_protection=True,
+            device="cpu",
+            random_state=seed,
+        )
+        # the engine gets tz-aware timestamps as local wall time, as mostlyai-qa does
+        naive = train.copy()
+        for c in naive.columns:
+            if getattr(naive[c].dtype, "tz", None) is not None:
+                naive[c] = naive[c].dt.tz_localize(None)
+        gen.fit(naive)
+        t1 = time.perf_counter()
+        synth = gen.sample(n_samples=n)
+        synth = synth[list(train.columns)]
+        for c in train.columns:  # the engine returns its own dtypes (strings, naive stamps)
+            try:
+                if getattr(train[c].dtype, "tz", None) is not None:
+                    synth[c] = pd.to_datetime(synth[c]).dt.tz_localize(
+                        train[c].dtype.tz, ambiguous="NaT", nonexistent="NaT"
+                    )
+                else:
+                    synth[c] = synth[c].astype(train[c].dtype)
+            except (TypeError, ValueError):
+                pass
+    elif method.endswith("_stream"):
         import gc
 
         gen = GaussianCopula(random_state=seed).fit(train)
@@ -106,7 +152,6 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
             synth = synth["table"]
     elif method == "marginals":  # independent columns: the no-correlation baseline
         import numpy as np
-        import pandas as pd
 
         rng = np.random.default_rng(seed)
         t1 = time.perf_counter()
@@ -128,7 +173,7 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
         "peak_rss_mb": _peak_rss_mb(),
         "rss_before_mb": base_rss,
     }
-    if method == "synthdb_stream":
+    if method.endswith("_stream"):
         # the high-water mark was restarted after fitting: the run's peak is the larger phase
         out["fit_peak_rss_mb"] = fit_peak
         out["sample_peak_rss_mb"] = sample_peak

@@ -18,8 +18,8 @@ Privacy controls, all structural:
   inside the protected tails, and no training row is copied as a whole;
 * categories seen fewer than ``rare_min_count`` times are not in the model at all (the copula's
   rule), and a pair of categorical values seen together fewer than ``rare_min_count`` times is
-  never emitted: such draws are redrawn from the leaf, and a row that still holds one is
-  dropped and replaced.
+  never emitted (columns of at most ``pair_max_categories`` categories): such draws are redrawn
+  from the leaf, and a row that still holds one is dropped and replaced.
 
 Trees are scikit-learn's CART, fitted on at most ``tree_rows`` rows; sampling is vectorised per
 chunk (one ``apply`` and one draw per dimension), so memory is flat in the number of rows.
@@ -41,7 +41,7 @@ from .marginals import IntervalMarginal
 
 VERSION = "1"
 #: discrete targets with more outcomes are grouped (frequent ones + "other") for tree growth
-MAX_TREE_CLASSES = 32
+MAX_TREE_CLASSES = 16
 #: redraws of a value that forms a rare pair before the whole row is dropped
 REDRAWS = 8
 
@@ -90,7 +90,8 @@ class SequentialTrees(GaussianCopula):
     max_leaves: at most this many leaves per tree (bounds fit time and model size).
     tree_rows: the trees are fitted on at most this many of the training rows.
     protect_pairs: never emit a pair of categorical values seen together fewer than
-        ``rare_min_count`` times (unseen pairs included).
+        ``rare_min_count`` times (unseen pairs included), for columns of at most
+        ``pair_max_categories`` emitted categories.
 
     Differential privacy is not available here (``epsilon`` must stay None): use the copula.
     """
@@ -99,9 +100,10 @@ class SequentialTrees(GaussianCopula):
         self,
         min_leaf_rows: int = 20,
         max_leaves: int = 4_000,
-        tree_rows: int = 100_000,
+        tree_rows: int = 50_000,
         protect_pairs: bool = True,
         leaf_rows_per_knot: int = 1,
+        pair_max_categories: int = 200,
         **copula_params: Any,
     ) -> None:
         # the trees condition every column on the ones before it: no per-category tables
@@ -111,6 +113,7 @@ class SequentialTrees(GaussianCopula):
         self.tree_rows = tree_rows
         self.protect_pairs = protect_pairs
         self.leaf_rows_per_knot = leaf_rows_per_knot
+        self.pair_max_categories = pair_max_categories
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -272,6 +275,9 @@ class SequentialTrees(GaussianCopula):
             and isinstance(self.columns_[d.col], _Categorical)
             and self.columns_[d.col].kind == "categorical"  # type: ignore[attr-defined]
         ]
+        # a pair with a near-unique side (tail numbers: a plane flies a route a few times)
+        # would forbid most draws; the rare categories of such a column are still never emitted
+        cat = [j for j in cat if self.dims_[j].n_codes <= int(self.pair_max_categories)]
         k = int(self.rare_min_count)
         for b_i, b in enumerate(cat):
             db = self.dims_[b]
