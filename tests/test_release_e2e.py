@@ -299,3 +299,31 @@ def test_publish_is_atomic_for_a_concurrent_reader(project, released):
             "JOIN synthdb_audit.runs u USING (run_id)")}
     assert errors == []
     assert len(seen) > 50 and set(seen) <= published
+
+
+def test_failing_utility_threshold_stops_publish(project, released):
+    """A declared utility threshold the release misses fails its stored check, the generic test
+    `utility`, and the publish; a met one is stored with its verdict and lets the release out."""
+    before = _published_state(project)
+    strict = ("{synthdb_utility: {min_accuracy: 0.9999, critical_pairs: "
+              "[{columns: [annual_income, amount], tolerance: 0.5}]}}")
+    run = project.dbt("build", "--vars", strict)
+    assert not run.ok
+    assert "utility" in run.output and "min_accuracy" in run.output, run.output
+    assert any("SKIP" in line and "partner_demo_transactions" in line
+               for line in run.output.splitlines()), run.output
+    assert _published_state(project) == before
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        rows = dict(((m, (v, t, p)) for m, v, t, p in conn.execute(
+            "SELECT m.metric, m.value, m.threshold, m.passed FROM synthdb_audit.metrics m "
+            "JOIN synthdb_audit.runs r USING (run_id) WHERE m.check_name = 'utility' "
+            "AND r.started_at = (SELECT max(started_at) FROM synthdb_audit.runs)")))
+    assert rows["min_accuracy"][1] == 0.9999 and rows["min_accuracy"][2] is False
+    gap, tolerance, passed = rows["pair_correlation:annual_income|amount"]
+    assert tolerance == 0.5 and passed is (gap <= 0.5)
+    # the same thresholds, met: the release goes out with the verdicts stored
+    loose = ("{synthdb_utility: {min_accuracy: 0.5, critical_pairs: "
+             "[{columns: [annual_income, amount], tolerance: 0.5}]}}")
+    run = project.dbt("build", "--vars", loose)
+    assert run.ok, run.output
+    assert _published_state(project)[0]["version"] == before[0]["version"] + 1

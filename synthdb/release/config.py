@@ -45,6 +45,7 @@ class SynthConfig:
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    utility: dict[str, Any] = field(default_factory=dict)  # thresholds that can block publish
     protected_schemas: list[str] = field(default_factory=list)
     evidence_dir: str = "evidence"
     validate_contract: bool = True  # lint + drift check of the contract before reading it
@@ -126,6 +127,9 @@ def parse_synth_config(raw: Any, model: str) -> SynthConfig:
     _number(cfg.holdout, f"{where}.holdout", 0.05, 0.5)
     _number(cfg.max_train_rows, f"{where}.max_train_rows", 100, 10**9, integer=True)
     _number(cfg.chunk_size, f"{where}.chunk_size", 100, 10**8, integer=True)
+    from synthdb.metrics.utility_checks import parse_utility
+
+    parse_utility(cfg.utility or None, f"{where}.utility")  # refuse bad thresholds up front
     if not isinstance(cfg.columns, dict):
         raise ConfigError(f"{where}.columns must be a mapping of column name to settings")
     cfg.protected_schemas = _names(cfg.protected_schemas or [], f"{where}.protected_schemas") \

@@ -244,7 +244,21 @@ def _leakage_metrics(train, holdout, synthetic, request: SynthesisRequest, mock:
          "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}
         for r in full["gate"] if r["check"] in ("no_leakage", "utility")
     ]
+    rows += _utility_threshold_rows(train[keep], holdout[keep], synthetic[keep], request, seed)
     return rows, full
+
+
+def _utility_threshold_rows(train, holdout, synthetic, request: SynthesisRequest,
+                            seed: int) -> list[dict[str, Any]]:
+    """Gated rows of the model's declared utility thresholds (``synth.utility``)."""
+    from synthdb.metrics.utility_checks import parse_utility, utility_rows
+
+    where = f"model {request.model}: config synth.utility"
+    thresholds = parse_utility(request.config.utility or None, where)
+    found = utility_rows(train, holdout, synthetic, thresholds, request.model,
+                         request.config.privacy.sample_size, seed % 2**32)
+    return [{"check": r.check, "metric": r.metric, "value": r.value, "threshold": r.threshold,
+             "passed": r.passed, "details": r.details} for r in found]
 
 
 def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> dict[str, Any]:

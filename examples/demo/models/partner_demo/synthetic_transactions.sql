@@ -15,6 +15,7 @@
             'dp_bounds': {'annual_income': [0, 250000], 'amount': [0, 10000],
                           'event_month': ['2024-01-01', '2026-01-01']},
         },
+        'utility': var('synthdb_utility', none),
         'privacy': {
             'quasi_identifiers': ['age_band', 'region', 'gender'],
             'k': var('synthdb_k', 10),
