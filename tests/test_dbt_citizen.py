@@ -198,6 +198,18 @@ def test_progress_lines_in_console_and_dbt_log(project, built):
         assert text in built.output, text
 
 
+def test_release_report_header_names_the_release(project, built):
+    meta, _, rows = _release_state(project)
+    page = (project.path / "evidence" / "cz_citizen" / "cz_acme" / "people" / "v1"
+            / "qa_report.html").read_text()
+    for label, value in (("Recipient", "cz_acme"), ("Model", "cz_synthetic"), ("Version", "1"),
+                         ("Purpose", "testing"), ("Retention", "P30D"),
+                         ("Source rows", "3,000"), ("Released rows", f"{rows:,}")):
+        assert f"<th>{label}</th><td>{value}</td>" in page, label
+    assert "<td>ref</td><td>mock (fake values, not learned from the source)</td>" in page
+    assert "id='img-status' hidden>" in page  # the rendering check's line is not shown
+
+
 def test_contract_mismatch_fails_before_anything_is_published(project, built):
     before = _release_state(project)
     schema = project.path / "models" / "schema.yml"

@@ -68,7 +68,11 @@ def evidence_and_frames():
     evidence = {
         "run_id": "run-test-0001",
         "model": "customers_synthetic",
-        "generator": "GaussianCopula(seed=0)",
+        "generator": {"method": "gaussian_copula", "correlation": {"shrinkage": 0.01},
+                      "privacy": {"rare_min_count": 10, "mock_columns": ["region"]},
+                      "columns": {"visits": {"kind": "integer", "null_with": "age band"}}},
+        "row_counts": {"source": 336776, "training": 1500, "holdout": 375, "released": 336508},
+        "release": {"recipient": "partner_x"},
         "metric_rows": rows,
         "thresholds": GateThresholds(quasi_identifiers=["age band", "region"], k=10),
         "metrics": metrics,
@@ -121,6 +125,21 @@ def test_report_renders_in_headless_chromium(evidence_and_frames, tmp_path):
     m = re.search(r"images decoded: (\d+)/(\d+)", html)
     assert m, "the page script did not run"
     assert m.group(1) == m.group(2) == str(n_img)
+    assert re.search(r'<p class="meta" id="img-status" hidden="">images decoded', html)  # not shown
+
+    # the header names each fact; the generator settings are a table, not a raw dict
+    facts = re.search(r'<table id="release-facts">(.*?)</table>', html, re.S).group(1)
+    for label, value in (("Recipient", "partner_x"), ("Model", "customers_synthetic"),
+                         ("Version", "assigned at publish"), ("Purpose", "–")):
+        assert re.search(rf"<th>{label}</th><td>{value}</td>", facts), (label, facts)
+    counts = re.search(r'<table id="row-counts">(.*?)</table>', html, re.S).group(1)
+    for label, value in (("Source rows", "336,776"), ("Released rows", "336,508"),
+                         (r"Training rows \(the generator's sample\)", "1,500"),
+                         (r"Evaluation sample, synthetic rows \(plots and metrics\)", "1,500")):
+        assert re.search(rf"<th>{label}</th><td>{value}</td>", counts), (label, counts)
+    assert "{'method'" not in html and "{&#x27;method" not in html
+    assert "<td>correlation.shrinkage</td><td>0.01</td>" in html
+    assert "<td>region</td><td>mock (fake values, not learned from the source)</td>" in html
 
     shot = artifacts_dir(tmp_path) / "report.png"
     res = subprocess.run(
@@ -145,3 +164,21 @@ def test_report_json_and_failing_card(evidence_and_frames, tmp_path):
         {**evidence, "metric_rows": leaky, "metrics": {}}, train, train, tmp_path / "bad.html"
     )
     assert 'data-check="no_leakage" data-verdict="FAIL"' in bad.read_text()
+
+
+def test_publish_stamps_the_release_facts_into_the_header(evidence_and_frames, tmp_path):
+    from synthdb.report.header import stamp_release
+
+    evidence, train, synthetic = evidence_and_frames
+    page = render_html(evidence, train, synthetic, tmp_path / "run.html").read_text()
+    assert "<th>Version</th><td>assigned at publish</td>" in page
+    stamped = stamp_release(page, {"recipient": "partner_x", "version": 3, "purpose": "churn",
+                                   "retention": "P90D"}, generated="2026-01-01T00:00:00+00:00")
+    for label, value in (("Version", "3"), ("Purpose", "churn"), ("Retention", "P90D"),
+                         ("Recipient", "partner_x"), ("Model", "customers_synthetic")):
+        assert f"<th>{label}</th><td>{value}</td>" in stamped, label
+    assert "<th>Source rows</th><td>336,776</td>" in stamped
+    assert stamped.count('id="release-header"') == 1
+    assert stamped.replace(stamped[stamped.index('<section id="release-header">'):
+                                   stamped.index("</section>") + 10], "") == page.replace(
+        page[page.index('<section id="release-header">'):page.index("</section>") + 10], "")

@@ -30,6 +30,7 @@ from synthdb.errors import ConfigError, GateError
 from synthdb.release import audit, pgio
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
+from synthdb.report.header import stamp_release
 
 PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
                 "approval_required"}
@@ -356,7 +357,12 @@ def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
     (staged / "data_dictionary.json").write_text(json.dumps(dictionary, indent=2))
     run_dir = Path(run[5]) if run[5] else None
     if run_dir and (run_dir / "qa_report.html").exists():
-        shutil.copy(run_dir / "qa_report.html", staged / "qa_report.html")
+        # the run's report, its header stamped with this release's recipient, version, ...
+        page = stamp_release((run_dir / "qa_report.html").read_text(encoding="utf-8"), {
+            "recipient": request.recipient, "version": version,
+            "purpose": metadata.get("purpose"), "retention": metadata.get("retention")},
+            generated=str(metadata.get("published_at")))
+        (staged / "qa_report.html").write_text(page, encoding="utf-8")
     if run_dir and (run_dir / "run.json").exists():
         shutil.copy(run_dir / "run.json", staged / "qa_metrics.json")
     files = sorted(p for p in staged.iterdir() if p.is_file())

@@ -407,8 +407,12 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
             audit.store_metrics(conn, schema, run_id, metric_rows)
             describe = (generator.describe() if generator is not None else
                         {"method": "deidentify", "policy": "contract policy macros only"})
+            counts = {"source": n_source if cfg.mode != "mock" else None,
+                      "training": len(train) if cfg.mode == "synthesize" else None,
+                      "holdout": len(holdout) if cfg.mode == "synthesize" else None,
+                      "released": written - suppressed}
             evidence = _write_run_evidence(request, run_id, describe, metric_rows, full_metrics,
-                                           train, synthetic_sample)
+                                           train, synthetic_sample, counts)
             lap("evidence")
             comment = json.dumps({"synthdb_run_id": run_id,
                                   "synthetic": cfg.mode != "deidentify",
@@ -444,7 +448,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
 
 def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
                         metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
-                        synthetic: pd.DataFrame) -> Path:
+                        synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
     """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
     root = Path(request.project_root) / request.config.evidence_dir / "runs" / run_id
     root.mkdir(parents=True, exist_ok=True)
@@ -454,6 +458,7 @@ def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
         "thresholds": dict(request.config.privacy.__dict__), "metric_rows": metric_rows,
         "metrics": full_metrics, "code_version": __version__,
         "synthetic": request.config.mode != "deidentify",
+        "row_counts": counts or {}, "release": {"recipient": request.config.recipient},
     }
     (root / "run.json").write_text(json.dumps(evidence, indent=2, default=str))
     from synthdb.report import render_html

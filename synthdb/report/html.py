@@ -1,6 +1,7 @@
 """Self-contained HTML (and JSON) QA report of one release.
 
-Layout: header (run id, model, generator), report card (one verdict per check) with the
+Layout: header (recipient, model, version, purpose, retention, named row counts; see
+synthdb.report.header), report card (one verdict per check) with the
 thresholds statement, metric table, per-column distributions, correlation heatmaps, seasonality,
 privacy distance histograms, ML utility and group parity tables. Everything is inline: the file
 has no network references, so it renders identically offline and can be archived as evidence.
@@ -23,6 +24,7 @@ from synthdb.metrics.full import jsonable
 from synthdb.metrics.seasonality import seasonality
 from synthdb.metrics.utility import column_pair_trends, fidelity_columns
 from synthdb.report import plots
+from synthdb.report.header import generator_tables, header_facts, mock_columns, render_header
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -37,6 +39,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;border-bottom:1px solid #d
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}
 .plots{display:flex;flex-wrap:wrap;gap:8px}.plots img{border:1px solid #eee}
+.facts{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 """
 
 _CHECK_SCRIPT = """
@@ -159,20 +162,22 @@ def render_html(
     all_kinds = frame_kinds(real)
     by_name = {str(c): c for c in real.columns}
 
+    mocked = mock_columns(evidence)
+    generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     parts: list[str] = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>synthdb QA report {_e(evidence.get('run_id', ''))}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Synthetic release QA report: {_e(evidence.get('model', ''))}</h1>",
-        f"<div class='meta'>run id <b>{_e(evidence.get('run_id', ''))}</b> · generator "
-        f"{_e(evidence.get('generator', ''))} · real rows {len(real)} · synthetic rows "
-        f"{len(synthetic)} · generated {_e(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'))}</div>",
+        render_header(header_facts(evidence, len(real), len(synthetic)), generated),
         "<h2>Report card</h2>",
         _card(rows),
         "<div class='statement' id='thresholds'>Thresholds: "
         + "; ".join(_e(s) for s in thresholds_statement(t))
         + "</div>",
         _metric_table(rows),
+        "<h2>Generator settings</h2>",
+        generator_tables(evidence.get("generator"), mocked),
     ]
 
     # Per-column distributions.
@@ -183,6 +188,8 @@ def render_html(
     for name, kind in kinds.items():
         col = by_name[name]
         title = f"{name[:40]}" + (f" (score {shapes[name]:.3f})" if name in shapes else "")
+        if name in mocked:
+            title = f"{name[:40]} (mock: fake values)"
         if kind in ("numeric", "datetime"):
             uri = plots.numeric_distribution(real[col], synthetic[col], kind, title)
         else:
@@ -309,7 +316,8 @@ def render_html(
                 )
             )
 
-    parts.append("<p class='meta' id='img-status'>images not checked</p>")
+    # for the rendering test only (images decoded/total); not shown to readers
+    parts.append("<p class='meta' id='img-status' hidden>images not checked</p>")
     parts.append(f"<script>{_CHECK_SCRIPT}</script></body></html>")
     out_path.write_text("\n".join(parts), encoding="utf-8")
     return out_path

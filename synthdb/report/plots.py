@@ -91,7 +91,8 @@ def heatmaps(
     s = np.array([[np.nan if v is None else v for v in row] for row in synthetic], dtype=float)
     n = len(columns)
     size = max(3.0, 0.35 * n + 2)
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+    # constrained layout keeps each colour bar's tick labels clear of the next panel
+    fig, axes = plt.subplots(1, 3, figsize=(3.4 * size, size), layout="constrained")
     labels = [c[:16] for c in columns]
     panels = (
         (r, "real", -1, 1, "coolwarm"),
