@@ -48,7 +48,7 @@ def _published_state(project):
 
 
 def test_build_publishes_with_evidence(project, released):
-    assert "PASS=6" in released.output
+    assert "PASS=7" in released.output  # 3 models + 4 tests (k_anonymity, rare, no_leakage, utility)
     meta, count, _ = _published_state(project)
     assert meta["synthetic"] is True and meta["version"] == 1
     assert meta["recipient"] == "partner_demo"
