@@ -341,3 +341,57 @@ def test_dbt_debug_fails_loudly_without_the_include_project(
     assert "cannot load its include project" in output
     assert "macros/materializations/synthetic.sql" in output
     assert "All checks passed" not in output
+
+
+def _release_state(project: UserProject) -> tuple[int, int]:
+    """(number of recorded releases, rows of the published table)."""
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        releases = conn.execute("SELECT count(*) FROM synthdb_audit.releases").fetchone()[0]
+        (relation,) = conn.execute("SELECT published_relation FROM synthdb_audit.releases"
+                                   " ORDER BY release_id DESC LIMIT 1").fetchone()
+        schema, table = relation.split(".", 1)
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+    return releases, rows
+
+
+def test_grants_config_reaches_the_release(
+    built: tuple[UserProject, subprocess.CompletedProcess],
+) -> None:
+    """dbt's ``grants`` on the publish model: the extra role reads the release too."""
+    project, run = built
+    assert run.returncode == 0, _tail(run)
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        (relation,) = conn.execute("SELECT published_relation FROM synthdb_audit.releases"
+                                   " ORDER BY release_id DESC LIMIT 1").fetchone()
+        schema = relation.split(".", 1)[0]
+        for role in (ROLE, BI_ROLE):
+            assert conn.execute(
+                "SELECT has_table_privilege(%s, %s, 'SELECT'), "
+                "has_schema_privilege(%s, %s, 'USAGE')",
+                (role, relation, role, schema)).fetchone() == (True, True), role
+
+
+def test_contract_mismatch_fails_the_build_and_keeps_the_release(
+    built: tuple[UserProject, subprocess.CompletedProcess],
+) -> None:
+    """An enforced contract on the publish model that does not match (a wrong type, a missing
+    column) fails with dbt's contract error; the published release is untouched."""
+    project, run = built
+    assert run.returncode == 0, _tail(run)
+    before = _release_state(project)
+    schema = project.path / "models" / "schema.yml"
+    original = schema.read_text()
+    broken = (original.replace('{name: amount, data_type: "numeric(10,2)"}',
+                                "{name: amount, data_type: text}")
+              .replace("      - {name: joined, data_type: date}\n", ""))
+    assert broken != original
+    schema.write_text(broken)
+    try:
+        failed = project.run("dbt", "build", "-s", "wheelco_people")
+    finally:
+        schema.write_text(original)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output[-4000:]
+    assert "contract" in output and "amount" in output and "joined" in output
+    assert _release_state(project) == before
