@@ -250,6 +250,7 @@ def all_metrics(
     n_attacks: int,
     seed: int = 0,
     derived: dict[str, tuple[str, str]] | None = None,
+    lean: bool = False,
 ) -> dict:
     def cap(df: pd.DataFrame) -> pd.DataFrame:
         return df.sample(n=max_rows, random_state=seed) if len(df) > max_rows else df
@@ -265,9 +266,11 @@ def all_metrics(
 
     add(_guard(mostly_qa, s, t, h, max_rows))
     add(_guard(dcr_share_draws, s, t, h))
-    add(_guard(sdmetrics_quality, s, t))
+    if not lean:  # SDMetrics and linkability have no target; --lean leaves them out
+        add(_guard(sdmetrics_quality, s, t))
     add(_guard(singling_out, s, t, h, n_attacks, seed))
-    add(_guard(linkability, s, t, h, n_attacks, seed))
+    if not lean:
+        add(_guard(linkability, s, t, h, n_attacks, seed))
     if time_col:  # cheap: on every row, not the capped sample
         add(_guard(calendar_tvd, synth, train, time_col))
     if derived:

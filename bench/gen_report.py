@@ -211,6 +211,8 @@ def _header(res: dict) -> list[str]:
                 f"MOSTLY AI engine: TabularARGN, value protection on, CPU, training budget "
                 f"{meta['mostly_minutes']:g} min per dataset (`--mostly-minutes`)."
             )
+        if meta.get("lean"):
+            run.append("Lean mode (`--lean`): SDMetrics and anonymeter linkability left out.")
         if meta.get("quick"):
             run.append("Quick mode: large datasets cut to 50,000 rows before the split.")
     else:

@@ -76,6 +76,7 @@ def run_dataset(name: str, args: argparse.Namespace, tmp: Path) -> dict:
             args.attacks,
             args.seed,
             gen_data.DERIVED.get(name),
+            lean=args.lean,
         )
         if name == "flights":
             met.update(gen_metrics.flights_signals(synth, train, hold))
@@ -253,6 +254,9 @@ def main() -> None:
     )
     ap.add_argument("--scaling-rows", type=int, default=1_000_000)
     ap.add_argument("--scaling-10m", action="store_true", help="also 10M rows, synthdb only")
+    ap.add_argument(
+        "--lean", action="store_true", help="leave out SDMetrics and linkability (no targets)"
+    )
     ap.add_argument("--scaling-sdv", action="store_true", help="also SDV at --scaling-rows")
     ap.add_argument("--skip-sdv", action="store_true")
     ap.add_argument(
@@ -295,6 +299,7 @@ def main() -> None:
         "attacks": args.attacks,
         "quick": args.quick,
         "methods": args.methods,
+        "lean": args.lean,
         "mostly_minutes": args.mostly_minutes,
     }
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
