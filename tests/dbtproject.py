@@ -57,16 +57,26 @@ def scratch_database(
     dropped again afterwards; yields the settings to reach it."""
     name = name or f"t_{uuid.uuid4().hex[:12]}"
 
-    def run(statement: str) -> None:
+    def run(statement: str, database: str = name) -> None:
         with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
+            conn.execute(sql.SQL(statement).format(sql.Identifier(database)))
 
-    run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+    share = name + "_share"  # the release destination publish creates next to it
+    for database in (name, share):
+        run("DROP DATABASE IF EXISTS {} WITH (FORCE)", database)
     run("CREATE DATABASE {}")
     try:
         yield db.ConnectionSettings(server.host, server.port, server.user, server.password, name)
     finally:
-        run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        for database in (name, share):
+            run("DROP DATABASE IF EXISTS {} WITH (FORCE)", database)
+
+
+def share_of(settings: db.ConnectionSettings) -> db.ConnectionSettings:
+    """The release destination of a scratch database (``<name>_share`` on the same server)."""
+    from synthdb.release.destination import destination_settings
+
+    return destination_settings(settings, env={})
 
 
 @dataclass

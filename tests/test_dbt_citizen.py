@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database
+from dbtproject import make_project, scratch_database, share_of
 
 SOURCES = textwrap.dedent("""
     version: 2
@@ -122,20 +122,27 @@ def built(project):
     return run
 
 
+def _share(project):
+    """The release destination (``<db>_share``): published tables live there."""
+    return psycopg.connect(share_of(project.settings).conninfo())
+
+
 def _release_state(project):
     with psycopg.connect(project.settings.conninfo()) as conn:
-        comment = _one(conn, "SELECT obj_description('cz_acme.people'::regclass)")[0]
         releases = _one(conn, "SELECT count(*) FROM synthdb_audit.releases")[0]
+    with _share(project) as conn:
+        comment = _one(conn, "SELECT obj_description('cz_acme.people'::regclass)")[0]
         rows = _one(conn, "SELECT count(*) FROM cz_acme.people")[0]
     return json.loads(comment), releases, rows
 
 
 def test_grants_are_applied_besides_the_recipient_role(project, built):
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         for role in ("cz_bi", "cz_acme_reader"):
             assert _one(conn, "SELECT has_table_privilege(%s, 'cz_acme.people', 'SELECT'), "
                               "has_schema_privilege(%s, 'cz_acme', 'USAGE')", (role, role)) == (
                 True, True), role
+    with psycopg.connect(project.settings.conninfo()) as conn:
         # the staging table is never readable by the grantees
         assert _one(conn, "SELECT has_table_privilege('cz_bi', 'cz_staging.cz_synthetic', "
                           "'SELECT')")[0] is False
@@ -145,13 +152,14 @@ def test_contract_constraints_and_persist_docs(project, built):
     meta, _, rows = _release_state(project)
     assert rows > 2000
     assert meta["description"] == "People, synthetic, for acme" and meta["synthetic"] is True
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         notnull = dict(conn.execute(
             "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = "
             "'cz_acme.people'::regclass AND attnum > 0").fetchall())
         comments = dict(conn.execute(
             "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute WHERE "
             "attrelid = 'cz_acme.people'::regclass AND attnum > 0").fetchall())
+    with psycopg.connect(project.settings.conninfo()) as conn:
         staging = _one(conn, "SELECT col_description('cz_staging.cz_synthetic'::regclass, "
                              "attnum) FROM pg_attribute WHERE attrelid = "
                              "'cz_staging.cz_synthetic'::regclass AND attname = 'region'")[0]

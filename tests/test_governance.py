@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from dbtproject import REPO, make_project, scratch_database
+from dbtproject import REPO, make_project, scratch_database, share_of
 from psycopg import sql
 
 from synthdb.cli import main
@@ -139,6 +139,7 @@ def cli(project, monkeypatch, tmp_path):
         if key.startswith("SYNTHDB_"):
             monkeypatch.setenv(key, value)
     monkeypatch.delenv(signing.KEY_ENV, raising=False)
+    monkeypatch.setenv("GOV_PASSWORD", PASSWORD)
     monkeypatch.chdir(project.path)
 
     def call(*argv: str) -> int:
@@ -147,29 +148,43 @@ def cli(project, monkeypatch, tmp_path):
     return call
 
 
+PASSWORD = "gov-login-secret"
+
+
 def _login(project, user):
-    return psycopg.connect(project.settings.conninfo(user=user, password=""), autocommit=True)
+    """A recipient login: to the release destination, with its password (scram)."""
+    return psycopg.connect(share_of(project.settings).conninfo(user=user, password=PASSWORD),
+                           autocommit=True)
+
+
+def _share(project):
+    return psycopg.connect(share_of(project.settings).conninfo())
+
+
+@pytest.fixture()
+def bundles(project, tmp_path):
+    """A folder for export bundles inside the project (exports may not leave it)."""
+    return project.path / "bundles" / tmp_path.name
 
 
 def test_add_user_reads_own_release_and_nothing_else(project, cli, capsys):
-    assert cli("recipient", "add-user", "acme", "gov_ann") == 0
+    assert cli("recipient", "add-user", "acme", "gov_ann", "--password-env", "GOV_PASSWORD") == 0
     assert "member of acme_reader" in capsys.readouterr().out
     with _login(project, "gov_ann") as conn:
         assert _one(conn, "SELECT count(*) FROM acme.people")[0] > 2000
         assert _one(conn, "SELECT version FROM acme.releases")[0] == 1
-        for relation in (
-            "gsrc.people",
-            "gov_contracts.gov_contract",
-            "gov_staging.gov_synthetic",
-            "synthdb_audit.runs",
-            "synthdb_audit.releases",
-            "beta.people",
-            "beta.releases",
-        ):
+        # source, contract, staging and audit live in another database: not even names here
+        for relation in ("gsrc.people", "gov_contracts.gov_contract",
+                         "gov_staging.gov_synthetic", "synthdb_audit.runs"):
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
+        for relation in ("beta.people", "beta.releases", "synthdb_share.releases"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE acme.x (a int)")
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):
+        psycopg.connect(project.settings.conninfo(user="gov_ann", password=PASSWORD))
 
 
 def test_add_user_errors_are_one_line(project, cli, capsys):
@@ -198,10 +213,10 @@ def _export(cli, out, *extra):
     )
 
 
-def test_export_bundle_contents_and_verify(project, cli, capsys, tmp_path):
-    out = tmp_path / "bundle"
+def test_export_bundle_contents_and_verify(project, cli, capsys, bundles):
+    out = bundles / "bundle"
     assert _export(cli, out, "--csv") == 0
-    key = tmp_path / "key" / "signing.key"
+    key = bundles / "key" / "signing.key"
     assert key.stat().st_mode & 0o777 == 0o600
     names = {p.name for p in out.iterdir()}
     assert {
@@ -214,7 +229,7 @@ def test_export_bundle_contents_and_verify(project, cli, capsys, tmp_path):
         "manifest.json",
         "token.json",
     } <= names
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         count, total = _one(conn, "SELECT count(*), sum(amount)::text FROM acme.people")
     table = pq.read_table(out / "data.parquet")
     assert table.num_rows == count
@@ -251,9 +266,9 @@ def test_export_bundle_contents_and_verify(project, cli, capsys, tmp_path):
     assert actions == ["export", "verify"]
 
 
-def test_altered_forged_and_expired_bundles_are_rejected(project, cli, capsys, tmp_path):
-    key = tmp_path / "key" / "signing.key"
-    out = tmp_path / "bundle"
+def test_altered_forged_and_expired_bundles_are_rejected(project, cli, capsys, bundles):
+    key = bundles / "key" / "signing.key"
+    out = bundles / "bundle"
     assert _export(cli, out) == 0
     capsys.readouterr()
 
@@ -286,7 +301,7 @@ def test_altered_forged_and_expired_bundles_are_rejected(project, cli, capsys, t
     assert code == 1 and "signed with another key" in err
     (out / "token.json").write_text(json.dumps(token))
     # expired: a bundle issued 8 days ago with a 7-day lifetime
-    old = tmp_path / "old"
+    old = bundles / "old"
     bundle.export_bundle(
         project.settings,
         ReleaseRef.parse("acme/people"),
@@ -344,7 +359,7 @@ def test_export_user_errors(project, cli, capsys, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_path):
+def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_path, bundles):
     from synthdb.errors import ConfigError
     from synthdb.release import publish
 
@@ -369,8 +384,8 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
     )
     result = run_publish(project.settings, request)
     assert result["version"] == 1
-    assert cli("recipient", "add-user", "gamma", "gov_gail") == 0
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    assert cli("recipient", "add-user", "gamma", "gov_gail", "--password-env", "GOV_PASSWORD") == 0
+    with _share(project) as conn:
         assert (
             _one(conn, "SELECT has_table_privilege('gamma_reader', 'gamma.people', 'SELECT')")[0]
             is False
@@ -385,7 +400,7 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
             ReleaseRef.parse("gamma/people/v1"),
             ticket="T",
             ttl="1d",
-            out=tmp_path / "g",
+            out=bundles / "g",
             key_file=tmp_path / "k" / "key",
         )
     with psycopg.connect(project.settings.conninfo()) as conn:
@@ -414,7 +429,7 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
     assert "already approved by Pat Officer" in capsys.readouterr().err
     assert cli("approve", "acme/people/v1", "--ticket", "CAB-9", "--by", "X") == 2
     assert "did not require approval" in capsys.readouterr().err
-    out = tmp_path / "g2"
+    out = bundles / "g2"
     assert (
         bundle.export_bundle(
             project.settings,
@@ -532,7 +547,7 @@ def test_dbt_publish_with_approval_required(project):
         run = project.dbt("run", "-s", "delta_people")
     finally:
         (project.path / "models" / "delta_people.sql").unlink()
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         exists = _one(conn, "SELECT to_regclass('delta.people') IS NOT NULL")[0]
         granted = (
             exists
@@ -572,5 +587,5 @@ def test_staging_schema_serves_one_recipient(project):
     )
     with pytest.raises(ConfigError, match="already serves recipient 'acme'"):
         run_publish(project.settings, request)
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         assert _one(conn, "SELECT to_regclass('epsilon.people')")[0] is None

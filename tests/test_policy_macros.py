@@ -20,8 +20,9 @@ from dbtproject import DbtProject, scratch_database, throwaway_project
 from psycopg import sql
 
 from synthdb import db
+from synthdb.release import keys
 
-SHORT_KEY = "k3y'with quote"
+SHORT_KEY = "k3y'with quote 16+"
 LONG_KEY = "L" * 100  # longer than the 64-byte HMAC block: hashed first
 
 EDGE_MODEL = """
@@ -101,6 +102,8 @@ def macro_db(
             )
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO src.people VALUES (%s,%s,%s,%s,%s,%s,%s)", PEOPLE)
+            keys.set_key(conn, "pkey_short", SHORT_KEY.encode())
+            keys.set_key(conn, "pkey_long", LONG_KEY.encode())
         models = {"sources.yml": SOURCES, "edge.sql": EDGE_MODEL, "noise.sql": NOISE_MODEL}
         path = throwaway_project(
             tmp_path_factory.mktemp("macro_proj") / "project",
@@ -108,8 +111,7 @@ def macro_db(
             models,
             policy_macros="package",
         )
-        vars_arg = f'{{"pkey_short": "{SHORT_KEY}", "pkey_long": "{LONG_KEY}"}}'
-        run = DbtProject(path, settings).dbt("run", "--vars", vars_arg)
+        run = DbtProject(path, settings).dbt("run")
         assert run.ok, run.output[-6000:]
         yield settings
 

@@ -11,7 +11,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database
+from dbtproject import make_project, scratch_database, share_of
 
 from synthdb.demo.source import load_demo_source
 
@@ -38,8 +38,13 @@ def released(project):
     return run
 
 
+def _share(project):
+    """A connection to the release destination (``<source db>_share``)."""
+    return psycopg.connect(share_of(project.settings).conninfo())
+
+
 def _published_state(project):
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         comment = _one(conn, "SELECT obj_description('partner_demo.transactions'::regclass)")[0]
         count = _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0]
         digest = _one(conn, "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) "
@@ -87,33 +92,48 @@ def test_report_is_regenerated_from_the_database(project, released, tmp_path):
 
 
 def test_no_source_row_is_published(project, released):
-    with psycopg.connect(project.settings.conninfo()) as conn:
-        # INTERSECT ALL compares whole rows with NULLs equal, by hashing (no nested loop).
-        columns = ("age_band, region, gender, annual_income, product_category, event_month, "
-                   "amount, channel")
+    columns = ("age_band, region, gender, annual_income, product_category, event_month, "
+               "amount, channel")
+    # the release lives in another database: copy it back into a temporary table, then
+    # INTERSECT ALL compares whole rows with NULLs equal, by hashing (no nested loop).
+    with _share(project) as share, psycopg.connect(project.settings.conninfo()) as conn:
+        conn.execute("CREATE TEMP TABLE published AS SELECT * FROM "
+                     "synthdb_contracts.contract_transactions WITH NO DATA")
+        with share.cursor().copy(f"COPY (SELECT {columns} FROM partner_demo.transactions) "
+                                 "TO STDOUT (FORMAT binary)") as out, \
+                conn.cursor().copy(f"COPY published ({columns}) FROM STDIN (FORMAT binary)") \
+                as into:
+            for block in out:
+                into.write(block)
         copies = _one(conn, f"""
             SELECT count(*) FROM (
-                SELECT {columns} FROM partner_demo.transactions
+                SELECT {columns} FROM published
                 INTERSECT ALL
                 SELECT {columns} FROM synthdb_contracts.contract_transactions) c""")[0]
-        total = _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0]
-    assert copies / total < 0.01
+        total = _one(conn, "SELECT count(*) FROM published")[0]
+    assert total > 0 and copies / total < 0.01
 
 
 def test_recipient_reads_release_and_nothing_else(project, released):
     with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS e2e_analyst")
-        conn.execute("CREATE ROLE e2e_analyst LOGIN IN ROLE partner_demo_reader")
-    reader = project.settings.conninfo(user="e2e_analyst", password="")
+        conn.execute("CREATE ROLE e2e_analyst LOGIN PASSWORD 'e2e-secret' "
+                     "IN ROLE partner_demo_reader")
+    share = share_of(project.settings)
+    reader = share.conninfo(user="e2e_analyst", password="e2e-secret")
     with psycopg.connect(reader, autocommit=True) as conn:
         assert _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0] > 0
-        for relation in ("prod.customers", "prod.transactions",
-                         "synthdb_contracts.contract_transactions",
+        # the destination holds no source, contract, staging or audit relation at all
+        for relation in ("prod.customers", "synthdb_contracts.contract_transactions",
                          "partner_demo_staging.synthetic_transactions", "synthdb_audit.runs"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            with pytest.raises(psycopg.errors.UndefinedTable):
                 conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            conn.execute("SELECT 1 FROM synthdb_share.releases LIMIT 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE partner_demo.x (a int)")
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):
+        psycopg.connect(project.settings.conninfo(user="e2e_analyst", password="e2e-secret"))
 
 
 def test_dbt_show_prints_synthetic_rows_only(project, released):
@@ -263,7 +283,7 @@ def test_second_recipient_cannot_reuse_a_recipient_schema(project, released):
         (project.path / "models" / "other" / "other_release.sql").unlink()
     assert not run.ok
     assert "already holds releases for recipient 'partner_demo'" in run.output
-    with psycopg.connect(project.settings.conninfo()) as conn:
+    with _share(project) as conn:
         assert _one(conn, "SELECT to_regclass('partner_demo.other_table')")[0] is None
 
 
@@ -277,7 +297,7 @@ def test_publish_is_atomic_for_a_concurrent_reader(project, released):
     stop = threading.Event()
 
     def reader() -> None:
-        with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
+        with psycopg.connect(share_of(project.settings).conninfo(), autocommit=True) as conn:
             while not stop.is_set():
                 try:
                     seen.append(_one(conn, "SELECT count(*) FROM partner_demo.transactions")[0])

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--password-env",
         metavar="VAR",
-        help="environment variable holding the password (default: no password)",
+        help="environment variable holding the password (default: none; the login cannot "
+        "connect until it has one)",
     )
     add.add_argument("--role", help="group role (default: the role of the latest release)")
     add.add_argument("--audit-schema", default="synthdb_audit")
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_add_user(args: argparse.Namespace) -> int:
     from synthdb import db
     from synthdb.governance.users import add_user, password_from_env
+    from synthdb.release.destination import destination_settings
 
     password = password_from_env(args.password_env)
     settings = db.settings_from_env()
@@ -42,6 +44,7 @@ def run_add_user(args: argparse.Namespace) -> int:
     )
     print(
         f"login {args.login} can now read what is released to {args.recipient} "
-        f"(member of {group}); connect with: {settings.psql_command(user=args.login)}"
+        f"(member of {group}); connect with: "
+        f"{destination_settings(settings).psql_command(user=args.login)}"
     )
     return 0

@@ -8,6 +8,7 @@ count, the gate's verdict per check, where the evidence is, and a psql line that
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from psycopg import sql
 from synthdb import db
 from synthdb.demo.source import load_demo_source
 from synthdb.errors import SynthdbError
+from synthdb.governance.users import add_user
+from synthdb.release.destination import destination_settings
 from synthdb.release.publish import release_evidence_base
 
 RECIPIENT_SCHEMA = "partner_demo"
@@ -45,11 +48,17 @@ def run_dbt(args: list[str], project_dir: Path, env: dict[str, str] | None = Non
     return subprocess.run([dbt_executable(), *args], cwd=project_dir, env=full_env, check=False)
 
 
-def ensure_login(conn, login: str, group: str) -> None:
-    """A login role in the recipient's group role (the group is created by publish)."""
-    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(login)))
-    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(login)))
+def demo_password(home: Path) -> Path:
+    """A random password for the demo login, kept in a file only this user can read (the
+    server checks passwords; printing one on the terminal would leave it in scroll-back)."""
+    import secrets
+
+    path = home / f"{RECIPIENT_LOGIN}.password"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(18))
+    return path
 
 
 def summary(conn, audit_schema: str = "synthdb_audit") -> dict:
@@ -63,14 +72,12 @@ def summary(conn, audit_schema: str = "synthdb_audit") -> dict:
     if row is None:
         raise SynthdbError("no release of partner_demo.transactions was recorded; "
                            "see the dbt output above")
-    count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-        sql.Identifier(RECIPIENT_SCHEMA), sql.Identifier(RECIPIENT_TABLE))).fetchone()[0]
     checks = conn.execute(
         sql.SQL("SELECT check_name, bool_and(passed) FILTER (WHERE passed IS NOT NULL), "
                 "count(*) FROM {}.metrics WHERE run_id = %s GROUP BY 1 ORDER BY 1").format(
             sql.Identifier(audit_schema)), (row[2],)).fetchall()
     return {"release_id": row[0], "version": row[1], "run_id": row[2], "relation": row[3],
-            "rows": count, "checks": checks, "run_evidence": row[5]}
+            "rows": (row[4] or {}).get("rows"), "checks": checks, "run_evidence": row[5]}
 
 
 def run(project_dir: Path, customers: int, seed: int) -> int:
@@ -97,10 +104,15 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
         print("synthdb: dbt build failed; nothing new was published (the last good release, if "
               "any, is untouched)", file=sys.stderr)
         return result.returncode
+    secret = demo_password(db.synthdb_home(project_dir))
+    add_user(settings, "partner_demo", RECIPIENT_LOGIN, password=secret.read_text(),
+             role=RECIPIENT_ROLE)
+    dest = destination_settings(settings)
     with psycopg.connect(settings.conninfo()) as conn:
-        ensure_login(conn, RECIPIENT_LOGIN, RECIPIENT_ROLE)
-        conn.commit()
         info = summary(conn)
+    with psycopg.connect(dest.conninfo()) as conn:
+        info["rows"] = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(RECIPIENT_SCHEMA), sql.Identifier(RECIPIENT_TABLE))).fetchone()[0]
     evidence = (release_evidence_base(project_dir / "evidence", settings.dbname, "partner_demo",
                                       RECIPIENT_TABLE) / f"v{info['version']}")
     print()
@@ -111,7 +123,10 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
         for name, ok, n in info["checks"]))
     print(f"Evidence   {evidence} (QA report: {evidence / 'qa_report.html'})")
     print(f"Audit      SELECT * FROM synthdb_audit.releases WHERE release_id = {info['release_id']};")
-    print(f"Recipient  {settings.psql_command(user=RECIPIENT_LOGIN)} "
+    print(f"Recipient  PGPASSWORD=\"$(cat {shlex.quote(str(secret))})\" "
+          f"{dest.psql_command(user=RECIPIENT_LOGIN)} "
           f"-c 'SELECT * FROM {RECIPIENT_SCHEMA}.{RECIPIENT_TABLE} LIMIT 5'")
+    print(f"           (database {dest.dbname}: releases only; the login cannot connect to "
+          f"{settings.dbname}, the source)")
     print("Timings    " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     return 0

@@ -4,19 +4,22 @@ A release published with ``approval_required: true`` exists in the recipient's s
 role has no SELECT on it. ``approve`` records who approved, under which ticket, which run —
 and only then grants, in the same transaction, so there is never a grant without an approval
 row. Approving an old version whose table has since been replaced is refused: the grant would
-expose a different run than the one approved.
+expose a different run than the one approved. The grant happens in the release's destination
+database, the approval row in the source-side audit schema (committed first).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
-from synthdb.governance import releases
+from synthdb.governance import releases, roles
 from synthdb.governance.releases import ReleaseRef
+from synthdb.release.destination import SHARE_SCHEMA
 
 
 def approve(
@@ -51,8 +54,10 @@ def approve(
                 f"approve {rel.name}: this release did not require approval "
                 "(approval_required was not set when it was published)"
             )
-        live_run = releases.live_run_id(conn, rel)
+        dconn = psycopg.connect(releases.destination_of(settings, rel).conninfo())
+        live_run = releases.live_run_id(dconn, rel)
         if live_run != rel.run_id:
+            dconn.close()
             raise ConfigError(
                 f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "
                 f"approved release's run {rel.run_id} (a newer version replaced it); approve "
@@ -65,11 +70,25 @@ def approve(
             ).format(a),
             (rel.release_id, rel.run_id, ticket, by),
         )
-        schema, table = sql.Identifier(rel.schema), sql.Identifier(rel.table)
-        role = sql.Identifier(rel.role)
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
-        conn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
-        conn.commit()
+        with dconn:
+            roles.validate_group_role(dconn, rel.recipient, rel.role)
+            schema, table = sql.Identifier(rel.schema), sql.Identifier(rel.table)
+            role = sql.Identifier(rel.role)
+            dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+            dconn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
+            if rel.manifest.get("destination"):
+                dconn.execute(sql.SQL("UPDATE {}.releases SET approved_at = now() "
+                                      "WHERE release_id = %s").format(
+                    sql.Identifier(SHARE_SCHEMA)), (rel.release_id,))
+            # the approval row first: a grant never exists without it
+            conn.commit()
+            try:
+                dconn.commit()
+            except BaseException:
+                conn.execute(sql.SQL("DELETE FROM {}.approvals WHERE release_id = %s").format(a),
+                             (rel.release_id,))
+                conn.commit()
+                raise
     return {
         "release": rel.name,
         "run_id": rel.run_id,

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, SynthdbError
-from synthdb.governance import releases, signing
+from synthdb.governance import releases, roles, signing
 from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
@@ -217,7 +218,7 @@ def export_bundle(
     if not ticket.strip():
         raise ConfigError(f"export {ref}: --ticket must not be empty")
     lifetime = parse_ttl(ttl)
-    out = Path(out)
+    out = roles.inside(project_dir or ".", out, f"export {ref}: --out")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"export {ref}: output folder {out} is not empty")
     key_path = Path(key_file) if key_file else Path(project_dir or ".") / signing.DEFAULT_KEY_FILE
@@ -231,7 +232,8 @@ def export_bundle(
     with releases.connect(settings, audit_schema) as conn:
         rel = releases.find_release(conn, audit_schema, ref)
         refusal: SynthdbError | None = None
-        live_run = releases.live_run_id(conn, rel)
+        dconn = psycopg.connect(releases.destination_of(settings, rel).conninfo())
+        live_run = releases.live_run_id(dconn, rel)
         if not rel.approved:
             refusal = NotApproved(
                 f"export {rel.name}: the release requires approval and has none; "
@@ -252,12 +254,14 @@ def export_bundle(
                 {"reason": str(refusal)},
             )
             conn.commit()
+            dconn.close()
             raise refusal
-        columns = pgio.relation_columns(conn, rel.schema, rel.table)
+        columns = pgio.relation_columns(dconn, rel.schema, rel.table)
         run = _run_facts(conn, audit_schema, rel.run_id)
         out.mkdir(parents=True, exist_ok=True)
         try:
-            counts = {"rows": write_table_data(conn, rel.schema, rel.table, out, csv)}
+            with dconn:
+                counts = {"rows": write_table_data(dconn, rel.schema, rel.table, out, csv)}
             _write_evidence(
                 out, rel, columns, run, ticket, expires, Path(project_dir) if project_dir else None
             )

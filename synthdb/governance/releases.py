@@ -138,8 +138,27 @@ def log_download(
     )
 
 
+def destination_of(settings: ConnectionSettings, release: Release) -> ConnectionSettings:
+    """Where ``release`` was published: the configured destination (``SYNTHDB_SHARE_*``, else
+    ``<db>_share``), checked against the database its release row names. Releases made before
+    destinations existed (no ``destination`` in the manifest) live in the source database."""
+    from synthdb.release.destination import destination_settings
+
+    recorded = release.manifest.get("destination")
+    if not recorded:
+        return settings
+    dest = destination_settings(settings)
+    if dest.dbname != recorded.get("dbname"):
+        raise ConfigError(
+            f"release {release.name} was published to database {recorded.get('dbname')!r}, "
+            f"but the configured destination is {dest.dbname!r}; set SYNTHDB_SHARE_DBNAME "
+            "(and SYNTHDB_SHARE_HOST/PORT/USER if it is on another server)")
+    return dest
+
+
 def live_run_id(conn, release: Release) -> str | None:
-    """The run whose rows the published table holds now (from its release comment).
+    """The run whose rows the published table holds now (from its release comment); ``conn``
+    reaches the release's destination (``destination_of``).
 
     Each publish replaces the table, so an older version's release row no longer describes
     the data in it; approve and export compare this with the release's own run id.

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 
+import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
-from synthdb.governance import releases
+from synthdb.governance import releases, roles
+from synthdb.release.destination import RECIPIENTS_GROUP, destination_settings
 
 
 def add_user(
@@ -25,8 +27,14 @@ def add_user(
     role: str | None = None,
     audit_schema: str = "synthdb_audit",
 ) -> str:
-    """Create (or re-grant) ``login`` in the recipient's group role; returns the group role."""
-    if not login or login.startswith("pg_"):
+    """Create (or re-grant) ``login`` in the recipient's group role; returns the group role.
+
+    The group must be a synthdb-created group role of this recipient (``roles``): ``--role
+    postgres`` or ``pg_read_all_data`` is refused. The login is created on the destination
+    server, where the recipient's releases are.
+    """
+    roles.check_recipient_name(recipient)
+    if not login or login.lower().startswith("pg_") or login == RECIPIENTS_GROUP:
         raise ConfigError(f"recipient {recipient}: login {login!r} is empty or reserved (pg_*)")
     with releases.connect(settings, audit_schema) as conn:
         group = role or releases.latest_role(conn, audit_schema, recipient)
@@ -35,19 +43,32 @@ def add_user(
                 f"recipient {recipient}: no release in {audit_schema}.releases names its role; "
                 "publish first or pass --role"
             )
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone():
-            raise ConfigError(f"recipient {recipient}: group role {group!r} does not exist")
+    dest = destination_settings(settings)
+    with psycopg.connect(dest.conninfo()) as conn:
+        roles.validate_group_role(conn, recipient, group)
         existing = conn.execute(
-            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", (login,)
+            "SELECT oid, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication "
+            "OR rolbypassrls, shobj_description(oid, 'pg_authid') FROM pg_roles "
+            "WHERE rolname = %s", (login,)
         ).fetchone()
         ident = sql.Identifier(login)
         if existing is None:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-        elif any(existing):
+        elif existing[1]:
             raise ConfigError(
                 f"recipient {recipient}: role {login!r} exists and is privileged "
-                "(superuser/createrole/createdb); refusing to make it a recipient login"
+                "(superuser/createrole/createdb/replication/bypassrls); refusing to make it a "
+                "recipient login"
             )
+        else:
+            others = [r[0] for r in conn.execute(
+                "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "WHERE m.member = %s AND g.rolname <> %s", (existing[0], group))]
+            if others or (existing[2] or "").startswith(roles.MARKER):
+                raise ConfigError(
+                    f"recipient {recipient}: role {login!r} exists and is a group role or a "
+                    f"member of {', '.join(sorted(others)) or 'another group'}; a recipient "
+                    "login must be a plain role of its own")
         # INHERIT on the membership is what lets the login use the group's grants.
         conn.execute(sql.SQL("ALTER ROLE {} LOGIN INHERIT").format(ident))
         if password is not None:

@@ -1,12 +1,14 @@
-"""Publish: expose a gated synthetic table to a recipient's schema and role.
+"""Publish: copy a gated synthetic table into the destination, for a recipient's role.
 
 The gate is fail-closed (DESIGN §2): the staging table's comment names the run that produced it;
 publish refuses unless that run's stored verdict passed every required check and the table
 still holds exactly the rows that were measured. Whatever dbt was asked to select
 (``dbt run -s publish_model`` skips the tests), the decision is made here, from the database.
 
-Everything the recipient sees changes in one transaction: copy into a temporary table, swap it
-for the published one, comment it with the release metadata, grant, and record the release.
+The release lands in a destination database outside production's boundary
+(``synthdb.release.destination``). Everything the recipient sees changes in one destination
+transaction: binary COPY into a temporary table, swap it for the published one, comment it
+with the release metadata, grant, and record the release in the recipient's history.
 Evidence files are written to a temporary folder and moved into place only after the commit.
 """
 
@@ -27,7 +29,8 @@ from psycopg import sql
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
-from synthdb.release import audit, pgio
+from synthdb.governance import roles
+from synthdb.release import audit, destination, pgio
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
@@ -60,6 +63,8 @@ class PublishRequest:
     approval_required: bool = False
     # grants, not_null constraints, persisted description (synthdb.release.dbt_configs)
     options: PublishOptions = field(default_factory=PublishOptions)
+    # Where the release lands; None: destination.destination_settings(source settings).
+    destination: ConnectionSettings | None = None
 
 
 def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
@@ -72,6 +77,9 @@ def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
     unknown = sorted(set(raw) - PUBLISH_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    roles.check_recipient_name(raw["recipient"])
+    if raw.get("role") is not None:
+        roles.check_role_name(raw["role"], raw["recipient"])
     if not isinstance(raw.get("approval_required", False), bool):
         raise ConfigError(f"{where}: approval_required must be true or false")
     if raw.get("approval_required") and not ADAPTER_FORWARDS_APPROVAL:
@@ -125,12 +133,6 @@ def check_gate(conn, request: PublishRequest) -> dict[str, Any]:
     return verdict
 
 
-def _ensure_role(conn, role: str) -> None:
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-    if not exists:
-        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -158,9 +160,20 @@ def _check_schema_owner(conn, request: PublishRequest) -> None:
 
 
 def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[str, Any]:
-    """Publish the staging table as the next release version; returns the release summary."""
+    """Publish the staging table as the next release version; returns the release summary.
+
+    The gate is checked and the rows are read in one source transaction; they are written by
+    binary COPY into the destination database (outside production's boundary) in one
+    destination transaction, together with the table's comment, grants and the recipient's
+    history row. The source-side release row commits first, then the destination: a failure
+    between the two removes the release row again, so no release is ever visible unrecorded.
+    """
     target_schema, target_name = request.target
-    protected = {request.staging[0], *request.protected_schemas, request.audit_schema}
+    roles.check_recipient_name(request.recipient)
+    roles.check_role_name(request.role, request.recipient)
+    roles.inside(request.project_root, request.evidence_dir, f"model {request.model}: evidence_dir")
+    protected = {request.staging[0], *request.protected_schemas, request.audit_schema,
+                 destination.SHARE_SCHEMA}
     if target_schema in protected:
         raise ConfigError(
             f"model {request.model}: refusing to publish into schema {target_schema!r}: it holds "
@@ -170,8 +183,10 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         raise ConfigError(
             f"model {request.model}: a published table may not be called {RELEASES_VIEW!r} "
             f"(schema {target_schema!r} holds the recipient's {RELEASES_VIEW} view); set an alias")
+    dest = request.destination or destination.destination_settings(settings)
+    warnings = destination.ensure_database(settings, dest)
     target = _qualified(target_schema, target_name)
-    with psycopg.connect(settings.conninfo()) as conn:
+    with psycopg.connect(settings.conninfo()) as conn, destination.connect(dest) as dconn:
         audit.ensure_schema(conn, request.audit_schema)
         conn.commit()
         _check_schema_owner(conn, request)
@@ -199,34 +214,39 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
                    if m["passed"] is not None},
         }
         columns = pgio.relation_columns(conn, *request.staging)
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+        roles.ensure_group_role(dconn, request.recipient, request.role,
+                                adoptable=_role_released_before(conn, request))
+        dconn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
             sql.Identifier(target_schema)))
-        _ensure_role(conn, request.role)
-        tmp = _qualified(target_schema, tmp_name)
-        conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
-            tmp, _qualified(*request.staging)))
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-            tmp, sql.Identifier(target_name)))
-        conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
+        copied = destination.create_copy(conn, request.staging, dconn,
+                                         (target_schema, tmp_name), columns)
+        if copied != run[3]:
+            raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
+                            f"{copied} rows were copied but run {run_id} measured {run[3]}")
+        dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        dconn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+            _qualified(target_schema, tmp_name), sql.Identifier(target_name)))
+        dconn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
             target, sql.Literal(json.dumps(metadata, default=str))))
         mock_columns = ((run[1] or {}).get("privacy") or {}).get("mock_columns") or []
         for col in columns:
             text = column_comment(col.name, run[0], mock_columns,
                                   request.column_docs.get(col.name, ""))
-            conn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            dconn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
                 target, sql.Identifier(col.name), sql.Literal(text)))
         role = sql.Identifier(request.role)
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+        dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
             sql.Identifier(target_schema), role))
         if not request.approval_required:
-            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
-        apply_options(conn, request.model, target_schema, target, request.options)
+            dconn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
+        apply_options(dconn, request.model, target_schema, target, request.options)
         previous = _previous_manifest(conn, request)
         release_facts = {
             "role": request.role, "approval_required": request.approval_required,
             "columns": [{"name": c.name, "type": c.pg_type} for c in columns],
             "generator": run[1] or {}, "thresholds": _thresholds(verdict), "rows": run[3],
+            "destination": {"dbname": dest.dbname,
+                            "same_server": destination.same_server(settings, dest)},
         }
         release_facts["changelog"] = changelog(previous, release_facts)
         staged = _stage_evidence(request, metadata, columns, run, version, release_facts,
@@ -237,13 +257,27 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         release_id = conn.execute(
             sql.SQL("INSERT INTO {}.releases (run_id, recipient, published_relation, version, "
                     "invocation_id, manifest) VALUES (%s, %s, %s, %s, %s, %s) "
-                    "RETURNING release_id").format(sql.Identifier(request.audit_schema)),
+                    "RETURNING release_id, published_at").format(
+                sql.Identifier(request.audit_schema)),
             (run_id, request.recipient, _label(*request.target), version, request.invocation_id,
-             json.dumps(manifest, default=str))).fetchone()[0]
-        create_releases_view(conn, request.audit_schema, target_schema, request.recipient,
-                             request.role)
+             json.dumps(manifest, default=str))).fetchone()
+        destination.record_release(dconn, {
+            "release_id": release_id[0], "recipient": request.recipient,
+            "schema_name": target_schema, "table_name": target_name, "version": version,
+            "published_at": release_id[1], "run_id": run_id, "rows": run[3],
+            "metadata": metadata, "changelog": release_facts["changelog"],
+            "approval_required": request.approval_required})
+        release_id = release_id[0]
+        destination.create_releases_view(dconn, target_schema, request.recipient, request.role)
         try:
             conn.commit()
+            try:
+                dconn.commit()
+            except BaseException:
+                conn.execute(sql.SQL("DELETE FROM {}.releases WHERE release_id = %s").format(
+                    sql.Identifier(request.audit_schema)), (release_id,))
+                conn.commit()
+                raise
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
@@ -253,8 +287,16 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     staged.rename(final)
     return {"release_id": release_id, "version": version, "run_id": run_id,
             "relation": _label(*request.target), "rows": run[3], "role": request.role,
-            "evidence": str(final), "verdict": verdict,
-            "approval_required": request.approval_required}
+            "evidence": str(final), "verdict": verdict, "destination": dest.dbname,
+            "approval_required": request.approval_required, "warnings": warnings}
+
+
+def _role_released_before(conn, request: PublishRequest) -> bool:
+    """Earlier releases of this recipient went to this role (made before roles were marked)."""
+    return conn.execute(
+        sql.SQL("SELECT 1 FROM {}.releases WHERE recipient = %s AND manifest ->> 'role' = %s "
+                "LIMIT 1").format(sql.Identifier(request.audit_schema)),
+        (request.recipient, request.role)).fetchone() is not None
 
 
 def _thresholds(verdict: dict[str, Any]) -> dict[str, Any]:
@@ -304,32 +346,6 @@ def changelog(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[
     return out
 
 
-def create_releases_view(conn, audit_schema: str, schema: str, recipient: str,
-                         role: str) -> None:
-    """``<schema>.releases``: the recipient's own release history, readable by its role.
-
-    The view runs with its owner's rights, so the recipient sees the rows of its recipient
-    and schema only, never the audit tables. A release that needs approval is listed once
-    it is approved (unapproved ones are not available to the recipient yet).
-    """
-    view = _qualified(schema, RELEASES_VIEW)
-    a = sql.Identifier(audit_schema)
-    conn.execute(sql.SQL("""CREATE OR REPLACE VIEW {view} AS
-        SELECT split_part(r.published_relation, '.', 2) AS table_name, r.version,
-               r.published_at, r.run_id, (r.manifest ->> 'rows')::bigint AS rows,
-               r.manifest -> 'metadata' AS metadata, r.manifest -> 'changelog' AS changelog,
-               ap.approved_at
-        FROM {a}.releases r LEFT JOIN {a}.approvals ap USING (release_id)
-        WHERE r.recipient = {recipient}
-          AND r.published_relation LIKE {prefix}
-          AND (ap.release_id IS NOT NULL
-               OR NOT coalesce((r.manifest ->> 'approval_required')::boolean, false))""").format(
-        view=view, a=a, recipient=sql.Literal(recipient),
-        prefix=sql.Literal(schema.replace("\\", "\\\\").replace("%", "\\%")
-                           .replace("_", "\\_") + ".%")))
-    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(view, sql.Identifier(role)))
-
-
 def release_evidence_base(evidence_root: Path, database: str, recipient: str,
                           table: str) -> Path:
     """``<evidence>/<database>/<recipient>/<table>``: the folder of a table's ``v<N>`` releases.
@@ -343,8 +359,9 @@ def release_evidence_base(evidence_root: Path, database: str, recipient: str,
 def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
                     columns: list[pgio.PgColumn], run: tuple, version: int,
                     release_facts: dict[str, Any] | None = None, database: str = "") -> Path:
-    base = release_evidence_base(Path(request.project_root) / request.evidence_dir, database,
-                                 request.recipient, request.target[1])
+    base = release_evidence_base(
+        roles.inside(request.project_root, request.evidence_dir, "evidence_dir"), database,
+        request.recipient, request.target[1])
     staged = base / f".staging-v{version}-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     (staged / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))

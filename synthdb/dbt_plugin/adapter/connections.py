@@ -25,6 +25,13 @@ class SynthdbCredentials(PostgresCredentials):
     audit_schema: str = "synthdb_audit"
     # folder of the embedded server (host: embedded); default <project root>/.synthdb
     embedded_home: str | None = None
+    # the release destination (synthdb.release.destination); unset: SYNTHDB_SHARE_* variables,
+    # then the database <dbname>_share on the same server
+    share_host: str | None = None
+    share_port: int | None = None
+    share_user: str | None = None
+    share_password: str | None = None
+    share_dbname: str | None = None
 
     @property
     def type(self) -> str:

@@ -192,6 +192,7 @@ class SynthdbAdapter(PostgresAdapter):
                         target_relation: Any, invocation_id: str | None = None) -> dict:
         """Gate-check and publish one ``publish`` model (see synthdb.release.publish)."""
         from synthdb.release.dbt_configs import publish_options
+        from synthdb.release.destination import destination_settings
         from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
 
         model, graph = _as_dict(model), _as_dict(graph)
@@ -218,4 +219,9 @@ class SynthdbAdapter(PostgresAdapter):
                 project_root=self._project_root(),
                 options=options,
             )
-            return run_publish(self._settings(), request)
+            creds = self.config.credentials
+            source = self._settings()
+            request.destination = destination_settings(source, {
+                key: getattr(creds, "share_" + key, None)
+                for key in ("host", "port", "user", "password", "dbname")})
+            return run_publish(source, request)

@@ -19,7 +19,10 @@
 
   {{ run_hooks(pre_hooks) }}
   {%- set result = adapter.synthdb_publish(model, graph, staging_relation, target_relation, invocation_id) -%}
-  {{ log("synthdb: published " ~ result['relation'] ~ " version " ~ result['version'] ~ " (" ~ result['rows'] ~ " rows) to role " ~ result['role'] ~ "; evidence in " ~ result['evidence'], info=True) }}
+  {%- for warning in result.get('warnings', []) %}
+  {{ log("synthdb: WARNING: " ~ warning, info=True) }}
+  {%- endfor %}
+  {{ log("synthdb: published " ~ result['relation'] ~ " in database " ~ result['destination'] ~ " version " ~ result['version'] ~ " (" ~ result['rows'] ~ " rows) to role " ~ result['role'] ~ "; evidence in " ~ result['evidence'], info=True) }}
   {% call statement('main') -%}
     select {{ result['version'] | int }} as release_version
   {%- endcall %}
