@@ -22,8 +22,9 @@ from synthdb.release.destination import RECIPIENTS_GROUP
 MARKER = "synthdb recipient group: "
 _RECIPIENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,62}$")
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_PRIVILEGES = ("rolsuper", "rolcanlogin", "rolcreaterole", "rolcreatedb", "rolreplication",
-               "rolbypassrls")
+_PRIVILEGES = {"rolsuper": "SUPERUSER", "rolcanlogin": "LOGIN", "rolcreaterole": "CREATEROLE",
+               "rolcreatedb": "CREATEDB", "rolreplication": "REPLICATION",
+               "rolbypassrls": "BYPASSRLS"}
 
 
 def check_recipient_name(recipient: str) -> str:
@@ -84,7 +85,7 @@ def validate_group_role(conn, recipient: str, role: str, adoptable: bool = False
     if row is None:
         raise ConfigError(f"{where} does not exist; publish a release to the recipient first")
     oid, flags, comment = row[0], row[1:1 + len(_PRIVILEGES)], row[-1]
-    bad = [name[3:] for name, on in zip(_PRIVILEGES, flags, strict=True) if on]
+    bad = [word for word, on in zip(_PRIVILEGES.values(), flags, strict=True) if on]
     if bad:
         raise ConfigError(f"{where} has {', '.join(bad)}; a recipient group role must be a "
                           "NOLOGIN role without attributes that synthdb created")

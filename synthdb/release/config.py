@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from synthdb.errors import ConfigError
@@ -134,6 +135,14 @@ def parse_synth_config(raw: Any, model: str) -> SynthConfig:
         raise ConfigError(f"{where}.columns must be a mapping of column name to settings")
     cfg.protected_schemas = _names(cfg.protected_schemas or [], f"{where}.protected_schemas") \
         if cfg.protected_schemas else []
+    if not isinstance(cfg.evidence_dir, str) or Path(cfg.evidence_dir).is_absolute() \
+            or ".." in Path(cfg.evidence_dir).parts:
+        raise ConfigError(f"{where}.evidence_dir {cfg.evidence_dir!r} leaves the project "
+                          "folder; use a relative path inside it, e.g. 'evidence'")
+    if cfg.recipient is not None:
+        from synthdb.governance.roles import check_recipient_name
+
+        check_recipient_name(cfg.recipient)
     return cfg
 
 

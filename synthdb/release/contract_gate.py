@@ -26,8 +26,9 @@ def _compiled_sql(node: dict[str, Any], project_root: Path, target_path: str) ->
 
 
 def check_contract(model: str, contract_id: str, graph: dict[str, Any], project_root: str,
-                   target_path: str, conn) -> list[str]:
-    """Lint + drift for one contract; returns report lines, raises ConfigError when it fails."""
+                   target_path: str, conn) -> Any:
+    """Lint + drift for one contract; returns the ValidationReport (its warnings name the
+    stable-pseudonym columns), raises ConfigError when it fails."""
     from synthdb.contract.validate import LOCK_NAME, validate_project
 
     nodes = graph.get("nodes", {})
@@ -55,4 +56,4 @@ def check_contract(model: str, contract_id: str, graph: dict[str, Any], project_
             f"model {model}: contract {contract['name']} failed validation, nothing was read: "
             f"{problems} (fix the contract or classify the columns; after review, "
             "`synthdb validate --update` approves a source change)")
-    return report.lines()
+    return report

@@ -26,7 +26,7 @@ from psycopg import sql
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, EmptyInputError, SynthdbError
-from synthdb.release import audit, ledger, pgio, sqlchecks
+from synthdb.release import audit, ledger, pgio, pseudonyms, sqlchecks
 from synthdb.release.config import SynthConfig
 from synthdb.release.progress import Progress
 
@@ -296,12 +296,16 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
             _cleanup_stale(conn, target_schema)
             conn.commit()
             progress.start("read")
+            learned: list[str] = []
             if cfg.validate_contract and request.graph is not None and request.contract_id:
                 from synthdb.release.contract_gate import check_contract
 
-                check_contract(request.model, request.contract_id, request.graph,
-                               request.project_root, request.target_path, conn)
+                report = check_contract(request.model, request.contract_id, request.graph,
+                                        request.project_root, request.target_path, conn)
                 conn.commit()
+                learned = pseudonyms.learned_columns(
+                    request.model, report, request.graph.get("nodes", {}).get(
+                        request.contract_id), cfg.mode, cfg.columns)
             # The privacy budget is debited (or the run refused) after the contract check,
             # which reads only the catalog, and before any row is read.
             ledger.ensure_ledger(conn, schema)
@@ -382,6 +386,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                     suppressed = sqlchecks.suppress_below_k(
                         conn, tmp, privacy.quasi_identifiers, privacy.k)
             metric_rows = _privacy_metrics(conn, tmp, request, specs, mock, suppressed, written)
+            metric_rows += pseudonyms.linkability_metrics(conn, tmp, request.source, learned)
             lap("privacy_sql")
             synthetic_sample = pgio.read_frame(
                 conn, sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
@@ -450,7 +455,9 @@ def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
                         metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
                         synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
     """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
-    root = Path(request.project_root) / request.config.evidence_dir / "runs" / run_id
+    from synthdb.governance.roles import inside
+
+    root = inside(request.project_root, request.config.evidence_dir, "evidence_dir") / "runs" / run_id
     root.mkdir(parents=True, exist_ok=True)
     evidence = {
         "run_id": run_id, "model": request.model, "source": _label(*request.source),
