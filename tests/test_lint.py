@@ -17,6 +17,7 @@ from synthdb import db
 from synthdb.contract.lint import LintIssue, lint_project
 from synthdb.contract.manifest import load_manifest
 from synthdb.contract.validate import validate_project
+from synthdb.release import keys
 
 SOURCES = """
 version: 2
@@ -107,7 +108,7 @@ def make_project(root: Path, contracts: dict[str, str], sources: str = SOURCES) 
     """The lint project in ``root/project``, policy macros in its root macro path."""
     models = {"sources.yml": sources, **{f"{name}.sql": body for name, body in contracts.items()}}
     return throwaway_project(
-        root / "project", "lint_check", models, policy_macros="root", project_vars={"k": "secret"}
+        root / "project", "lint_check", models, policy_macros="root"
     )
 
 
@@ -120,6 +121,7 @@ def create_sources(settings: db.ConnectionSettings) -> None:
             " CREATE TABLE prod.orders (order_id int PRIMARY KEY, customer_id int NOT NULL,"
             "   amount numeric(10,2), ordered_at timestamp, note text)"
         )
+        keys.set_key(conn, "k")  # pseudo_contract's pseudonymize('...', 'k') needs the store
 
 
 def dbt_compile(settings: db.ConnectionSettings, project: Path) -> None:

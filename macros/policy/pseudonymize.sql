@@ -26,5 +26,11 @@
 {%- endmacro %}
 
 {% macro postgres__pseudonymize(col, key_name) -%}
+{%- if execute -%}
+  {%- set store = run_query("select to_regprocedure('synthdb_keys.pseudonym(text,text)') is not null") -%}
+  {%- if store is not none and not store.columns[0].values()[0] -%}
+    {{ exceptions.raise_compiler_error("pseudonymize: no key store in this database; run `synthdb key set " ~ key_name ~ "` (the key is kept out of SQL)") }}
+  {%- endif -%}
+{%- endif -%}
 synthdb_keys.pseudonym(({{ col }})::text, '{{ key_name }}')
 {%- endmacro %}

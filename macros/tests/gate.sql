@@ -25,3 +25,22 @@
   {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
   {%- for c in columns -%}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{%- endfor -%}
 {%- endmacro %}
+
+{#- The relation a test should read. A `publish` model's table lives in the release
+    destination (another database, outside production's boundary), which dbt's connection
+    cannot reach; its rows are the staged table it was copied from (publish checks that), so
+    tests attached to a publish model read that staged table and its stored verdict. -#}
+{% macro synthdb_tested_relation(model) -%}
+  {%- if execute -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+          and node.relation_name == (model | string) and node.config.materialized == 'publish' -%}
+      {%- set staged_from = (node.config.publish or {}).get('from') -%}
+      {%- for staged in graph.nodes.values() if staged.resource_type == 'model'
+            and staged.name == staged_from -%}
+        {{ return(api.Relation.create(database=staged.database, schema=staged.schema,
+                                      identifier=staged.alias)) }}
+      {%- endfor -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return(model) }}
+{%- endmacro %}

@@ -4,6 +4,7 @@
   produced the table passed its k-anonymity checks. One failing row per problem.
 -#}
 {% test k_anonymity(model, quasi_identifiers, k=5) %}
+{%- set model = synthdb.synthdb_tested_relation(model) %}
 with classes as (
   select count(*) as n from {{ model }} group by {{ synthdb.synthdb_column_list(quasi_identifiers) }}
 )

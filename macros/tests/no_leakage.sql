@@ -5,5 +5,6 @@
   live in the model's config (synth.privacy) or in this test's arguments; the stricter wins.
 -#}
 {% test no_leakage(model, dcr_share_max=none, mia_advantage_max=none) %}
+{%- set model = synthdb.synthdb_tested_relation(model) %}
 {{ synthdb.synthdb_stored_failures(model, 'no_leakage') }}
 {% endtest %}

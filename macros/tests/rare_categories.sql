@@ -4,6 +4,7 @@
   rows give column and count, never the value itself.
 -#}
 {% test rare_categories(model, columns, min_count=10) %}
+{%- set model = synthdb.synthdb_tested_relation(model) %}
 {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
 {% for column in columns %}
 select '{{ column | replace("'", "''") }}: a value occurs ' || n || ' times, fewer than {{ min_count | int }}' as failure
