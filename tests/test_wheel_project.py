@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import PROFILE, REPO, scratch_database
+from dbtproject import PROFILE, REPO, scratch_database, share_of
 from psycopg import sql
 
 from synthdb import db
@@ -304,6 +304,8 @@ def test_user_project_builds_and_releases(built: tuple[UserProject, subprocess.C
         relation, version = release
         assert version == 1
         schema, table = relation.split(".", 1)
+    # the release lands in the destination database (<db>_share), not next to the source
+    with psycopg.connect(share_of(project.settings).conninfo()) as conn:
         # the recipient's role reads the release
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(ROLE)))
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
@@ -315,6 +317,7 @@ def test_user_project_builds_and_releases(built: tuple[UserProject, subprocess.C
             " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (schema, table))]
         assert columns == ["person_ref", "region", "band", "amount", "joined"]
+    with psycopg.connect(project.settings.conninfo()) as conn:
         # the two ordinary models with enforced contracts were built as declared
         types = dict(conn.execute(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
@@ -350,6 +353,7 @@ def _release_state(project: UserProject) -> tuple[int, int]:
         (relation,) = conn.execute("SELECT published_relation FROM synthdb_audit.releases"
                                    " ORDER BY release_id DESC LIMIT 1").fetchone()
         schema, table = relation.split(".", 1)
+    with psycopg.connect(share_of(project.settings).conninfo()) as conn:
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
             sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
     return releases, rows
@@ -365,6 +369,7 @@ def test_grants_config_reaches_the_release(
         (relation,) = conn.execute("SELECT published_relation FROM synthdb_audit.releases"
                                    " ORDER BY release_id DESC LIMIT 1").fetchone()
         schema = relation.split(".", 1)[0]
+    with psycopg.connect(share_of(project.settings).conninfo()) as conn:
         for role in (ROLE, BI_ROLE):
             assert conn.execute(
                 "SELECT has_table_privilege(%s, %s, 'SELECT'), "
