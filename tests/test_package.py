@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
-from dbtproject import REPO, DbtProject, throwaway_project
+from dbtproject import DbtProject, throwaway_project
 
+import synthdb
 from synthdb import db
 from synthdb.dbt_plugin.include_path import REQUIRED, include_path
 
@@ -88,6 +89,8 @@ def test_prefixed_policy_macros_compile_without_a_dispatch_block(
 
 
 def test_include_project_is_found_through_the_installed_package() -> None:
+    """The include project is the one of the imported ``synthdb`` (editable: the source tree;
+    a wheel: site-packages, see test_wheel_project.py), not a path next to the adapter."""
     root = Path(include_path())
-    assert root == REPO / "synthdb" / "dbt_plugin" / "include"
+    assert root == Path(synthdb.__file__).resolve().parent / "dbt_plugin" / "include"
     assert all((root / name).is_file() for name in REQUIRED)
