@@ -245,20 +245,33 @@ def test_add_user_into_a_foreign_role_is_refused(project, role, capsys, monkeypa
         assert _one(conn, "SELECT count(*) FROM pg_roles WHERE rolname = 'att_mallory'")[0] == 0
 
 
-def test_tampered_group_role_blocks_publish_and_add_user(project, capsys, monkeypatch):
+@pytest.mark.parametrize("grant, revoke, message", [
+    ("GRANT pg_read_all_data TO att_reader", "REVOKE pg_read_all_data FROM att_reader",
+     "member of pg_read_all_data"),
+    ("GRANT INSERT ON att.people TO att_reader", "REVOKE INSERT ON att.people FROM att_reader",
+     "att.people: INSERT"),
+    ("GRANT CREATE ON SCHEMA att TO att_reader", "REVOKE CREATE ON SCHEMA att FROM att_reader",
+     "schema att: CREATE"),
+])
+def test_tampered_group_role_blocks_publish_and_add_user(project, capsys, monkeypatch, grant,
+                                                         revoke, message):
     for key, value in project.env().items():
         if key.startswith("SYNTHDB_"):
             monkeypatch.setenv(key, value)
-    with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
-        conn.execute("GRANT pg_read_all_data TO att_reader")
+    share = share_of(project.settings)
+    with psycopg.connect(share.conninfo(), autocommit=True) as conn:
+        conn.execute(grant)
+        version = _one(conn, "SELECT max(version) FROM synthdb_share.releases")[0]
     try:
         assert main(["recipient", "add-user", "att", "att_mallory"]) == 2
-        assert "member of pg_read_all_data" in capsys.readouterr().err
+        assert message in capsys.readouterr().err
         run = project.dbt("run", "-s", "att_people")
-        assert not run.ok and "member of pg_read_all_data" in run.output
+        assert not run.ok and message in run.output
+        with psycopg.connect(share.conninfo()) as conn:
+            assert _one(conn, "SELECT max(version) FROM synthdb_share.releases")[0] == version
     finally:
-        with psycopg.connect(project.settings.conninfo(), autocommit=True) as conn:
-            conn.execute("REVOKE pg_read_all_data FROM att_reader")
+        with psycopg.connect(share.conninfo(), autocommit=True) as conn:
+            conn.execute(revoke)
 
 
 @pytest.mark.parametrize("extra, message", [

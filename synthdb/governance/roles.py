@@ -5,7 +5,8 @@ accepted any existing role, ``--role postgres`` or ``role: pg_read_all_data`` wo
 recipient login the keys to production. So a group role must be one synthdb created for that
 recipient: NOLOGIN, no attributes (superuser, createrole, createdb, replication, bypassrls),
 member of nothing but ``synthdb_recipients``, with only plain logins as members, owning no
-database, and carrying synthdb's marker comment naming the recipient. Recipient names become
+database, holding no privilege beyond SELECT on tables and USAGE on schemas (in the database
+checked: the destination), and carrying synthdb's marker comment naming the recipient. Recipient names become
 folder names and SQL literals, so they are restricted to a safe alphabet.
 """
 
@@ -103,6 +104,21 @@ def validate_group_role(conn, recipient: str, role: str, adoptable: bool = False
     if members:
         raise ConfigError(f"{where} has privileged or group members ({', '.join(sorted(members))})"
                           "; only plain recipient logins may be members")
+    extra = conn.execute("""
+        SELECT n.nspname || '.' || c.relname || ': ' || a.privilege_type
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+             aclexplode(c.relacl) a
+        WHERE a.grantee = %(oid)s AND a.privilege_type <> 'SELECT'
+        UNION ALL
+        SELECT 'schema ' || n.nspname || ': CREATE' FROM pg_namespace n
+        WHERE has_schema_privilege(%(oid)s, n.oid, 'CREATE') AND n.nspname <> 'pg_temp'
+        UNION ALL
+        SELECT 'database ' || current_database() || ': CREATE'
+        WHERE has_database_privilege(%(oid)s, current_database(), 'CREATE')
+        LIMIT 3""", {"oid": oid}).fetchall()
+    if extra:
+        raise ConfigError(f"{where} holds privileges a reader must not have "
+                          f"({'; '.join(r[0] for r in extra)}); revoke them first")
     owns = conn.execute("SELECT datname FROM pg_database WHERE datdba = %s LIMIT 1",
                         (oid,)).fetchone()
     if owns:
