@@ -11,9 +11,18 @@ from __future__ import annotations
 import json
 import sys
 
-METHODS = ("synthdb_seq", "synthdb", "cart", "mostlyai", "sdv", "marginals")
+METHODS = (
+    "synthdb_seq",
+    "synthdb_seq_leaf100",
+    "synthdb",
+    "cart",
+    "mostlyai",
+    "sdv",
+    "marginals",
+)
 LABELS = {
     "synthdb_seq": "synthdb trees",
+    "synthdb_seq_leaf100": "synthdb trees, leaves ≥ 100",
     "synthdb": "synthdb copula",
     "cart": "CART (synthpop-style)",
     "mostlyai": "MOSTLY AI engine",
@@ -134,9 +143,9 @@ def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
     return out
 
 
-def seq_targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
-    """Issue 13's targets for the sequential trees (synthdb_seq), judged on this run."""
-    s = r.get("synthdb_seq", {})
+def seq_targets(name: str, r: dict, method: str = "synthdb_seq") -> list[tuple[str, bool | None]]:
+    """Issue 13's targets for the sequential trees (``method``), judged on this run."""
+    s = r.get(method, {})
     out: list[tuple[str, bool | None]] = []
     if "qa_accuracy" in s:
         ref = s.get("qa_accuracy_holdout")
@@ -274,12 +283,13 @@ def render(res: dict) -> str:
         errs = {m: r[m]["error"] for m in METHODS if "error" in r.get(m, {})}
         for m, e in errs.items():
             lines.append(f"\n{m}: a metric failed: `{e}`")
-        if seq_targets(name, r):
-            lines += [
-                "",
-                "Targets (synthdb trees, issue 13): "
-                + "; ".join(f"{k}: {_verdict(ok)}" for k, ok in seq_targets(name, r)),
-            ]
+        for method in ("synthdb_seq", "synthdb_seq_leaf100"):
+            if seq_targets(name, r, method):
+                lines += [
+                    "",
+                    f"Targets ({LABELS[method]}, issue 13): "
+                    + "; ".join(f"{k}: {_verdict(ok)}" for k, ok in seq_targets(name, r, method)),
+                ]
         lines += [
             "",
             "Targets (synthdb copula, issue 3): "

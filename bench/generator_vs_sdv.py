@@ -36,7 +36,15 @@ from gen_run import run_isolated  # noqa: E402
 TARGETS = {"credit_data": 0.90, "CPS1988": 0.95}
 #: synthdb_seq = SequentialTrees, synthdb = GaussianCopula; cart = synthpop-style baseline
 #: (bench/gen_cart.py); mostlyai = MOSTLY AI's open engine (TabularARGN, --mostly-minutes)
-METHODS = ("synthdb_seq", "synthdb", "cart", "mostlyai", "sdv", "marginals")
+METHODS = (
+    "synthdb_seq",
+    "synthdb_seq_leaf100",
+    "synthdb",
+    "cart",
+    "mostlyai",
+    "sdv",
+    "marginals",
+)
 
 
 def _fmt(v: object) -> str:
