@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "verify",
     "approve",
     "key",
+    "roles",
 ]
 
 

@@ -19,6 +19,7 @@ from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, roles
 from synthdb.governance.releases import ReleaseRef
+from synthdb.release import verdicts
 from synthdb.release.destination import SHARE_SCHEMA
 
 
@@ -63,6 +64,14 @@ def approve(
                 f"approved release's run {rel.run_id} (a newer version replaced it); approve "
                 "the latest version instead"
             )
+        # The grant exposes the table's rows now: they must be the rows the run measured
+        # (the table is in the destination, the run's fingerprint in the audit schema).
+        try:
+            verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
+                                     f"approve {rel.name}: refused", audit_conn=conn)
+        except BaseException:
+            dconn.close()
+            raise
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.approvals (release_id, run_id, ticket, approved_by) "

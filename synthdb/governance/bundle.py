@@ -28,12 +28,12 @@ from psycopg import sql
 
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
-from synthdb.errors import ConfigError, SynthdbError
+from synthdb.errors import ConfigError, GateError, SynthdbError
 from synthdb.governance import releases, roles, signing
 from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
-from synthdb.release import pgio
+from synthdb.release import pgio, verdicts
 
 MANIFEST = "manifest.json"
 TOKEN = "token.json"
@@ -244,6 +244,15 @@ def export_bundle(
                 f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
                 f"release's run {rel.run_id}; only the latest version's data can be exported"
             )
+        else:
+            try:  # the bundle carries the table's rows now: they must be the measured rows
+                verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema,
+                                         rel.table, f"export {rel.name}: refused",
+                                         audit_conn=conn)
+            except GateError as exc:
+                conn.rollback()
+                dconn.rollback()
+                refusal = exc
         if refusal is not None:  # refused attempts are evidence too
             releases.log_download(
                 conn,

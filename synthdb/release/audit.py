@@ -39,6 +39,9 @@ _DDL = [
         message         text,
         evidence_path   text
     )""",
+    # What the verdict vouches for (synthdb.release.digest.Fingerprint): the staged table's
+    # oid, schema, name, relkind, columns and content digest, recorded at the swap.
+    "ALTER TABLE {schema}.runs ADD COLUMN IF NOT EXISTS fingerprint jsonb",
     """CREATE TABLE IF NOT EXISTS {schema}.metrics (
         run_id     text NOT NULL REFERENCES {schema}.runs (run_id) ON DELETE CASCADE,
         check_name text NOT NULL,
@@ -96,11 +99,101 @@ _DDL = [
 ]
 
 
-def ensure_schema(conn, schema: str) -> None:
-    """Create the audit schema and tables if missing (idempotent)."""
+def managed(conn, schema: str) -> bool:
+    """True when ``synthdb roles setup`` handed the audit schema to an owner role.
+
+    Then the tables exist and belong to the owner; the engineer's role reads them, appends
+    what it may, and records verdicts only through the owner's functions (synthdb.release.roles).
+    """
+    return bool(conn.execute(
+        "SELECT to_regprocedure(quote_ident(%s) || '.seal_run(text,text,text,jsonb,jsonb)') "
+        "IS NOT NULL", (schema,)).fetchone()[0])
+
+
+def ensure_schema(conn, schema: str, force: bool = False) -> None:
+    """Create the audit schema and tables if missing (idempotent; a managed schema is left
+    to its owner unless ``force``)."""
+    if not force and managed(conn, schema):
+        return
     ident = sql.Identifier(schema)
     for statement in _DDL:
         conn.execute(sql.SQL(statement).format(schema=ident))
+
+
+# Advisory-lock namespace of synthesis runs: a run holds (RUN_LOCK_CLASS, hashtext(run_id)) on
+# its own session for as long as it lives, so "is that process gone?" is one try-lock away.
+RUN_LOCK_CLASS = 0x5D7B
+
+
+def hold_run_lock(conn, run_id: str) -> None:
+    """Take the run's session-level advisory lock; released when the connection ends."""
+    conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, run_id))
+
+
+ORPHANED = ("orphaned: the process running it ended before it finished (killed or "
+            "disconnected); marked failed by a later run")
+
+
+def fail_run(conn, schema: str, run_id: str, message: str) -> bool:
+    """Mark ``run_id`` failed: directly, or through the owner's function when managed."""
+    if managed(conn, schema):
+        return bool(conn.execute(sql.SQL("SELECT {}.fail_run(%s, %s)").format(
+            sql.Identifier(schema)), (run_id, message)).fetchone()[0])
+    finish_run(conn, schema, run_id, "error", message=message)
+    return True
+
+
+def seal_run(conn, schema: str, run_id: str, table: tuple[str, str],
+             rows: list[dict[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
+    """Managed schema: the owner's ``seal_run`` fingerprints ``table``, measures the SQL
+    checks itself, stores the metric rows and marks the run a success; returns the fingerprint.
+    """
+    owner = conn.execute("SELECT r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = "
+                         "n.nspowner WHERE n.nspname = %s", (schema,)).fetchone()[0]
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+        sql.Identifier(table[0]), sql.Identifier(owner)))
+    conn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
+        sql.Identifier(table[0]), sql.Identifier(table[1]), sql.Identifier(owner)))
+    payload = [{"check": r["check"], "metric": r["metric"], "value": _finite(r.get("value")),
+                "threshold": _finite(r.get("threshold")), "passed": r.get("passed"),
+                "details": r.get("details") or {}} for r in rows]
+    return conn.execute(sql.SQL("SELECT {}.seal_run(%s, %s, %s, %s, %s)").format(
+        sql.Identifier(schema)), (run_id, table[0], table[1], _json(payload), _json(fields))
+    ).fetchone()[0]
+
+
+def fail_orphans(conn, schema: str) -> list[str]:
+    """Mark ``running`` runs whose process is gone as failed; returns their run ids.
+
+    A run's lock is held by its live session, so a lock we can take belongs to a session that
+    ended (``kill -9``, a lost connection): its row would otherwise say ``running`` forever.
+    A concurrent live run keeps its lock and its row. Commits.
+    """
+    done = []
+    rows = conn.execute(sql.SQL("SELECT run_id FROM {}.runs WHERE outcome = 'running'").format(
+        sql.Identifier(schema))).fetchall()
+    if rows and managed(conn, schema):
+        for (run_id,) in rows:
+            if fail_run(conn, schema, run_id, ORPHANED):
+                done.append(run_id)
+        conn.commit()
+        return done
+    for (run_id,) in rows:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                           (RUN_LOCK_CLASS, run_id)).fetchone()[0]
+        if not got:
+            continue
+        try:
+            conn.execute(sql.SQL(
+                "UPDATE {}.runs SET outcome = 'error', finished_at = clock_timestamp(), "
+                "message = %s WHERE run_id = %s AND outcome = 'running'").format(
+                sql.Identifier(schema)), (ORPHANED, run_id))
+            conn.commit()
+            done.append(run_id)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (RUN_LOCK_CLASS, run_id))
+            conn.commit()
+    return done
 
 
 def _json(value: Any) -> str:

@@ -87,6 +87,17 @@ def _names(value: Any, where: str) -> list[str]:
     return list(value)
 
 
+# Built-in limits no setting can loosen (issue 12: `identical_match_tolerance: 1.0,
+# sample_size: 100` used to be accepted), on top of the project's own floors (synthdb_floors).
+# k and rare_min_count 2: a class or value of one is a person. dcr_share_max 0.75: three in four
+# synthetic rows closer to training than to holdout rows is memorisation, not noise.
+# mia_advantage_max 0.3 and identical_match_tolerance 0.05 (at most 5 points more synthetic
+# rows identical to a training row than the holdout has). sample_size 1,000: below it the DCR
+# share's standard deviation (about 0.016) is a third of the margin the gate has to resolve.
+HARD_LIMITS = {"k": 2, "rare_min_count": 2, "dcr_share_max": 0.75, "mia_advantage_max": 0.3,
+               "identical_match_tolerance": 0.05, "sample_size": 1000}
+
+
 def parse_privacy(raw: Any, where: str) -> PrivacyConfig:
     if raw is None:
         return PrivacyConfig()
@@ -97,13 +108,17 @@ def parse_privacy(raw: Any, where: str) -> PrivacyConfig:
     cfg.quasi_identifiers = _names(cfg.quasi_identifiers, f"{where}.quasi_identifiers")
     if cfg.rare_columns is not None:
         cfg.rare_columns = _names(cfg.rare_columns, f"{where}.rare_columns")
-    _number(cfg.k, f"{where}.k", 1, 10**9, integer=True)
+    _number(cfg.k, f"{where}.k", HARD_LIMITS["k"], 10**9, integer=True)
     _number(cfg.max_suppression, f"{where}.max_suppression", 0, 0.5)
-    _number(cfg.rare_min_count, f"{where}.rare_min_count", 1, 10**9, integer=True)
-    _number(cfg.dcr_share_max, f"{where}.dcr_share_max", 0.5, 1.0)
-    _number(cfg.identical_match_tolerance, f"{where}.identical_match_tolerance", 0, 1)
-    _number(cfg.mia_advantage_max, f"{where}.mia_advantage_max", 0, 1)
-    _number(cfg.sample_size, f"{where}.sample_size", 100, 10**8, integer=True)
+    _number(cfg.rare_min_count, f"{where}.rare_min_count", HARD_LIMITS["rare_min_count"], 10**9,
+            integer=True)
+    _number(cfg.dcr_share_max, f"{where}.dcr_share_max", 0.5, HARD_LIMITS["dcr_share_max"])
+    _number(cfg.identical_match_tolerance, f"{where}.identical_match_tolerance", 0,
+            HARD_LIMITS["identical_match_tolerance"])
+    _number(cfg.mia_advantage_max, f"{where}.mia_advantage_max", 0,
+            HARD_LIMITS["mia_advantage_max"])
+    _number(cfg.sample_size, f"{where}.sample_size", HARD_LIMITS["sample_size"], 10**8,
+            integer=True)
     return cfg
 
 
@@ -148,7 +163,7 @@ def parse_synth_config(raw: Any, model: str) -> SynthConfig:
 
 FLOOR_KEYS = {  # key: True when larger is stricter
     "k": True, "rare_min_count": True, "dcr_share_max": False, "mia_advantage_max": False,
-    "max_suppression": False, "identical_match_tolerance": False,
+    "max_suppression": False, "identical_match_tolerance": False, "sample_size": True,
 }
 
 
@@ -172,6 +187,34 @@ def check_floors(cfg: PrivacyConfig, floors: Any, model: str) -> None:
             raise ConfigError(
                 f"model {model}: synth.privacy.{key} = {value} is {relation} the floor {floor} "
                 "set by the project (dbt var synthdb_floors); a release may only be stricter")
+
+
+# (test name, test argument, config key, True when larger is stricter)
+_TEST_THRESHOLDS = (("k_anonymity", "k", "k", True),
+                    ("rare_categories", "min_count", "rare_min_count", True),
+                    ("no_leakage", "dcr_share_max", "dcr_share_max", False),
+                    ("no_leakage", "mia_advantage_max", "mia_advantage_max", False))
+
+
+def looser_tests(cfg: PrivacyConfig, tests: list[dict[str, Any]], model: str) -> list[str]:
+    """One warning per attached test threshold looser than the model's config.
+
+    The gate enforces the stricter value either way (tighten_with_tests); a looser test is
+    still reported because whoever wrote it believes the release is held to that number.
+    """
+    out = []
+    for test in tests:
+        kwargs = test.get("kwargs") or {}
+        for name, arg, key, larger_is_stricter in _TEST_THRESHOLDS:
+            value = kwargs.get(arg)
+            if test.get("name") != name or isinstance(value, bool) or not isinstance(
+                    value, int | float):
+                continue
+            mine = getattr(cfg, key)
+            if (value < mine) if larger_is_stricter else (value > mine):
+                out.append(f"model {model}: test {name} sets {arg} = {value}, looser than the "
+                           f"model's synth.privacy.{key} = {mine}; the gate enforces {mine}")
+    return out
 
 
 def tighten_with_tests(cfg: PrivacyConfig, tests: list[dict[str, Any]]) -> PrivacyConfig:

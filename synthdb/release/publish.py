@@ -1,8 +1,9 @@
 """Publish: copy a gated synthetic table into the destination, for a recipient's role.
 
-The gate is fail-closed (DESIGN §2): the staging table's comment names the run that produced it;
-publish refuses unless that run's stored verdict passed every required check and the table
-still holds exactly the rows that were measured. Whatever dbt was asked to select
+The gate is fail-closed (DESIGN §2): publish finds the run that recorded this exact staging
+table (oid, name, kind, columns, content digest; the comment only has to agree) and refuses
+unless that run's stored verdict passed every required check and the table, locked, still
+holds exactly the rows that were measured. Whatever dbt was asked to select
 (``dbt run -s publish_model`` skips the tests), the decision is made here, from the database.
 
 The release lands in a destination database outside production's boundary
@@ -30,7 +31,7 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.governance import roles
-from synthdb.release import audit, destination, pgio
+from synthdb.release import audit, destination, digest, pgio, verdicts
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
@@ -106,30 +107,23 @@ def staging_run_id(conn, schema: str, name: str) -> str | None:
 
 
 def check_gate(conn, request: PublishRequest) -> dict[str, Any]:
-    """The stored verdict for the staging table, or GateError saying why publish is refused."""
+    """The stored verdict for the staging table, or GateError saying why publish is refused.
+
+    The run is found from the table itself (synthdb.release.verdicts.bound_run: oid, name,
+    kind, columns and content digest recorded at the swap), and the table stays SHARE-locked
+    until the caller's transaction ends, so the rows copied are the rows that were measured.
+    """
     staging = _label(*request.staging)
     prefix = f"synthdb gate: refusing to publish {staging} to {request.recipient}"
-    if not pgio.relation_exists(conn, *request.staging):
-        raise GateError(f"{prefix}: the staging table does not exist (run the synthetic model)")
-    run_id = staging_run_id(conn, *request.staging)
-    if run_id is None:
-        raise GateError(f"{prefix}: the table carries no synthdb run id, so no verdict vouches "
-                        "for it (was it written outside synthdb?)")
+    run_id = verdicts.bound_run(conn, request.audit_schema, *request.staging, prefix)
     verdict = audit.verdict(conn, request.audit_schema, run_id)
     if verdict is None:
         raise GateError(f"{prefix}: run {run_id} has no stored verdict")
+    verdict["fingerprint"] = verdicts.recorded_fingerprint(conn, request.audit_schema, run_id)
     if not verdict["passed"]:
         failed = ", ".join(verdict["failed_metrics"]) or "required checks missing"
         raise GateError(f"{prefix}: run {run_id} failed the privacy gate ({failed}); fix the "
                         "release and run `dbt build` again (the last good release is untouched)")
-    expected = conn.execute(
-        sql.SQL("SELECT synthetic_rows FROM {}.runs WHERE run_id = %s").format(
-            sql.Identifier(request.audit_schema)), (run_id,)).fetchone()[0]
-    actual = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-        _qualified(*request.staging))).fetchone()[0]
-    if expected != actual:
-        raise GateError(f"{prefix}: the table has {actual} rows but run {run_id} measured "
-                        f"{expected}; it was changed after the checks")
     return verdict
 
 
@@ -223,6 +217,13 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         if copied != run[3]:
             raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
                             f"{copied} rows were copied but run {run_id} measured {run[3]}")
+        # The copy must hash like the measured table: approve and export check it against
+        # the run's digest later, and a difference is better found before anything commits.
+        copy_digest = digest.content_digest(dconn, target_schema, tmp_name)[0]
+        if copy_digest != verdict["fingerprint"]["digest"]:
+            raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
+                            f"the copy in the destination does not hash like the rows run "
+                            f"{run_id} measured")
         dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
         dconn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
             _qualified(target_schema, tmp_name), sql.Identifier(target_name)))

@@ -26,7 +26,16 @@ from psycopg import sql
 from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, EmptyInputError, SynthdbError
-from synthdb.release import audit, ledger, pgio, pseudonyms, sqlchecks
+from synthdb.release import (
+    audit,
+    digest,
+    ledger,
+    lineage,
+    pgio,
+    precheck,
+    pseudonyms,
+    sqlchecks,
+)
 from synthdb.release.config import SynthConfig
 from synthdb.release.progress import Progress
 
@@ -50,6 +59,7 @@ class SynthesisRequest:
     graph: dict[str, Any] | None = None
     target_path: str = "target"
     progress: Progress | None = None  # stage lines (dbt's logger inside dbt)
+    warnings: list[str] = field(default_factory=list)  # e.g. tests looser than the config
 
 
 def _qualified(schema: str, name: str) -> sql.Composable:
@@ -73,13 +83,22 @@ def check_isolation(request: SynthesisRequest) -> None:
         )
 
 
-def _cleanup_stale(conn, schema: str) -> None:
+def _cleanup_stale(conn, schema: str, audit_schema: str) -> None:
+    """Drop temporary tables of runs that are over (a live run's table is left alone).
+
+    Call after audit.fail_orphans: a run still 'running' then is alive.
+    """
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE %s",
         (schema, TMP_PREFIX.replace("_", r"\_") + "%"),
     ).fetchall()
     for (name,) in rows:
+        live = conn.execute(sql.SQL(
+            "SELECT 1 FROM {}.runs WHERE outcome = 'running' AND run_id LIKE %s").format(
+            sql.Identifier(audit_schema)), (name[len(TMP_PREFIX):] + "%",)).fetchone()
+        if live:
+            continue
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(schema, name)))
 
 
@@ -283,6 +302,9 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
 
     with psycopg.connect(settings.conninfo()) as conn:
         audit.ensure_schema(conn, schema)
+        conn.commit()
+        audit.fail_orphans(conn, schema)
+        audit.hold_run_lock(conn, run_id)
         audit.start_run(
             conn, schema, run_id, invocation_id=request.invocation_id, model=request.model,
             source_relation=_label(*request.source), target_relation=_label(*request.target),
@@ -293,7 +315,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(target_schema)))
-            _cleanup_stale(conn, target_schema)
+            _cleanup_stale(conn, target_schema, schema)
             conn.commit()
             progress.start("read")
             learned: list[str] = []
@@ -306,21 +328,27 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                 learned = pseudonyms.learned_columns(
                     request.model, report, request.graph.get("nodes", {}).get(
                         request.contract_id), cfg.mode, cfg.columns)
-            # The privacy budget is debited (or the run refused) after the contract check,
-            # which reads only the catalog, and before any row is read.
-            ledger.ensure_ledger(conn, schema)
-            epsilon = cfg.generator.get("epsilon") if cfg.mode != "mock" else None
-            if epsilon is not None and float(epsilon) == float("inf"):
-                epsilon = None  # epsilon = inf is the non-DP fit
-            ledger.reserve(conn, schema, run_id, _label(*request.source), cfg.recipient,
-                           epsilon, float(cfg.generator.get("delta", 0.0) or 0.0))
-            conn.commit()
             columns = pgio.relation_columns(conn, *request.source)
             if not columns:
                 raise SynthdbError(
                     f"model {request.model}: training input {_label(*request.source)} does not "
                     "exist or has no columns"
                 )
+            # The whole configuration is checked (catalog only) before any budget is spent:
+            # a configuration error costs nothing.
+            precheck.check_release_config(cfg, columns, request.model)
+            # The privacy budget is debited (or the run refused) after the contract check,
+            # which reads only the catalog, and before any row is read. Budgets follow the
+            # base tables the contract reads, not its name (synthdb.release.lineage).
+            ledger.ensure_ledger(conn, schema)
+            epsilon = cfg.generator.get("epsilon") if cfg.mode != "mock" else None
+            if epsilon is not None and float(epsilon) == float("inf"):
+                epsilon = None  # epsilon = inf is the non-DP fit
+            bases = lineage.base_relations(conn, _label(*request.source), request.contract_id,
+                                           request.graph)
+            ledger.reserve(conn, schema, run_id, _label(*request.source), cfg.recipient,
+                           epsilon, float(cfg.generator.get("delta", 0.0) or 0.0), bases=bases)
+            conn.commit()
             if cfg.mode == "mock":
                 # Mock reads the schema only (catalog types): the relation is never queried.
                 from synthdb.generators import infer_specs
@@ -409,7 +437,18 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                                                       mock, seed)
                 metric_rows += rows
             lap("leakage_metrics")
-            audit.store_metrics(conn, schema, run_id, metric_rows)
+            if request.warnings:
+                metric_rows.append({
+                    "check": "config", "metric": "looser_tests", "value": len(request.warnings),
+                    "threshold": None, "passed": None,
+                    "details": {"warnings": request.warnings}})
+            managed = audit.managed(conn, schema)
+            if not managed:  # managed: the owner's seal_run stores them at the swap
+                audit.store_metrics(conn, schema, run_id, metric_rows)
+            # Commit the measured table (still a temporary name; the run still 'running') so
+            # no transaction sits open while the report is drawn: on a wide contract that
+            # took minutes. Cleanup by a concurrent run skips a live run's temporary table.
+            conn.commit()
             describe = (generator.describe() if generator is not None else
                         {"method": "deidentify", "policy": "contract policy macros only"})
             counts = {"source": n_source if cfg.mode != "mock" else None,
@@ -432,17 +471,22 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
             conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
                 tmp, sql.Identifier(target_name)))
             conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
-            audit.finish_run(
-                conn, schema, run_id, "success", train_rows=len(train), holdout_rows=len(holdout),
-                synthetic_rows=written - suppressed, suppressed_rows=suppressed,
-                generator=describe, evidence_path=str(evidence),
-            )
+            results = {"train_rows": len(train), "holdout_rows": len(holdout),
+                       "synthetic_rows": written - suppressed, "suppressed_rows": suppressed,
+                       "generator": describe, "evidence_path": str(evidence)}
+            if managed:
+                audit.seal_run(conn, schema, run_id, (target_schema, target_name), metric_rows,
+                               results)
+            else:
+                staged = digest.fingerprint(conn, target_schema, target_name)
+                audit.finish_run(conn, schema, run_id, "success", **results,
+                                 fingerprint=staged.as_dict() if staged is not None else None)
             conn.commit()
-            lap("swap")
+            lap("swap_and_digest")
         except BaseException as exc:
             conn.rollback()
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(tmp))
-            audit.finish_run(conn, schema, run_id, "error", message=str(exc)[:2000])
+            audit.fail_run(conn, schema, run_id, str(exc)[:2000])
             conn.commit()
             raise
         result = audit.verdict(conn, schema, run_id) or {}
@@ -464,7 +508,7 @@ def _write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
         "target": _label(*request.target), "generator": describe,
         "thresholds": dict(request.config.privacy.__dict__), "metric_rows": metric_rows,
         "metrics": full_metrics, "code_version": __version__,
-        "synthetic": request.config.mode != "deidentify",
+        "synthetic": request.config.mode != "deidentify", "warnings": request.warnings,
         "row_counts": counts or {}, "release": {"recipient": request.config.recipient},
     }
     (root / "run.json").write_text(json.dumps(evidence, indent=2, default=str))

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dbt.adapters.base.meta import available
+from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.postgres.impl import PostgresAdapter
 from dbt.adapters.synthdb.connections import (
     SynthdbConnectionManager,
@@ -21,6 +22,7 @@ from dbt.adapters.synthdb.connections import (
 from dbt.adapters.synthdb.relation import SynthdbRelation, quote_identifier
 
 SYNTHDB_TESTS = ("k_anonymity", "rare_categories", "no_leakage")
+_LOGGER = AdapterLogger("synthdb")
 
 
 def _as_dict(node: Any) -> dict[str, Any]:
@@ -152,7 +154,12 @@ class SynthdbAdapter(PostgresAdapter):
     def synthdb_synthesize(self, model: Any, graph: Any, source_relation: Any,
                            target_relation: Any, invocation_id: str | None = None) -> dict:
         """Run the synthesis of one ``synthetic`` model (see synthdb.release.synthesize)."""
-        from synthdb.release.config import check_floors, parse_synth_config, tighten_with_tests
+        from synthdb.release.config import (
+            check_floors,
+            looser_tests,
+            parse_synth_config,
+            tighten_with_tests,
+        )
         from synthdb.release.progress import Progress, dbt_sink
         from synthdb.release.synthesize import SynthesisRequest, run_synthesis
 
@@ -160,7 +167,11 @@ class SynthdbAdapter(PostgresAdapter):
         name = model.get("name", "?")
         with _dbt_errors(name, "synthesis", "table"):
             cfg = parse_synth_config(model.get("config", {}).get("synth"), name)
-            cfg.privacy = tighten_with_tests(cfg.privacy, attached_tests(model, graph))
+            tests = attached_tests(model, graph)
+            warnings = looser_tests(cfg.privacy, tests, name)
+            for warning in warnings:
+                _LOGGER.warning(f"synthdb: {warning}")
+            cfg.privacy = tighten_with_tests(cfg.privacy, tests)
             check_floors(cfg.privacy, project_floors(self._project_root()), name)
             request = SynthesisRequest(
                 model=name,
@@ -175,6 +186,7 @@ class SynthdbAdapter(PostgresAdapter):
                 graph=graph,
                 target_path=str(getattr(self.config, "target_path", "target")),
                 progress=Progress(name, dbt_sink()),
+                warnings=warnings,
             )
             result = run_synthesis(self._settings(), request)
         if not result.get("passed"):

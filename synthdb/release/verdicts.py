@@ -1,0 +1,134 @@
+"""Which run's verdict vouches for a table right now — found from the database, not a comment.
+
+Publish used to read the run id from the staging table's comment and compare row counts; every
+attack of issue 12 went through that (an UPDATE keeps the count, a comment can be copied, a view
+can carry any comment). Here the run is the one that recorded *this table's oid* when it swapped
+it in (synthdb.release.digest), the comment only has to agree, and the table must still be the
+same kind, under the same name, with the same columns and the same content digest. Each
+refusal says which of these differs.
+
+Callers hold the table locked (``lock_table``) from the check until their transaction commits,
+so nobody can change the rows between the check and the copy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg import sql
+
+from synthdb.errors import GateError
+from synthdb.release import digest
+
+
+def lock_table(conn, schema: str, name: str) -> None:
+    """SHARE lock: readers go on, writers wait until this transaction ends."""
+    conn.execute(sql.SQL("LOCK TABLE {}.{} IN SHARE MODE").format(
+        sql.Identifier(schema), sql.Identifier(name)))
+
+
+def comment_run_id(conn, oid: int) -> str | None:
+    """The run id a table's comment claims (a hint for messages; never trusted alone)."""
+    text = conn.execute("SELECT obj_description(%s::oid, 'pg_class')", (oid,)).fetchone()[0]
+    try:
+        return json.loads(text).get("synthdb_run_id") if text else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _run(conn, audit_schema: str, where: str, value: Any) -> dict[str, Any] | None:
+    row = conn.execute(
+        sql.SQL("SELECT run_id, model, target_relation, fingerprint FROM {}.runs "
+                "WHERE outcome = 'success' AND fingerprint IS NOT NULL AND " + where +
+                " ORDER BY finished_at DESC LIMIT 1").format(sql.Identifier(audit_schema)),
+        (value,)).fetchone()
+    if row is None:
+        return None
+    return {"run_id": row[0], "model": row[1], "target": row[2], "fingerprint": row[3]}
+
+
+def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str) -> str:
+    """The run whose recorded fingerprint ``schema.name`` matches exactly, or GateError.
+
+    ``prefix`` starts every refusal (e.g. "synthdb gate: refusing to publish x to y").
+    The table is SHARE-locked as a side effect when it is a plain table.
+    """
+    label = f"{schema}.{name}"
+    found = digest.identify(conn, schema, name)
+    if found is None:
+        raise GateError(f"{prefix}: the staging table does not exist (run the synthetic model)")
+    oid, relkind, _ = found
+    if relkind != "r":
+        raise GateError(
+            f"{prefix}: {label} is a {digest.describe_relkind(relkind)}, not the table a synthdb "
+            "run wrote; a verdict vouches only for the exact table it measured")
+    lock_table(conn, schema, name)
+    found = digest.identify(conn, schema, name)  # re-read under the lock: it may have moved
+    if found is None or found[0] != oid:
+        raise GateError(f"{prefix}: {label} was replaced while publish was checking it")
+    claimed = comment_run_id(conn, oid)
+    run = _run(conn, audit_schema, "(fingerprint ->> 'oid')::bigint = %s", oid)
+    if run is None:
+        other = _run(conn, audit_schema, "run_id = %s", claimed) if claimed else None
+        if other is None:
+            raise GateError(
+                f"{prefix}: no synthdb run recorded this table (oid {oid}); it was written "
+                "outside synthdb or recreated, so no verdict vouches for it"
+                + (f" (its comment names run {claimed}, which recorded no table)"
+                   if claimed else ""))
+        wrote = f"{other['fingerprint']['schema']}.{other['fingerprint']['name']}"
+        if wrote == label:
+            raise GateError(
+                f"{prefix}: {label} is not the table run {claimed} measured (that table, oid "
+                f"{other['fingerprint']['oid']}, was replaced; this is oid {oid}); its comment "
+                "cannot vouch for a different table")
+        raise GateError(f"{prefix}: the table's comment names run {claimed}, which wrote "
+                        f"{wrote}, not {label}; no run recorded this table")
+    fp = run["fingerprint"]
+    wrote = f"{fp['schema']}.{fp['name']}"
+    if wrote != label or run["target"] != label:
+        raise GateError(
+            f"{prefix}: {label} was moved or renamed: run {run['run_id']} of model "
+            f"{run['model']} wrote it as {wrote}; another model's run cannot be published "
+            "under this name")
+    if claimed != run["run_id"]:
+        raise GateError(
+            f"{prefix}: the table's comment names run {claimed}, but the table is the one run "
+            f"{run['run_id']} wrote; the comment was changed")
+    now = digest.fingerprint(conn, schema, name)
+    problems = digest.content_problems(fp, now)
+    if problems:
+        raise GateError(f"{prefix}: run {run['run_id']} measured a different table: "
+                        + "; ".join(problems))
+    return str(run["run_id"])
+
+
+def recorded_fingerprint(conn, audit_schema: str, run_id: str) -> dict[str, Any] | None:
+    """The fingerprint a run recorded at its swap (None for runs that predate digests)."""
+    row = conn.execute(sql.SQL("SELECT fingerprint FROM {}.runs WHERE run_id = %s").format(
+        sql.Identifier(audit_schema)), (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str,
+                    prefix: str) -> None:
+    """Refuse (GateError) unless published ``schema.name`` holds exactly run ``run_id``'s rows.
+
+    For approve and export: the published table is a copy, so identity differs; kind, columns
+    and content digest must match what the run measured. Locks the table until commit.
+    """
+    recorded = recorded_fingerprint(conn, audit_schema, run_id)
+    if not recorded:
+        raise GateError(f"{prefix}: run {run_id} recorded no content digest (it predates "
+                        "digests); rebuild and publish again")
+    now = digest.fingerprint(conn, schema, name, with_content=False)
+    if now is None:
+        raise GateError(f"{prefix}: {schema}.{name} does not exist")
+    if now.relkind == "r":
+        lock_table(conn, schema, name)
+        now = digest.fingerprint(conn, schema, name)
+    problems = digest.content_problems(recorded, now)
+    if problems:
+        raise GateError(f"{prefix}: {schema}.{name} no longer holds what run {run_id} measured: "
+                        + "; ".join(problems))

@@ -1,0 +1,470 @@
+"""Issue 12, the gate half: the attacks a careless insider tried, on a real server and real dbt.
+
+Each test does what the attacker did (by hand in SQL, then `dbt run -s` of the publish model)
+and asserts the refusal names what differs and the published release is untouched. One demo
+database and project for the module; every test leaves the staging table as it found it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from dbtproject import make_project, scratch_database
+
+from synthdb.demo.source import load_demo_source
+from synthdb.release import digest
+
+CUSTOMERS = 20_000
+STAGING = "partner_demo_staging.synthetic_transactions"
+PUBLISH = "partner_demo_transactions"
+
+
+def _one(conn, query, params=None):
+    return conn.execute(query, params).fetchone()
+
+
+def _sql(project, *statements):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, pg_server):
+    with scratch_database(pg_server, "attacks_gate") as settings:
+        with psycopg.connect(settings.conninfo()) as conn:
+            load_demo_source(conn, customers=CUSTOMERS, seed=7)
+            conn.commit()
+        proj = make_project(tmp_path_factory.mktemp("attack_project"), settings)
+        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}")
+        assert run.ok, run.output
+        yield proj
+
+
+def _published(project):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        fp = digest.fingerprint(conn, "partner_demo", "transactions")
+        version = _one(conn, "SELECT max(version) FROM synthdb_audit.releases")[0]
+    return fp.digest, version
+
+
+def _staged_run(project):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        text = _one(conn, f"SELECT obj_description('{STAGING}'::regclass)")[0]
+    return json.loads(text)["synthdb_run_id"]
+
+
+def _refused(project, *needles):
+    before = _published(project)
+    run = project.dbt("run", "-s", PUBLISH)
+    assert not run.ok, run.output
+    assert "refusing to publish" in run.output
+    for needle in needles:
+        assert needle in run.output, run.output
+    assert _published(project) == before
+    return run
+
+
+def test_digest_is_order_independent_and_session_independent(project):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        conn.execute("CREATE TABLE public.d1 (a int, b text, t timestamptz, f float8)")  # t: the alias
+        conn.execute("INSERT INTO public.d1 VALUES (1, 'x', '2024-01-01 10:00+00', 0.1), "
+                     "(2, NULL, NULL, 1e-300), (2, '', NULL, 3)")
+        conn.execute("CREATE TABLE public.d2 AS SELECT * FROM public.d1 ORDER BY a DESC")
+        conn.commit()
+        first = digest.content_digest(conn, "public", "d1")
+        conn.execute("SET TimeZone = 'Asia/Tokyo'")
+        conn.execute("SET DateStyle = 'SQL, DMY'")
+        conn.execute("SET extra_float_digits = -3")
+        assert digest.content_digest(conn, "public", "d2") == first
+        assert conn.execute("SHOW TimeZone").fetchone()[0] == "Asia/Tokyo"  # restored
+        conn.execute("UPDATE public.d2 SET b = NULL WHERE b = ''")  # '' and NULL differ
+        assert digest.content_digest(conn, "public", "d2")[0] != first[0]
+        conn.rollback()
+        conn.execute("INSERT INTO public.d2 SELECT * FROM public.d2 WHERE a = 1")  # a duplicate
+        assert digest.content_digest(conn, "public", "d2")[0] != first[0]
+        conn.rollback()
+        conn.execute("DROP TABLE public.d1, public.d2")
+        conn.commit()
+    assert len(first[0]) == 64 and first[1] == 3
+
+
+def test_view_renamed_into_place_is_refused(project):
+    run_id = _staged_run(project)
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        rows = _one(conn, f"SELECT count(*) FROM {STAGING}")[0]
+    comment = json.dumps({"synthdb_run_id": run_id, "synthetic": True})
+    _sql(project,
+         f"ALTER TABLE {STAGING} RENAME TO synthetic_transactions_away",
+         f"CREATE VIEW {STAGING} AS SELECT c.full_name, c.email, c.phone, c.customer_id "
+         f"FROM prod.customers c LIMIT {rows}",
+         f"COMMENT ON VIEW {STAGING} IS '{comment}'")
+    try:
+        _refused(project, "is a view, not the table a synthdb run wrote")
+    finally:
+        _sql(project, f"DROP VIEW {STAGING}",
+             "ALTER TABLE partner_demo_staging.synthetic_transactions_away "
+             "RENAME TO synthetic_transactions")
+    assert project.dbt("run", "-s", PUBLISH).ok  # the real table again: published
+
+
+def test_updated_rows_with_unchanged_count_are_refused(project):
+    _sql(project,
+         "CREATE TABLE public.backup AS SELECT * FROM " + STAGING,
+         f"UPDATE {STAGING} s SET annual_income = annual_income + 1 WHERE ctid IN "
+         f"(SELECT ctid FROM {STAGING} LIMIT 1000)")
+    try:
+        _refused(project, "its rows changed after the checks", "content digest")
+    finally:
+        _sql(project, f"DELETE FROM {STAGING}",
+             f"INSERT INTO {STAGING} SELECT * FROM public.backup", "DROP TABLE public.backup")
+
+
+def test_failing_table_with_an_old_passing_comment_is_refused(project):
+    passing = _staged_run(project)
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        measured = _one(conn, "SELECT synthetic_rows FROM synthdb_audit.runs WHERE run_id = %s",
+                        (passing,))[0]
+    strict = project.dbt("run", "-s", "synthetic_transactions", "--vars", "{synthdb_k: 10000}")
+    assert strict.ok, strict.output
+    failing = _staged_run(project)
+    assert failing != passing
+    comment = json.dumps({"synthdb_run_id": passing, "synthetic": True})
+    _sql(project, f"COMMENT ON TABLE {STAGING} IS '{comment}'",
+         f"DELETE FROM {STAGING} WHERE ctid IN (SELECT ctid FROM {STAGING} OFFSET {measured})")
+    try:
+        _refused(project, f"comment names run {passing}", f"run {failing} wrote")
+    finally:
+        rebuilt = project.dbt("run", "-s", "synthetic_transactions")
+        assert rebuilt.ok, rebuilt.output
+
+
+def test_another_models_table_moved_in_is_refused(project):
+    project.write("models/other/other_synthetic.sql", """
+        {{ config(materialized='synthetic', schema='other_staging',
+                  synth={'source': 'contract_transactions', 'seed': 3, 'recipient': 'other',
+                         'columns': {'customer_ref': {'method': 'mock'}},
+                         'privacy': {'quasi_identifiers': ['age_band', 'region', 'gender'],
+                                     'k': 10}}) }}
+        -- depends_on: {{ ref('contract_transactions') }}
+        select * from {{ this }}
+    """)
+    try:
+        built = project.dbt("run", "-s", "other_synthetic")
+        assert built.ok, built.output
+    finally:
+        (project.path / "models" / "other" / "other_synthetic.sql").unlink()
+    _sql(project,
+         f"ALTER TABLE {STAGING} RENAME TO synthetic_transactions_away",
+         "ALTER TABLE other_staging.other_synthetic SET SCHEMA partner_demo_staging",
+         "ALTER TABLE partner_demo_staging.other_synthetic RENAME TO synthetic_transactions")
+    try:
+        _refused(project, "was moved or renamed", "model other_synthetic",
+                 "wrote it as other_staging.other_synthetic")
+    finally:
+        _sql(project, f"DROP TABLE {STAGING}",
+             "ALTER TABLE partner_demo_staging.synthetic_transactions_away "
+             "RENAME TO synthetic_transactions")
+
+
+def test_changed_published_table_is_not_exported(project, tmp_path):
+    from synthdb.governance import bundle
+    from synthdb.governance.releases import ReleaseRef
+
+    _sql(project, "CREATE TABLE public.pub_backup AS SELECT * FROM partner_demo.transactions",
+         "UPDATE partner_demo.transactions SET amount = amount + 1 WHERE ctid IN "
+         "(SELECT ctid FROM partner_demo.transactions LIMIT 10)")
+    try:
+        with pytest.raises(Exception, match="rows changed after the checks"):
+            bundle.export_bundle(project.settings, ReleaseRef.parse("partner_demo/transactions"),
+                                 ticket="T-1", ttl="1d", out=tmp_path / "b",
+                                 key_file=tmp_path / "k" / "key", project_dir=project.path)
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            reason = _one(conn, "SELECT details ->> 'reason' FROM synthdb_audit.downloads "
+                                "WHERE action = 'export_refused' ORDER BY at DESC LIMIT 1")[0]
+        assert "no longer holds what run" in reason
+    finally:
+        _sql(project, "DELETE FROM partner_demo.transactions",
+             "INSERT INTO partner_demo.transactions SELECT * FROM public.pub_backup",
+             "DROP TABLE public.pub_backup")
+    result = bundle.export_bundle(project.settings, ReleaseRef.parse("partner_demo/transactions"),
+                                  ticket="T-2", ttl="1d", out=tmp_path / "ok",
+                                  key_file=tmp_path / "k" / "key", project_dir=project.path)
+    assert result.rows > 0
+
+
+def test_thresholds_have_floors():
+    from synthdb.errors import ConfigError
+    from synthdb.release.config import parse_synth_config
+
+    for key, value in (("identical_match_tolerance", 1.0), ("sample_size", 100), ("k", 1),
+                       ("dcr_share_max", 1.0), ("mia_advantage_max", 0.9),
+                       ("rare_min_count", 1)):
+        with pytest.raises(ConfigError, match=f"model m: config synth.privacy.{key} must be"):
+            parse_synth_config({"source": "c", "privacy": {key: value}}, "m")
+    ok = parse_synth_config({"source": "c", "privacy": {"identical_match_tolerance": 0.05,
+                                                        "sample_size": 1000}}, "m")
+    assert ok.privacy.sample_size == 1000
+
+
+def test_sample_size_has_a_project_floor():
+    from synthdb.errors import ConfigError
+    from synthdb.release.config import check_floors, parse_privacy
+
+    cfg = parse_privacy({"sample_size": 2000, "identical_match_tolerance": 0.02}, "x")
+    with pytest.raises(ConfigError, match="sample_size = 2000 is below the floor 5000"):
+        check_floors(cfg, {"sample_size": 5000}, "m")
+    with pytest.raises(ConfigError, match="identical_match_tolerance = 0.02 is above the floor 0"):
+        check_floors(cfg, {"identical_match_tolerance": 0.0}, "m")
+
+
+def test_a_looser_test_is_reported_in_log_and_evidence(project):
+    schema = project.path / "models" / "partner_demo" / "schema.yml"
+    original = schema.read_text()
+    schema.write_text(original.replace("k: \"{{ var('synthdb_k', 10) }}\"", "k: 3"))
+    try:
+        run = project.dbt("run", "-s", "synthetic_transactions")
+    finally:
+        schema.write_text(original)
+    assert run.ok, run.output
+    warning = ("test k_anonymity sets k = 3, looser than the model's synth.privacy.k = 10; "
+               "the gate enforces 10")
+    assert warning in run.output
+    run_id = _staged_run(project)
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        details, path = _one(conn, "SELECT m.details, r.evidence_path FROM synthdb_audit.metrics m "
+                                   "JOIN synthdb_audit.runs r USING (run_id) WHERE run_id = %s "
+                                   "AND check_name = 'config'", (run_id,))
+        k = _one(conn, "SELECT threshold FROM synthdb_audit.metrics WHERE run_id = %s AND "
+                       "metric = 'min_class_size'", (run_id,))[0]
+    assert any(warning in w for w in details["warnings"]) and k == 10
+    evidence = json.loads((project.path / path / "run.json").read_text())  # abs path wins
+    assert any(warning in w for w in evidence["warnings"])
+
+
+def test_orphaned_running_run_is_marked_failed_but_a_live_one_is_not(project):
+    from synthdb.release import audit
+
+    insert = ("INSERT INTO synthdb_audit.runs (run_id, model, outcome) "
+              "VALUES (%s, 'synthetic_transactions', 'running')")
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        conn.execute(insert, ("orphan_run",))
+        conn.execute(insert, ("live_run",))
+        conn.commit()
+    with psycopg.connect(project.settings.conninfo()) as live:
+        audit.hold_run_lock(live, "live_run")  # a concurrent run that is still alive
+        live.commit()
+        run = project.dbt("run", "-s", "synthetic_transactions")
+        assert run.ok, run.output
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            states = dict(conn.execute(
+                "SELECT run_id, outcome || ': ' || coalesce(message, '') FROM synthdb_audit.runs "
+                "WHERE run_id IN ('orphan_run', 'live_run')").fetchall())
+    assert states["live_run"] == "running: "
+    assert states["orphan_run"].startswith("error: orphaned: the process running it ended")
+    _sql(project, "DELETE FROM synthdb_audit.runs WHERE run_id = 'live_run'")
+
+
+def _spends(project):
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        return conn.execute("SELECT run_id, epsilon FROM synthdb_audit.budget_spend "
+                            "ORDER BY spend_id").fetchall()
+
+
+SYN_DP = """
+{{{{ config(materialized='synthetic', schema='{schema}',
+          synth={{'source': '{source}', 'seed': 5, 'recipient': 'budget_test',
+                 'validate_contract': False,
+                 'columns': {columns},
+                 'generator': {generator},
+                 'privacy': {{'quasi_identifiers': ['region', 'gender'], 'k': 5}}}}) }}}}
+-- depends_on: {{{{ ref('{source}') }}}}
+select * from {{{{ this }}}}
+"""
+
+
+def test_inverted_dp_bounds_cost_no_epsilon(project):
+    from synthdb.release import ledger
+
+    project.write("models/budget/syn_inverted.sql", SYN_DP.format(
+        schema="budget_staging", source="contract_transactions",
+        columns="{'customer_ref': {'method': 'mock'}}", generator="{'epsilon': 1.0, 'dp_bounds': {'annual_income': [250000, 0], "
+                  "'amount': [0, 10000], 'event_month': ['2024-01-01', '2026-01-01']}}"))
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        ledger.ensure_ledger(conn, "synthdb_audit")
+        ledger.set_budget(conn, "synthdb_audit", "synthdb_contracts.contract_transactions", 5.0)
+        conn.commit()
+    before = _spends(project)
+    try:
+        run = project.dbt("run", "-s", "syn_inverted")
+    finally:
+        (project.path / "models" / "budget" / "syn_inverted.sql").unlink()
+        _sql(project, "DELETE FROM synthdb_audit.privacy_budget")
+    assert not run.ok
+    assert ("model syn_inverted: config synth.generator.dp_bounds.annual_income must have "
+            "lo < hi, got [250000, 0]") in run.output
+    assert _spends(project) == before
+
+
+def test_budget_follows_the_tables_not_the_view_name(project):
+    from synthdb.release import ledger
+
+    same_sql = """
+        {{ config(materialized='view', schema='synthdb_contracts') }}
+        select region, gender, {{ top_code('annual_income', 250000) }} as annual_income
+        from {{ source('prod', 'customers') }}
+    """
+    project.write("models/budget/c_small.sql", same_sql)
+    project.write("models/budget/c_smallb.sql", same_sql)
+    project.write("models/budget/syn_smallb.sql", SYN_DP.format(
+        schema="budget_staging", source="c_smallb", columns="{}", generator="{}"))
+    try:
+        views = project.dbt("run", "-s", "c_small", "c_smallb")
+        assert views.ok, views.output
+        with psycopg.connect(project.settings.conninfo()) as conn:
+            ledger.set_budget(conn, "synthdb_audit", "synthdb_contracts.c_small", 1.0)
+            conn.commit()
+        before = _spends(project)
+        run = project.dbt("run", "-s", "syn_smallb")
+    finally:
+        for name in ("c_small", "c_smallb", "syn_smallb"):
+            (project.path / "models" / "budget" / f"{name}.sql").unlink()
+        _sql(project, "DELETE FROM synthdb_audit.privacy_budget")
+    assert not run.ok
+    assert ("privacy budget of 'synthdb_contracts.c_smallb' (source-wide, set on "
+            "'synthdb_contracts.c_small', which reads the same table(s) prod.customers): a "
+            "non-DP release has unbounded privacy loss") in run.output, run.output
+    assert _spends(project) == before
+
+
+# ---------------------------------------------------------------- with `synthdb roles setup`
+
+ENGINEER, ENGINEER_PASSWORD = "gate_engineer", "gate-engineer-pw-1"
+
+
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory, pg_server):
+    """The demo released by a non-superuser engineer role after `synthdb roles setup`."""
+    from synthdb import db
+    from synthdb.release import roles
+
+    with scratch_database(pg_server, "attacks_roles") as admin:
+        with psycopg.connect(admin.conninfo()) as conn:
+            load_demo_source(conn, customers=CUSTOMERS, seed=7)
+            exists = _one(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (ENGINEER,))
+            if not exists:
+                conn.execute(f"CREATE ROLE {ENGINEER} LOGIN CREATEROLE "
+                             f"PASSWORD '{ENGINEER_PASSWORD}'")
+            conn.execute(f"GRANT CREATE ON DATABASE attacks_roles TO {ENGINEER}")
+            conn.execute(f"GRANT USAGE ON SCHEMA prod TO {ENGINEER}")
+            conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA prod TO {ENGINEER}")
+            roles.setup(conn, ENGINEER)
+            conn.commit()
+        engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                         admin.dbname)
+        proj = make_project(tmp_path_factory.mktemp("managed_project"), engineer)
+        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}")
+        assert run.ok, run.output
+        yield proj, admin
+
+
+def test_roles_setup_refuses_a_superuser_engineer(managed):
+    from synthdb.errors import ConfigError
+    from synthdb.release import roles
+
+    _, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:
+        with pytest.raises(ConfigError, match="is a superuser"):
+            roles.setup(conn, admin.user)
+
+
+def test_engineer_releases_through_the_owner_seal(managed):
+    project, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:
+        owner = _one(conn, "SELECT nspowner::regrole::text FROM pg_namespace "
+                           "WHERE nspname = 'synthdb_audit'")[0]
+        run_id, user, fp = _one(conn, "SELECT run_id, db_user, fingerprint FROM "
+                                      "synthdb_audit.runs WHERE outcome = 'success' "
+                                      "ORDER BY finished_at DESC LIMIT 1")
+        k_row = _one(conn, "SELECT details ->> 'measured_by', value FROM synthdb_audit.metrics "
+                           "WHERE run_id = %s AND metric = 'min_class_size'", (run_id,))
+        dcr = _one(conn, "SELECT details ->> 'claimed_by' FROM synthdb_audit.metrics "
+                         "WHERE run_id = %s AND metric = 'dcr_share'", (run_id,))[0]
+        releases = _one(conn, "SELECT count(*) FROM synthdb_audit.releases")[0]
+    assert owner == "synthdb_owner" and user == ENGINEER
+    assert k_row[0] == "synthdb owner (seal_run)" and k_row[1] >= 10
+    assert dcr == ENGINEER  # a Python metric: stored as the engineer's claim
+    assert fp["schema"] == "partner_demo_staging" and len(fp["digest"]) == 64
+    assert releases == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO synthdb_audit.runs (run_id, model, outcome) VALUES ('forged', 'm', 'success')",
+    "INSERT INTO synthdb_audit.metrics (run_id, check_name, metric, passed) "
+    "SELECT run_id, 'no_leakage', 'x', true FROM synthdb_audit.runs LIMIT 1",
+    "UPDATE synthdb_audit.runs SET outcome = 'success' WHERE outcome = 'error'",
+    "UPDATE synthdb_audit.metrics SET passed = true",
+    "DELETE FROM synthdb_audit.metrics",
+    "INSERT INTO synthdb_audit.approvals (release_id, run_id, ticket, approved_by) "
+    "SELECT release_id, run_id, 'T', 'me' FROM synthdb_audit.releases LIMIT 1",
+    "DELETE FROM synthdb_audit.budget_spend",
+    "INSERT INTO synthdb_audit.privacy_budget (source_relation, total_epsilon) VALUES ('x', 9)",
+    "CREATE TABLE synthdb_audit.mine (a int)",
+])
+def test_engineer_cannot_hand_write_verdicts(managed, statement):
+    from synthdb import db
+
+    _, admin = managed
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    with psycopg.connect(engineer.conninfo()) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_seal_only_from_the_runs_own_session(managed):
+    from synthdb import db
+
+    _, admin = managed
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute("INSERT INTO synthdb_audit.runs (run_id, model, target_relation) "
+                     "VALUES ('hand_run', 'm', 'partner_demo_staging.synthetic_transactions')")
+        conn.commit()
+        assert _one(conn, "SELECT outcome FROM synthdb_audit.runs "
+                          "WHERE run_id = 'hand_run'")[0] == "running"
+        with pytest.raises(psycopg.errors.RaiseException, match="not held by this session"):
+            conn.execute("SELECT synthdb_audit.seal_run('hand_run', 'partner_demo_staging', "
+                         "'synthetic_transactions', '[]', '{}')")
+        conn.rollback()
+        # a row claiming an owner-measured check is refused even from the run's own session
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext('hand_run'))", (0x5D7B,))
+        with pytest.raises(psycopg.errors.RaiseException, match="swapped into place"):
+            conn.execute("SELECT synthdb_audit.seal_run('hand_run', 'partner_demo_staging', "
+                         "'synthetic_transactions', '[]', '{}')")
+        conn.rollback()
+        conn.execute("LOCK TABLE partner_demo_staging.synthetic_transactions "
+                     "IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(psycopg.errors.RaiseException, match="measured by the owner"):
+            conn.execute("SELECT synthdb_audit.seal_run('hand_run', 'partner_demo_staging', "
+                         "'synthetic_transactions', %s, '{}')", (json.dumps(
+                             [{"check": "k_anonymity", "metric": "fake", "passed": True}]),))
+        conn.rollback()
+        assert conn.execute("SELECT synthdb_audit.fail_run('hand_run', 'test')").fetchone()[0]
+        conn.commit()
+
+
+def test_a_superuser_can_still_forge(managed):
+    """Measured, not hoped: PostgreSQL lets a superuser write any audit row (trust model)."""
+    _, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:
+        assert _one(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]
+        conn.execute("INSERT INTO synthdb_audit.runs (run_id, model, outcome) "
+                     "VALUES ('superuser_forged', 'm', 'success')")
+        assert _one(conn, "SELECT count(*) FROM synthdb_audit.runs "
+                          "WHERE run_id = 'superuser_forged'")[0] == 1
+        conn.rollback()
