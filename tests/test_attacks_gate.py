@@ -129,7 +129,7 @@ def test_failing_table_with_an_old_passing_comment_is_refused(project):
         measured = _one(conn, "SELECT synthetic_rows FROM synthdb_audit.runs WHERE run_id = %s",
                         (passing,))[0]
     strict = project.dbt("run", "-s", "synthetic_transactions", "--vars", "{synthdb_k: 10000}")
-    assert strict.ok, strict.output
+    assert not strict.ok and "privacy gate FAILED" in strict.output, strict.output
     failing = _staged_run(project)
     assert failing != passing
     comment = json.dumps({"synthdb_run_id": passing, "synthetic": True})
@@ -314,7 +314,7 @@ def test_budget_follows_the_tables_not_the_view_name(project):
 
     same_sql = """
         {{ config(materialized='view', schema='synthdb_contracts') }}
-        select region, gender, {{ top_code('annual_income', 250000) }} as annual_income
+        select region, gender, {{ synthdb.top_code('annual_income', 250000) }} as annual_income
         from {{ source('prod', 'customers') }}
     """
     project.write("models/budget/c_small.sql", same_sql)

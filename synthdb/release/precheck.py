@@ -72,14 +72,12 @@ def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) 
     if cfg.mode != "synthesize":
         return
     check_dp_bounds(cfg.generator.get("dp_bounds"), columns, model)
-    from synthdb.generators import GaussianCopula
+    from synthdb.generators import build_generator
 
-    options = {k: v for k, v in cfg.generator.items()}
     try:
-        generator = GaussianCopula(**options)
-    except TypeError as exc:
-        raise ConfigError(f"model {model}: config synth.generator: {exc}") from exc
-    try:
-        generator._check_params()
+        generator = build_generator(**cfg.generator)
+        check = getattr(generator, "_check_params", None)
+        if check is not None:
+            check()
     except ConfigError as exc:
         raise ConfigError(f"model {model}: config synth.generator: {exc}") from exc

@@ -112,13 +112,15 @@ def recorded_fingerprint(conn, audit_schema: str, run_id: str) -> dict[str, Any]
 
 
 def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str,
-                    prefix: str) -> None:
+                    prefix: str, audit_conn=None) -> None:
     """Refuse (GateError) unless published ``schema.name`` holds exactly run ``run_id``'s rows.
 
     For approve and export: the published table is a copy, so identity differs; kind, columns
     and content digest must match what the run measured. Locks the table until commit.
+    ``audit_conn`` reads the run when the published table lives in another database than the
+    audit schema (``conn`` reaches the table).
     """
-    recorded = recorded_fingerprint(conn, audit_schema, run_id)
+    recorded = recorded_fingerprint(audit_conn or conn, audit_schema, run_id)
     if not recorded:
         raise GateError(f"{prefix}: run {run_id} recorded no content digest (it predates "
                         "digests); rebuild and publish again")
@@ -126,7 +128,11 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
     if now is None:
         raise GateError(f"{prefix}: {schema}.{name} does not exist")
     if now.relkind == "r":
-        lock_table(conn, schema, name)
+        # SHARE needs a write privilege; an exporter with SELECT only checks without the lock
+        # (then a writer, i.e. the table's owner, could still change rows right after).
+        if conn.execute("SELECT has_table_privilege(%s::oid, 'UPDATE, DELETE, TRUNCATE')",
+                        (now.oid,)).fetchone()[0]:
+            lock_table(conn, schema, name)
         now = digest.fingerprint(conn, schema, name)
     problems = digest.content_problems(recorded, now)
     if problems:
