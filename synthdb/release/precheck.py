@@ -69,6 +69,10 @@ def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) 
     known(privacy.rare_columns, "privacy.rare_columns")
     if cfg.mode == "mock" and cfg.rows is None:
         raise ConfigError(f"model {model}: mode 'mock' needs synth.rows")
+    if getattr(cfg, "utility", None):
+        from synthdb.metrics.utility_checks import parse_utility
+
+        parse_utility(cfg.utility, f"model {model}: config synth.utility")
     if cfg.mode != "synthesize":
         return
     check_dp_bounds(cfg.generator.get("dp_bounds"), columns, model)
