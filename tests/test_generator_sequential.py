@@ -167,3 +167,24 @@ def test_method_selected_per_model() -> None:
         build({"method": "forest"})
     with pytest.raises(ConfigError, match="synth.generator.*SequentialTrees.*conditional_numbers"):
         build({"method": "sequential_trees", "conditional_numbers": True})
+
+
+def test_declared_group_combinations_never_emitted_unless_frequent() -> None:
+    """Every pair of (a, b, c) is frequent but the triple (y, y, y) never occurs: pair checks
+    cannot stop it, a declared group does."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    triples = np.array([t for t in np.ndindex(2, 2, 2) if t != (1, 1, 1)])
+    pick = triples[rng.integers(0, len(triples), n)]
+    labels = np.array(["x", "y"], dtype=object)
+    frame = pd.DataFrame(
+        {c: pd.Series(labels[pick[:, i]], dtype=object) for i, c in enumerate("abc")}
+    )
+    frame["v"] = rng.normal(size=n)
+    seen = set(map(tuple, frame[list("abc")].to_numpy().tolist()))
+    guarded = SequentialTrees(random_state=0, protect_groups=[["a", "b", "c"]]).fit(frame)
+    out = guarded.sample(4000, seed=1)
+    assert set(map(tuple, out[list("abc")].to_numpy().tolist())) <= seen
+    assert guarded.describe()["privacy"]["protected_groups"] == [["a", "b", "c"]]
+    with pytest.raises(ConfigError, match="protect_groups names column 'nope'"):
+        SequentialTrees(protect_groups=[["a", "nope"]]).fit(frame)

@@ -69,7 +69,8 @@ class _Dim:
         self.n_leaves = 1
         self.leaf_of: np.ndarray | None = None  # tree node id -> leaf number
         self.dist: LeafCodes | LeafQuantiles | None = None
-        self.pairs: list[tuple[int, np.ndarray]] = []  # (earlier dim, allowed pair keys)
+        # (earlier dims, allowed keys of their values with this one's): pairs and declared groups
+        self.pairs: list[tuple[list[int], np.ndarray]] = []
 
     @property
     def discrete(self) -> bool:
@@ -92,6 +93,8 @@ class SequentialTrees(GaussianCopula):
     protect_pairs: never emit a pair of categorical values seen together fewer than
         ``rare_min_count`` times (unseen pairs included), for columns of at most
         ``pair_max_categories`` emitted categories.
+    protect_groups: column groups (e.g. ``[["carrier", "origin", "dest"]]``) whose value
+        combinations are never emitted unless seen at least ``rare_min_count`` times together.
 
     Differential privacy is not available here (``epsilon`` must stay None): use the copula.
     """
@@ -104,6 +107,7 @@ class SequentialTrees(GaussianCopula):
         protect_pairs: bool = True,
         leaf_rows_per_knot: int = 1,
         pair_max_categories: int = 200,
+        protect_groups: list[list[str]] | None = None,
         **copula_params: Any,
     ) -> None:
         # the trees condition every column on the ones before it: no per-category tables
@@ -114,6 +118,7 @@ class SequentialTrees(GaussianCopula):
         self.protect_pairs = protect_pairs
         self.leaf_rows_per_knot = leaf_rows_per_knot
         self.pair_max_categories = pair_max_categories
+        self.protect_groups = protect_groups
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -265,9 +270,8 @@ class SequentialTrees(GaussianCopula):
         return group[y]
 
     def _fit_pairs(self, codes: dict[int, np.ndarray]) -> None:
-        """Allowed (earlier value, value) pairs of categorical dims: seen >= rare_min_count."""
-        if not self.protect_pairs:
-            return
+        """Allowed value combinations of categorical dims (seen >= rare_min_count times): every
+        pair (``protect_pairs``) and each declared column group (``protect_groups``)."""
         cat = [
             j
             for j, d in enumerate(self.dims_)
@@ -275,20 +279,47 @@ class SequentialTrees(GaussianCopula):
             and isinstance(self.columns_[d.col], _Categorical)
             and self.columns_[d.col].kind == "categorical"  # type: ignore[attr-defined]
         ]
-        # a pair with a near-unique side (tail numbers: a plane flies a route a few times)
-        # would forbid most draws; the rare categories of such a column are still never emitted
-        cat = [j for j in cat if self.dims_[j].n_codes <= int(self.pair_max_categories)]
+        groups: list[list[int]] = []
+        for group in self.protect_groups or []:
+            found = []
+            for name in group:
+                j = next(
+                    (j for j in cat if self.names_[self.model_pos_[self.dims_[j].col]] == name),
+                    None,
+                )
+                if j is None:
+                    raise ConfigError(
+                        f"SequentialTrees: protect_groups names column {name!r}, which is not a "
+                        "modelled categorical column of the input"
+                    )
+                found.append(j)
+            groups.append(sorted(found))
+        if self.protect_pairs:
+            # a pair with a near-unique side (tail numbers: a plane flies a route a few times)
+            # would forbid most draws; the rare categories of such a column are still never
+            # emitted
+            small = [j for j in cat if self.dims_[j].n_codes <= int(self.pair_max_categories)]
+            groups += [[a, b] for i, b in enumerate(small) for a in small[:i]]
         k = int(self.rare_min_count)
-        for b_i, b in enumerate(cat):
-            db = self.dims_[b]
-            for a in cat[:b_i]:
-                ok = (codes[a] >= 0) & (codes[b] >= 0)
-                keys = codes[a][ok] * db.n_codes + codes[b][ok]
-                uk, cnt = np.unique(keys, return_counts=True)
-                n_a = self.dims_[a].n_codes
-                if len(uk[cnt >= k]) == n_a * db.n_codes:
-                    continue  # every pair is frequent: nothing to check
-                db.pairs.append((a, uk[cnt >= k]))
+        for group in groups:
+            *earlier, last = group
+            size = int(np.prod([float(self.dims_[j].n_codes) for j in group]))
+            if size >= 2**62:
+                raise ConfigError(
+                    "SequentialTrees: a protected column group has too many combinations"
+                )
+            ok = np.all([codes[j] >= 0 for j in group], axis=0)
+            uk, cnt = np.unique(self._group_key(group, codes, ok), return_counts=True)
+            if len(uk[cnt >= k]) == size:
+                continue  # every combination is frequent: nothing to check
+            self.dims_[last].pairs.append((earlier, uk[cnt >= k]))
+
+    def _group_key(self, group: list[int], codes: dict[int, np.ndarray], rows: Any) -> np.ndarray:
+        """Mixed-radix key of the group's codes on ``rows`` (mask or positions)."""
+        key = np.zeros(len(codes[group[0]][rows]), dtype=np.int64)
+        for j in group:
+            key = key * self.dims_[j].n_codes + codes[j][rows]
+        return key
 
     # --------------------------------------------------------------- sample
     def _latent(self, rng: np.random.Generator, m: int) -> np.ndarray:
@@ -344,12 +375,14 @@ class SequentialTrees(GaussianCopula):
     def _pairs_ok(
         self, d: _Dim, c: np.ndarray, codes: dict[int, np.ndarray], rows: np.ndarray
     ) -> np.ndarray:
-        """For ``rows``: no (earlier value, value) pair of ``d`` is rare."""
+        """For ``rows``: no protected combination ending in ``d`` is rare."""
         ok = np.ones(len(rows), dtype=bool)
-        for a, allowed in d.pairs:
-            ca = codes[a][rows]
-            has = ca >= 0
-            key = ca[has] * d.n_codes + c[rows][has]
+        this = self.dims_.index(d)
+        for earlier, allowed in d.pairs:
+            group = [*earlier, this]
+            view = {**{j: codes[j] for j in earlier}, this: c}
+            has = np.all([view[j][rows] >= 0 for j in group], axis=0)
+            key = self._group_key(group, view, rows[has])
             pos = np.minimum(np.searchsorted(allowed, key), max(len(allowed) - 1, 0))
             found = allowed[pos] == key if len(allowed) else np.zeros(len(key), dtype=bool)
             ok[np.flatnonzero(has)[~found]] = False
@@ -371,6 +404,7 @@ class SequentialTrees(GaussianCopula):
                 "min_leaf_rows": max(int(self.min_leaf_rows), int(self.rare_min_count)),
                 "leaf_distribution": "outcome frequencies / smoothed score quantile tables",
                 "rare_pairs": "never emitted" if self.protect_pairs else "not checked",
+                "protected_groups": [list(map(str, g)) for g in self.protect_groups or []],
                 "rare_pair_checks": int(sum(len(d.pairs) for d in self.dims_)),
             }
         )
