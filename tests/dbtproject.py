@@ -1,7 +1,7 @@
 """Helpers for tests that run the real dbt against a real database.
 
-A test gets its own copy of the demo dbt project (``examples/demo``: models, macros, profile)
-in a temporary folder, pointed at its own database through the SYNTHDB_* variables, so tests
+A test gets its own copy of the demo dbt project (``examples/demo``: macros, profile, and its
+models from the repository's ``models/``) in a temporary folder, pointed at its own database through the SYNTHDB_* variables, so tests
 never touch the developer's embedded server or each other's releases. Every such project uses
 the repository root as the dbt package ``synthdb``, installed the way ``dbt deps`` installs a
 ``local:`` package (a link in ``dbt_packages``), which saves a ``dbt deps`` call per project.
@@ -29,6 +29,7 @@ from synthdb import db
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
+DEMO_MODELS = REPO / "models"  # the demo project's models (model-paths: ../../models)
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 # The profile of every throwaway project: the synthdb adapter, reached through the SYNTHDB_*
@@ -144,11 +145,14 @@ def make_project(
     """A copy of the demo dbt project in ``tmp`` (demo models optional), with the package
     ``synthdb`` installed."""
     tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(DEMO / name, tmp / name)
+    shutil.copy(DEMO / "profiles.yml", tmp / "profiles.yml")
+    # The demo reads its models from the repository's models/ folder; the copy has them inside.
+    project_yml = yaml.safe_load((DEMO / "dbt_project.yml").read_text())
+    project_yml["model-paths"] = ["models"]
+    (tmp / "dbt_project.yml").write_text(yaml.safe_dump(project_yml, sort_keys=False))
     shutil.copytree(DEMO / "macros", tmp / "macros", dirs_exist_ok=True)
     if with_demo_models:
-        shutil.copytree(DEMO / "models", tmp / "models", dirs_exist_ok=True)
+        shutil.copytree(DEMO_MODELS, tmp / "models", dirs_exist_ok=True)
         shutil.copy(DEMO / "synthdb.lock.yml", tmp / "synthdb.lock.yml")
     else:
         (tmp / "models").mkdir(exist_ok=True)

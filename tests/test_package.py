@@ -59,9 +59,11 @@ def test_macros_and_tests_come_from_the_package_and_nothing_else(
     assert run.ok, run.output[-4000:]
     assert "Found patch for macro" not in run.output
     manifest = json.loads((package_project.path / "target" / "manifest.json").read_text())
-    # the demo's models and sources stay in examples/demo
+    # the demo's models and sources (the repository's models/) are not part of the package:
+    # not even parsed as disabled nodes
     assert {n["package_name"] for n in manifest["nodes"].values()} == {"package_user"}
     assert manifest["sources"] == {}
+    assert not manifest.get("disabled")
     package_macros = {m["name"] for m in manifest["macros"].values()
                       if m["package_name"] == "synthdb"}
     assert {"coarsen_date", "top_code", "bucket", "test_k_anonymity", "test_rare_categories",
