@@ -356,31 +356,101 @@ ENGINEER, ENGINEER_PASSWORD = "gate_engineer", "gate-engineer-pw-1"
 
 @pytest.fixture(scope="module")
 def managed(tmp_path_factory, pg_server):
-    """The demo released by a non-superuser engineer role after `synthdb roles setup`."""
+    """The demo released end to end (publish included) by a plain LOGIN engineer role after
+    `synthdb roles setup`: no CREATEROLE, no CREATEDB, no membership in any synthdb role."""
     from synthdb import db
-    from synthdb.release import roles
+    from synthdb.cli import main
 
     with scratch_database(pg_server, "attacks_roles") as admin:
         with psycopg.connect(admin.conninfo()) as conn:
             load_demo_source(conn, customers=CUSTOMERS, seed=7)
             exists = _one(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (ENGINEER,))
             if not exists:
-                conn.execute(f"CREATE ROLE {ENGINEER} LOGIN CREATEROLE "
-                             f"PASSWORD '{ENGINEER_PASSWORD}'")
+                conn.execute(f"CREATE ROLE {ENGINEER} LOGIN PASSWORD '{ENGINEER_PASSWORD}'")
             conn.execute(f"GRANT CREATE ON DATABASE attacks_roles TO {ENGINEER}")
             conn.execute(f"GRANT USAGE ON SCHEMA prod TO {ENGINEER}")
             conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA prod TO {ENGINEER}")
-            roles.setup(conn, ENGINEER)
             conn.commit()
+        with pytest.MonkeyPatch.context() as env:  # the command, as the owner runs it
+            for key in ("host", "port", "user", "password", "dbname"):
+                env.setenv("SYNTHDB_" + key.upper(), str(getattr(admin, key)))
+            assert main(["roles", "setup", "--engineer", ENGINEER]) == 0
         engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
                                          admin.dbname)
         proj = make_project(tmp_path_factory.mktemp("managed_project"), engineer)
-        # The publish node is left out: creating the destination database and recipient roles
-        # needs rights (CREATEDB, ADMIN on synthdb_recipients) this test does not give the
-        # engineer; the gate itself is checked in Python below.
-        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}", "--exclude", PUBLISH)
+        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}")
         assert run.ok, run.output
+        proj.build_output = run.output
         yield proj, admin
+
+
+def test_engineer_has_no_role_attributes(managed):
+    _, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:
+        flags = _one(conn, "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls "
+                           "FROM pg_roles WHERE rolname = %s", (ENGINEER,))
+        groups = _one(conn, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r "
+                            "ON r.oid = m.member WHERE r.rolname = %s", (ENGINEER,))[0]
+    assert flags == (False, False, False, False) and groups == 0
+
+
+def test_engineer_publishes_for_a_recipient_login(managed):
+    """The release lands in <db>_share, made by the engineer, readable by a recipient login."""
+    from synthdb import db
+
+    project, admin = managed
+    share = share_of(admin)
+    with psycopg.connect(admin.conninfo()) as conn:
+        release = _one(conn, "SELECT r.version, u.db_user, u.synthetic_rows FROM "
+                             "synthdb_audit.releases r JOIN synthdb_audit.runs u USING (run_id) "
+                             "WHERE r.published_relation = 'partner_demo.transactions'")
+        conn.execute("DROP ROLE IF EXISTS gate_partner_login")
+        conn.execute("CREATE ROLE gate_partner_login LOGIN PASSWORD 'partner-pw-1'")
+        conn.execute("GRANT partner_demo_reader TO gate_partner_login")
+        conn.commit()
+    with psycopg.connect(share.conninfo()) as conn:
+        owner, comment = _one(conn, "SELECT tableowner, obj_description("
+                                    "'partner_demo.transactions'::regclass) FROM pg_tables "
+                                    "WHERE schemaname = 'partner_demo' "
+                                    "AND tablename = 'transactions'")
+        marker = _one(conn, "SELECT shobj_description('partner_demo_reader'::regrole, "
+                            "'pg_authid')")[0]
+    assert release[0] == 1 and release[1] == ENGINEER
+    # the embedded server keeps recipients out of the source: no false exposure warning
+    assert "recipients can connect to the source" not in project.build_output
+    assert owner == ENGINEER and json.loads(comment)["recipient"] == "partner_demo"
+    assert marker == "synthdb recipient group: partner_demo"
+    partner = db.ConnectionSettings(admin.host, admin.port, "gate_partner_login", "partner-pw-1",
+                                    share.dbname)
+    try:
+        with psycopg.connect(partner.conninfo()) as conn:
+            assert _one(conn, "SELECT count(*) FROM partner_demo.transactions")[0] == release[2]
+            assert _one(conn, "SELECT version FROM partner_demo.releases")[0] == 1
+    finally:
+        with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+            conn.execute("DROP ROLE gate_partner_login")
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE ROLE gate_sneaky LOGIN PASSWORD 'x'",
+    "GRANT synthdb_recipients TO gate_engineer",
+    "SELECT synthdb_share.ensure_recipient_role('partner_demo', 'synthdb_owner')",
+    "SELECT synthdb_share.ensure_recipient_role('other', 'partner_demo_reader')",
+    "SELECT synthdb_share.ensure_recipient_role('partner_demo', 'gate_engineer')",
+])
+def test_engineer_cannot_make_or_enrol_other_roles(managed, statement):
+    """The recipient-role function creates marked NOLOGIN group roles only, for their own
+    recipient; it adds nothing else to synthdb_recipients, and the engineer has no CREATEROLE."""
+    from synthdb import db
+
+    _, admin = managed
+    share = share_of(admin)
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     share.dbname)
+    with psycopg.connect(engineer.conninfo()) as conn:
+        with pytest.raises((psycopg.errors.InsufficientPrivilege,
+                            psycopg.errors.RaiseException)):
+            conn.execute(statement)
 
 
 def test_roles_setup_refuses_a_superuser_engineer(managed):
@@ -491,3 +561,31 @@ def test_a_superuser_can_still_forge(managed):
         assert _one(conn, "SELECT count(*) FROM synthdb_audit.runs "
                           "WHERE run_id = 'superuser_forged'")[0] == 1
         conn.rollback()
+
+
+def test_hand_written_verdict_is_still_refused_at_publish(managed):
+    """Even with the rights publish needs, a verdict the engineer writes by hand is refused.
+
+    Last in the module: it leaves the staging table edited."""
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    with psycopg.connect(engineer.conninfo()) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO synthdb_audit.runs (run_id, model, outcome, fingerprint) "
+                         "VALUES ('forged2', 'm', 'success', '{}')")
+    before = _published_in(share_of(admin))
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1 "
+                     "WHERE ctid = (SELECT min(ctid) FROM " + STAGING + ")")
+        conn.commit()
+    run = project.dbt("run", "-s", PUBLISH)
+    assert not run.ok and "refusing to publish" in run.output, run.output
+    assert _published_in(share_of(admin)) == before
+
+
+def _published_in(share):
+    with psycopg.connect(share.conninfo()) as conn:
+        return digest.fingerprint(conn, "partner_demo", "transactions").digest

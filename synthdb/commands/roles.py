@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from synthdb import db
-    from synthdb.release import roles
+    from synthdb.release import roles, share_roles
 
     with db.connect() as conn:
         done = roles.setup(conn, args.engineer, args.owner, args.audit_schema)
@@ -30,4 +30,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{done['audit_schema']}: owned by {done['owner']}; {done['engineer']} may read it, "
           "start runs and append releases, downloads and budget spends; verdicts are written "
           "only by the owner's seal_run")
+    share = share_roles.setup_destination(db.settings_from_env(), args.engineer)
+    print(f"{share}: {done['engineer']} may create release schemas there and record releases; "
+          f"recipient group roles are made only by {share_roles.ADMIN_ROLE}'s "
+          "ensure_recipient_role")
     return 0

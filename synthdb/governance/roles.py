@@ -18,7 +18,7 @@ from pathlib import Path
 from psycopg import sql
 
 from synthdb.errors import ConfigError
-from synthdb.release.destination import RECIPIENTS_GROUP
+from synthdb.release.destination import RECIPIENTS_GROUP, SHARE_SCHEMA
 
 MARKER = "synthdb recipient group: "
 _RECIPIENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,62}$")
@@ -67,6 +67,14 @@ def ensure_group_role(conn, recipient: str, role: str,
     check_role_name(role, recipient)
     row = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     ident = sql.Identifier(role)
+    if _delegated(conn):
+        # `synthdb roles setup`: the owner's function creates or enrols the group role, so
+        # the engineer's role needs no CREATEROLE (synthdb.release.share_roles).
+        if row is not None:
+            validate_group_role(conn, recipient, role)
+        conn.execute(sql.SQL("SELECT {}.ensure_recipient_role(%s, %s)").format(
+            sql.Identifier(SHARE_SCHEMA)), (recipient, role))
+        return
     if row is None:
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(ident))
         conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
@@ -74,6 +82,15 @@ def ensure_group_role(conn, recipient: str, role: str,
     else:
         validate_group_role(conn, recipient, role, adoptable=adoptable)
     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(RECIPIENTS_GROUP), ident))
+
+
+def _delegated(conn) -> bool:
+    """The owner's ensure_recipient_role exists here and this role may run it."""
+    row = conn.execute(
+        "SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p JOIN pg_namespace n "
+        "ON n.oid = p.pronamespace WHERE n.nspname = %s AND p.proname = "
+        "'ensure_recipient_role' AND p.prosecdef", (SHARE_SCHEMA,)).fetchone()
+    return bool(row and row[0])
 
 
 def validate_group_role(conn, recipient: str, role: str, adoptable: bool = False) -> None:

@@ -32,6 +32,9 @@ SHARE_SUFFIX = "_share"
 SHARE_SCHEMA = "synthdb_share"
 RECIPIENTS_GROUP = "synthdb_recipients"
 ENV_PREFIX = "SYNTHDB_SHARE_"
+# Set by the owner on a destination of the embedded server, whose pg_hba.conf keeps recipients
+# out of every other database: a publishing role that cannot read data_directory trusts it.
+MANAGED_COMMENT = "synthdb destination: recipients may connect here only (pg_hba.conf)"
 _DBNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -91,16 +94,33 @@ def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> lis
                     raise ConfigError(
                         f"destination database {dest.dbname!r} does not exist and "
                         f"{source.user} may not create it ({exc.diag.message_primary}); "
-                        "create it or set SYNTHDB_SHARE_DBNAME") from None
-            _ensure_group(conn)
-            _lock_down(conn, dest.dbname)
-            from synthdb import server_auth
+                        "run `synthdb roles setup --engineer <role>` as the owner, or create "
+                        "it, or set SYNTHDB_SHARE_DBNAME") from None
+            # A plain engineer role publishes into a destination `synthdb roles setup`
+            # prepared (locked down, registered, granted) without owning it.
+            if administers(conn, dest.dbname):
+                _ensure_group(conn)
+                _lock_down(conn, dest.dbname)
+                from synthdb import server_auth
 
-            server_auth.register_destination(conn, dest.dbname)
-            warning = source_exposure(conn, source.dbname)
+                if server_auth.register_destination(conn, dest.dbname):
+                    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        sql.Identifier(dest.dbname), sql.Literal(MANAGED_COMMENT)))
+                warning = source_exposure(conn, source.dbname)
+            else:  # is_managed needs a superuser; the owner's comment says what it found
+                warning = None if conn.execute(
+                    "SELECT shobj_description(oid, 'pg_database') = %s FROM pg_database "
+                    "WHERE datname = %s", (MANAGED_COMMENT, dest.dbname)).fetchone()[0] \
+                    else source_exposure(conn, source.dbname)
             if warning:
                 warnings.append(warning)
     with psycopg.connect(dest.conninfo(), autocommit=True) as conn:
+        if not administers(conn, dest.dbname):
+            if conn.execute("SELECT to_regclass(%s)", (SHARE_SCHEMA + ".releases",)).fetchone()[0]:
+                return warnings
+            raise ConfigError(f"destination database {dest.dbname!r} is not prepared for "
+                              f"{dest.user}: run `synthdb roles setup --engineer {dest.user}` "
+                              "as its owner")
         if not same_server(source, dest):
             _ensure_group(conn)
             _lock_down(conn, dest.dbname)
@@ -116,6 +136,14 @@ def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> lis
             approval_required boolean NOT NULL DEFAULT false, approved_at timestamptz)""").format(
             sql.Identifier(SHARE_SCHEMA)))
     return warnings
+
+
+def administers(conn, dbname: str) -> bool:
+    """True when the connected role may lock ``dbname`` down: a superuser or its owner."""
+    return bool(conn.execute(
+        "SELECT r.rolsuper OR pg_has_role(r.oid, d.datdba, 'USAGE') FROM pg_roles r, "
+        "pg_database d WHERE r.rolname = current_user AND d.datname = %s",
+        (dbname,)).fetchone()[0])
 
 
 def _ensure_group(conn) -> None:
