@@ -184,13 +184,14 @@ def render_html(
 
     # Per-column distributions: at most PLOT_MAX_COLUMNS plots, every column in the table.
     distances = column_distances(real, synthetic, kinds, metrics)
-    chosen = plotted_columns(distances, first=t.get("quasi_identifiers") or ())
+    qis = [str(c) for c in t.get("quasi_identifiers") or () if str(c) in kinds]
+    chosen = plotted_columns(distances, first=qis)
     parts.append("<h2>Column distributions (real vs synthetic)</h2>")
     if len(chosen) < len(kinds):
+        first = ", declared quasi-identifiers first" if qis else ""
         parts.append(
             f"<p id='plotted-columns'>{len(chosen)} of {len(kinds)} columns plotted (those that"
-            " differ most, declared quasi-identifiers first); the table below lists every"
-            " column's distance.</p>"
+            f" differ most{first}); the table below lists every column's distance.</p>"
         )
     parts.append("<div class='plots'>")
     shapes = {d.name: 1.0 - d.distance for d in distances if d.distance is not None}
