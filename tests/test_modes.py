@@ -51,6 +51,7 @@ PUBLISH = textwrap.dedent("""
 def mode_project(tmp_path, fresh_db):
     with psycopg.connect(fresh_db.conninfo()) as conn:
         conn.execute("CREATE SCHEMA src")
+        conn.execute("SELECT setseed(0.42)")  # fixed data: the gate is not a coin toss
         conn.execute("""CREATE TABLE src.people AS
             SELECT (ARRAY['20-29','30-39','40-49','50-59'])[1 + i % 4] AS age_band,
                    (ARRAY['north','south','east'])[1 + (i / 4) % 3] AS region,
