@@ -91,3 +91,22 @@ def test_compare_missing_and_unlocked_tables() -> None:
         ("s.a", "missing_table"),
         ("s.b", "not_locked"),
     ]
+
+
+def test_update_refuses_a_database_without_the_sources(
+    fresh_db: db.ConnectionSettings, pg_server: db.ConnectionSettings, tmp_path: Path
+) -> None:
+    """Pointed at another database (say the SYNTHDB_* variables disagree with the dbt profile),
+    ``--update`` must not approve a lock that records no columns for the contract's sources."""
+    from dbtproject import scratch_database
+
+    create_sources(fresh_db)
+    project = make_project(tmp_path, {"good_contract": CONTRACTS["good_contract"]})
+    dbt_compile(fresh_db, project)
+    with scratch_database(pg_server) as elsewhere:
+        update = _cli(elsewhere, project, "--update")
+    assert update.returncode == 1, update.stdout + update.stderr
+    assert "NOT updated" in update.stdout and "prod.orders" in update.stdout
+    assert repr(elsewhere.dbname) in update.stdout
+    assert not (project / "synthdb.lock.yml").exists()
+    assert _cli(fresh_db, project, "--update").returncode == 0  # the right database approves

@@ -22,6 +22,8 @@ class ValidationReport:
     lint: list[LintIssue] = field(default_factory=list)
     drift: list[DriftIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Sources the contracts read that the connected database does not have (``--update``).
+    unreachable: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[LintIssue]:
@@ -29,7 +31,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and not self.drift
+        return not self.errors and not self.drift and not self.unreachable
 
     def lines(self) -> list[str]:
         out = [i.line() for i in self.lint] + [d.line() for d in self.drift] + self.notes
@@ -66,6 +68,7 @@ def validate_project(
         conn = db.connect()
     try:
         live = live_columns(conn, relations.values())
+        dbname = conn.info.dbname
     finally:
         if own:
             conn.close()
@@ -78,7 +81,16 @@ def validate_project(
     report.lint = lint_project(manifest, schema or None)
     lock = Path(lock_path) if lock_path else project / LOCK_NAME
     if update:
-        if report.errors:
+        report.unreachable = sorted(set(relations) - set(live))
+        if report.unreachable:
+            # Approving a lock without them would record "no columns" and hide the source
+            # from every later drift check (seen with a database other than the project's).
+            report.notes.append(
+                f"lock file {lock} NOT updated: source(s) {', '.join(report.unreachable)} "
+                f"not found in database {dbname!r}; synthdb validate connects through the SYNTHDB_* "
+                "variables (SYNTHDB_HOST, SYNTHDB_DBNAME, ...), so point them at the database "
+                "your dbt profile uses")
+        elif report.errors:
             report.notes.append(f"lock file {lock} NOT updated: fix the lint errors first")
         else:
             write_lock(lock, live)
