@@ -31,7 +31,7 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.governance import roles
-from synthdb.release import audit, destination, digest, pgio, verdicts
+from synthdb.release import audit, destination, pgio, verdicts
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
@@ -119,7 +119,6 @@ def check_gate(conn, request: PublishRequest) -> dict[str, Any]:
     verdict = audit.verdict(conn, request.audit_schema, run_id)
     if verdict is None:
         raise GateError(f"{prefix}: run {run_id} has no stored verdict")
-    verdict["fingerprint"] = verdicts.recorded_fingerprint(conn, request.audit_schema, run_id)
     if not verdict["passed"]:
         failed = ", ".join(verdict["failed_metrics"]) or "required checks missing"
         raise GateError(f"{prefix}: run {run_id} failed the privacy gate ({failed}); fix the "
@@ -217,13 +216,11 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         if copied != run[3]:
             raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
                             f"{copied} rows were copied but run {run_id} measured {run[3]}")
-        # The copy must hash like the measured table: approve and export check it against
-        # the run's digest later, and a difference is better found before anything commits.
-        copy_digest = digest.content_digest(dconn, target_schema, tmp_name)[0]
-        if copy_digest != verdict["fingerprint"]["digest"]:
-            raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
-                            f"the copy in the destination does not hash like the rows run "
-                            f"{run_id} measured")
+        # The copy must hold exactly what the run measured (kind, columns, content digest):
+        # the same check approve and export make later; better found before anything commits.
+        verdicts.check_published(
+            dconn, request.audit_schema, run_id, target_schema, tmp_name,
+            f"synthdb gate: refusing to publish {_label(*request.staging)}", audit_conn=conn)
         dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
         dconn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
             _qualified(target_schema, tmp_name), sql.Identifier(target_name)))
