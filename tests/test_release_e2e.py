@@ -330,6 +330,8 @@ def test_failing_utility_threshold_stops_publish(project, released):
     run = project.dbt("build", "--vars", strict)
     assert not run.ok
     assert "utility" in run.output and "min_accuracy" in run.output, run.output
+    # the message names the gate that failed: utility alone, not "privacy"
+    assert "utility gate FAILED" in run.output and "privacy gate" not in run.output, run.output
     assert any("SKIP" in line and "partner_demo_transactions" in line
                for line in run.output.splitlines()), run.output
     assert _published_state(project) == before

@@ -86,3 +86,14 @@ def test_bad_thresholds_name_model_and_key() -> None:
             {"critical_pairs": [{"columns": ["dep", "carrier"], "tolerance": 0.1}]}, "w"
         )
         utility_rows(train, train, train, t, "m")
+
+
+def test_failure_messages_name_the_gate_that_failed() -> None:
+    """A utility miss is not reported as a privacy failure, nor the other way round."""
+    from synthdb.release.verdicts import failed_gates
+
+    assert failed_gates(["utility.min_accuracy"]) == "utility gate"
+    assert failed_gates(["k_anonymity.min_class_size"]) == "privacy gate"
+    assert failed_gates([]) == "privacy gate"  # required checks missing: a privacy matter
+    assert failed_gates(["no_leakage.dcr_share", "utility.ks:amount"]) == (
+        "privacy and utility gates")

@@ -121,7 +121,8 @@ def check_gate(conn, request: PublishRequest) -> dict[str, Any]:
         raise GateError(f"{prefix}: run {run_id} has no stored verdict")
     if not verdict["passed"]:
         failed = ", ".join(verdict["failed_metrics"]) or "required checks missing"
-        raise GateError(f"{prefix}: run {run_id} failed the privacy gate ({failed}); fix the "
+        raise GateError(f"{prefix}: run {run_id} failed the "
+                        f"{verdicts.failed_gates(verdict['failed_metrics'])} ({failed}); fix the "
                         "release and run `dbt build` again (the last good release is untouched)")
     return verdict
 

@@ -22,6 +22,15 @@ from synthdb.errors import GateError
 from synthdb.release import digest
 
 
+def failed_gates(failed_metrics: list[str]) -> str:
+    """Which gate a failed run failed, for messages: utility checks block too (issue 13), and an
+    engineer told "privacy gate" about a distorted correlation looks in the wrong place."""
+    checks = {m.split(".", 1)[0] for m in failed_metrics}
+    kinds = (["privacy"] if checks - {"utility"} or not checks else []) + (
+        ["utility"] if "utility" in checks else [])
+    return " and ".join(kinds) + (" gates" if len(kinds) > 1 else " gate")
+
+
 def lock_table(conn, schema: str, name: str) -> None:
     """SHARE lock: readers go on, writers wait until this transaction ends."""
     conn.execute(sql.SQL("LOCK TABLE {}.{} IN SHARE MODE").format(

@@ -192,9 +192,12 @@ class SynthdbAdapter(PostgresAdapter):
         if not result.get("passed"):
             from dbt_common.exceptions import DbtRuntimeError
 
-            failed = ", ".join(result.get("failed_metrics") or []) or "required checks missing"
+            from synthdb.release.verdicts import failed_gates
+
+            metrics = result.get("failed_metrics") or []
+            failed = ", ".join(metrics) or "required checks missing"
             raise DbtRuntimeError(
-                f"synthdb: model {name}: privacy gate FAILED ({failed}); the staging table "
+                f"synthdb: model {name}: {failed_gates(metrics)} FAILED ({failed}); the staging table "
                 f"{target_relation} (run {result.get('run_id')}) and its evidence in "
                 f"{result.get('evidence')} are kept for inspection, and publish refuses it")
         return result
