@@ -1,0 +1,184 @@
+"""Related tables without a database: children of synthetic parents, fresh keys, three levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthdb.errors import ConfigError
+from synthdb.generators.relational import ChildGenerator, Relation, RelationalSynthesizer
+
+SEGMENT_RATE = {"a": 2, "b": 6, "c": 12}
+
+
+def _customers(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": rng.permutation(n) + 7_000,
+            "segment": rng.choice(list(SEGMENT_RATE), n, p=[0.5, 0.3, 0.2]),
+            "age": rng.integers(18, 90, n),
+        }
+    )
+
+
+def _orders(customers: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    """Segment decides how many orders and which kind; each customer's orders are days apart."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(customers["segment"].map(SEGMENT_RATE).to_numpy())
+    owner = np.repeat(np.arange(len(customers)), counts)
+    seg = customers["segment"].to_numpy()[owner]
+    start = np.repeat(rng.uniform(0, 300, len(customers)), counts)
+    steps = rng.exponential(3.0, len(owner))
+    firsts = np.r_[0, np.cumsum(counts)[:-1]][counts > 0]
+    csum = np.cumsum(steps)
+    within = csum - np.repeat(csum[firsts] - steps[firsts], counts[counts > 0])
+    m = len(owner)
+    return pd.DataFrame(
+        {
+            "order_id": rng.permutation(m) + 9_000_000,
+            "customer_id": customers["customer_id"].to_numpy()[owner],
+            "kind": np.where(
+                seg == "c", rng.choice(["x", "y"], m, p=[0.9, 0.1]), rng.choice(["x", "y"], m)
+            ),
+            "amount": np.round(rng.gamma(2.0, 10.0, m), 2),
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta((start + within) * 86_400, unit="s"),
+        }
+    )
+
+
+def _synthetic_parents(customers: pd.DataFrame) -> pd.DataFrame:
+    """Stand-in synthetic parents: real attributes shuffled, keys that the source never had."""
+    out = customers.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    out["customer_id"] = np.arange(len(out)) + 10**12
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[pd.DataFrame, pd.DataFrame, ChildGenerator]:
+    customers = _customers()
+    orders = _orders(customers)
+    gen = ChildGenerator(random_state=3).fit(
+        customers, orders, "customer_id", "customer_id", child_key="order_id"
+    )
+    return customers, orders, gen
+
+
+def test_children_link_to_given_parents_only_with_fresh_keys(fitted) -> None:
+    customers, orders, gen = fitted
+    parents = _synthetic_parents(customers)
+    out = gen.sample(parents, seed=11)
+    assert list(out.columns) == list(orders.columns)
+    assert out["customer_id"].isin(parents["customer_id"]).all()  # zero orphans
+    assert out["order_id"].is_unique
+    real_keys = set(orders["order_id"]) | set(orders["customer_id"])
+    assert not real_keys & set(out["order_id"])
+    assert not set(customers["customer_id"]) & set(out["customer_id"])
+    again = gen.sample(parents, seed=11)
+    # same seed: same attributes; keys are fresh every time
+    pd.testing.assert_series_equal(out["amount"], again["amount"])
+    assert not set(out["order_id"]) & set(again["order_id"])
+
+
+def test_children_per_parent_follow_the_parents_attributes(fitted) -> None:
+    customers, orders, gen = fitted
+    parents = _synthetic_parents(customers)
+    out = gen.sample(parents, seed=12)
+    per = out.groupby("customer_id").size().reindex(parents["customer_id"], fill_value=0)
+    mean_by_segment = per.groupby(parents.set_index("customer_id")["segment"]).mean()
+    for seg, rate in SEGMENT_RATE.items():
+        assert mean_by_segment[seg] == pytest.approx(rate, rel=0.15), mean_by_segment
+
+
+def test_child_attributes_depend_on_the_parent(fitted) -> None:
+    customers, _orders_, gen = fitted
+    parents = _synthetic_parents(customers)
+    joined = gen.sample(parents, seed=13).merge(parents, on="customer_id")
+    share_x = joined.groupby("segment")["kind"].apply(lambda s: (s == "x").mean())
+    assert share_x["c"] == pytest.approx(0.9, abs=0.05)
+    assert share_x["a"] == pytest.approx(0.5, abs=0.07)
+
+
+def test_events_of_a_parent_are_ordered_with_realistic_gaps(fitted) -> None:
+    customers, orders, gen = fitted
+    out = gen.sample(_synthetic_parents(customers), seed=14)
+    t = out["ordered_at"]
+    same = out["customer_id"].eq(out["customer_id"].shift())
+    assert (t.diff()[same] >= pd.Timedelta(0)).all()
+
+    def median_gap_days(frame: pd.DataFrame) -> float:
+        f = frame.sort_values(["customer_id", "ordered_at"])
+        gap = f["ordered_at"].diff().dt.total_seconds() / 86_400
+        return float(gap[f["customer_id"].eq(f["customer_id"].shift())].median())
+
+    real, synth = median_gap_days(orders), median_gap_days(out)
+    assert 0.6 * real < synth < 1.6 * real, (real, synth)
+    # the real data spread the events over ~300 days; independent draws per row would not
+    # cluster: the synthetic per-customer span must stay near the real one
+    span = lambda f: f.groupby("customer_id")["ordered_at"].agg(lambda s: (s.max() - s.min()).days)  # noqa: E731
+    assert span(out).median() < 2.0 * span(orders).median() + 2
+
+
+def test_count_and_rare_values_are_protected() -> None:
+    customers = _customers(600)
+    orders = _orders(customers)
+    # one customer with 400 orders, and a kind that only 3 orders have
+    whale = customers["customer_id"].iloc[0]
+    extra = orders.iloc[:400].copy()
+    extra["customer_id"] = whale
+    extra["order_id"] = np.arange(400) + 1
+    orders = pd.concat([orders, extra], ignore_index=True)
+    orders.loc[orders.index[:3], "kind"] = "rare_kind"
+    gen = ChildGenerator(random_state=1).fit(
+        customers, orders, "customer_id", "customer_id", child_key="order_id"
+    )
+    parents = _synthetic_parents(customers)
+    for seed in range(3):
+        out = gen.sample(parents, seed=seed)
+        assert out.groupby("customer_id").size().max() < 400
+        assert "rare_kind" not in set(out["kind"])
+
+
+def test_three_levels_chain_with_consistent_keys() -> None:
+    customers = _customers(800)
+    orders = _orders(customers)
+    rng = np.random.default_rng(2)
+    per = rng.integers(1, 4, len(orders))
+    owner = np.repeat(np.arange(len(orders)), per)
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(len(owner)) + 1,
+            "order_id": orders["order_id"].to_numpy()[owner],
+            "price": np.round(orders["amount"].to_numpy()[owner] / per[owner], 2),
+        }
+    )
+    tables = {"customers": customers, "orders": orders, "items": items}
+    rels = [
+        Relation("customers", "orders", "customer_id", "customer_id"),
+        Relation("orders", "items", "order_id", "order_id"),
+    ]
+    keys = {"customers": "customer_id", "orders": "order_id", "items": "item_id"}
+    model = RelationalSynthesizer(random_state=0).fit(tables, rels, keys)
+    out = model.sample(500, seed=4)
+    assert len(out["customers"]) == 500 and out["customers"]["customer_id"].is_unique
+    assert out["orders"]["customer_id"].isin(out["customers"]["customer_id"]).all()
+    assert out["items"]["order_id"].isin(out["orders"]["order_id"]).all()
+    assert out["items"]["item_id"].is_unique
+    assert not set(out["items"]["item_id"]) & set(items["item_id"])
+    per_order = out["items"].groupby("order_id").size()
+    assert 1.5 < per_order.mean() < 2.5  # real: uniform 1..3
+
+
+def test_bad_input_is_refused_with_the_column_named() -> None:
+    customers = _customers(100)
+    orders = _orders(customers)
+    dup = pd.concat([customers, customers.iloc[:1]], ignore_index=True)
+    with pytest.raises(ConfigError, match="customer_id"):
+        ChildGenerator().fit(dup, orders, "customer_id", "customer_id")
+    with pytest.raises(ConfigError, match="'client'"):
+        ChildGenerator().fit(customers, orders, "customer_id", "client")
+    rels = [Relation("a", "b", "k", "k"), Relation("b", "a", "k", "k")]
+    with pytest.raises(ConfigError, match="parent|cycle"):
+        RelationalSynthesizer().fit({"a": customers, "b": orders}, rels, {"a": "k"})
