@@ -199,3 +199,21 @@ def throwaway_project(
     elif policy_macros is not None:
         raise ValueError(f"policy_macros must be 'root', 'package' or None, not {policy_macros!r}")
     return path
+
+
+def create_people_source(settings: db.ConnectionSettings, schema: str,
+                         id_column: str = "id", rows: int = 3000) -> None:
+    """A seeded source table ``<schema>.people`` (uuid id, region, band, amount, joined) in a
+    new schema: the user's table the package-level tests release. Seeded (setseed), so with the
+    models' fixed seeds the leakage gate on these rows is deterministic, not a coin toss."""
+    with psycopg.connect(settings.conninfo()) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL(
+            "CREATE TABLE {}.people ({} uuid, region text, band text, amount numeric(10,2), "
+            "joined date)").format(sql.Identifier(schema), sql.Identifier(id_column)))
+        conn.execute("SELECT setseed(0.42)")
+        conn.execute(sql.SQL("""INSERT INTO {}.people SELECT gen_random_uuid(),
+            (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
+            round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
+            FROM generate_series(1, {}) i""").format(sql.Identifier(schema), sql.Literal(rows)))
+        conn.commit()

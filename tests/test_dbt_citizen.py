@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of
+from dbtproject import create_people_source, make_project, scratch_database, share_of
 
 SOURCES = textwrap.dedent("""
     version: 2
@@ -86,26 +86,13 @@ def _one(conn, query, params=None):
     return conn.execute(query, params).fetchone()
 
 
-def _load_source(settings) -> None:
-    with psycopg.connect(settings.conninfo()) as conn:
-        conn.execute("CREATE SCHEMA czsrc")
-        conn.execute("CREATE TABLE czsrc.people (id uuid, region text, band text, "
-                     "amount numeric(10,2), joined date)")
-        conn.execute("SELECT setseed(0.42)")  # fixed data: the gate is not a coin toss
-        conn.execute("""INSERT INTO czsrc.people SELECT gen_random_uuid(),
-            (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
-            round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
-            FROM generate_series(1, 3000) i""")
-        conn.commit()
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
     with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
         conn.execute("DO $$ BEGIN CREATE ROLE cz_bi NOLOGIN; "
                      "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     with scratch_database(pg_server, "cz_citizen") as settings:
-        _load_source(settings)
+        create_people_source(settings, "czsrc")
         proj = make_project(tmp_path_factory.mktemp("cz_project"), settings,
                             with_demo_models=False)
         proj.write("models/sources.yml", SOURCES)
@@ -303,7 +290,7 @@ def test_two_databases_keep_their_own_evidence(project, built, pg_server):
     from dbtproject import DbtProject
 
     with scratch_database(pg_server, "cz_citizen_two") as other:
-        _load_source(other)
+        create_people_source(other, "czsrc")
         second = DbtProject(project.path, other).dbt("build")
         assert second.ok, second.output[-6000:]
         first_meta = json.loads((project.path / "evidence" / "cz_citizen" / "cz_acme" / "people"

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from dbtproject import REPO, make_project, scratch_database, share_of
+from dbtproject import REPO, create_people_source, make_project, scratch_database, share_of
 from psycopg import sql
 
 from synthdb.cli import main
@@ -95,18 +95,7 @@ def project(tmp_path_factory, pg_server):
         ):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
     with scratch_database(pg_server, "gov_release") as settings:
-        with psycopg.connect(settings.conninfo()) as conn:
-            conn.execute("CREATE SCHEMA gsrc")
-            conn.execute(
-                "CREATE TABLE gsrc.people (id uuid, region text, band text, "
-                "amount numeric(10,2), joined date)"
-            )
-            conn.execute("SELECT setseed(0.42)")  # fixed data: the gate is not a coin toss
-            conn.execute("""INSERT INTO gsrc.people SELECT gen_random_uuid(),
-                (ARRAY['north','south','east','west'])[1 + i % 4], (ARRAY['a','b','c'])[1 + i % 3],
-                round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
-                FROM generate_series(1, 3000) i""")
-            conn.commit()
+        create_people_source(settings, "gsrc")
         proj = make_project(tmp_path_factory.mktemp("gov_project"), settings, with_demo_models=False)
         proj.write("models/sources.yml", SOURCES)
         proj.write("models/gov_contract.sql", CONTRACT)

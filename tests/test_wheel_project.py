@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import PROFILE, REPO, scratch_database, share_of
+from dbtproject import PROFILE, REPO, create_people_source, scratch_database, share_of
 from psycopg import sql
 
 from synthdb import db
@@ -177,17 +177,7 @@ def database(pg_server: db.ConnectionSettings) -> Iterator[db.ConnectionSettings
         conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(BI_ROLE)))
     try:
         with scratch_database(pg_server, "wheel_user") as settings:
-            with psycopg.connect(settings.conninfo()) as conn:
-                conn.execute("CREATE SCHEMA shop")
-                conn.execute("CREATE TABLE shop.people (person_id uuid, region text, band text,"
-                             " amount numeric(10,2), joined date)")
-                conn.execute("SELECT setseed(0.42)")  # fixed data: the gate is not a coin toss
-                conn.execute("""INSERT INTO shop.people SELECT gen_random_uuid(),
-                    (ARRAY['north','south','east','west'])[1 + i % 4],
-                    (ARRAY['a','b','c'])[1 + i % 3],
-                    round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
-                    FROM generate_series(1, 3000) i""")
-                conn.commit()
+            create_people_source(settings, "shop", id_column="person_id")
             yield settings
     finally:
         with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
