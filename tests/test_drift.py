@@ -110,3 +110,37 @@ def test_update_refuses_a_database_without_the_sources(
     assert repr(elsewhere.dbname) in update.stdout
     assert not (project / "synthdb.lock.yml").exists()
     assert _cli(fresh_db, project, "--update").returncode == 0  # the right database approves
+
+
+def test_update_reads_the_database_the_dbt_profile_names(
+    fresh_db: db.ConnectionSettings, pg_server: db.ConnectionSettings, tmp_path: Path
+) -> None:
+    """A user's profile with its own connection (no SYNTHDB_* in it) is the database validate
+    approves, whatever SYNTHDB_* say; ``--target`` picks another output of the same profile."""
+    from dbtproject import scratch_database
+
+    create_sources(fresh_db)
+    project = make_project(tmp_path, {"good_contract": CONTRACTS["good_contract"]})
+    dbt_compile(fresh_db, project)
+    with scratch_database(pg_server) as elsewhere:
+        def output(settings: db.ConnectionSettings) -> dict:
+            return {"type": "synthdb", "host": settings.host, "port": settings.port,
+                    "user": settings.user, "password": settings.password,
+                    "dbname": settings.dbname, "schema": "out", "threads": 1}
+
+        profiles = tmp_path / "user_profiles"
+        profiles.mkdir()
+        (profiles / "profiles.yml").write_text(yaml.safe_dump({"synthdb_test": {
+            "target": "prod", "outputs": {"prod": output(fresh_db),
+                                          "empty": output(elsewhere)}}}))
+        # SYNTHDB_* point at the empty database; the profile names the one with the sources
+        update = _cli(elsewhere, project, "--update", "--profiles-dir", str(profiles))
+        assert update.returncode == 0, update.stdout + update.stderr
+        assert "connected through profile 'synthdb_test' target 'prod'" in update.stdout
+        assert "prod.orders" in yaml.safe_load((project / "synthdb.lock.yml").read_text())[
+            "sources"]
+        other = _cli(fresh_db, project, "--profiles-dir", str(profiles), "--target", "empty")
+        assert other.returncode == 1, other.stdout + other.stderr
+        assert "target 'empty'" in other.stdout and "missing_table" in other.stdout
+    missing = _cli(fresh_db, project, "--profiles-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no profiles.yml there" in missing.stderr

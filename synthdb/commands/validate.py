@@ -3,7 +3,8 @@
 Reads dbt's ``target/manifest.json`` written by ``dbt compile`` (``dbt parse`` is not enough:
 it leaves no compiled SQL). Lint issues and drift are printed one per line naming model, column
 and rule; the exit status is 1 when there is any, so CI goes red. ``--update`` approves the
-current source schemas by rewriting ``synthdb.lock.yml`` (lint must still pass).
+current source schemas by rewriting ``synthdb.lock.yml`` (lint must still pass). It connects
+to the database the project's dbt profile names (synthdb.contract.profile_connection).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--update", action="store_true", help="approve the live source schemas into the lock file"
     )
+    parser.add_argument("--profiles-dir", help="folder of profiles.yml (default: as dbt finds "
+                        "it; the project folder is tried too). Without a profile, SYNTHDB_*")
+    parser.add_argument("--target", help="profile target (default: the profile's own)")
     parser.add_argument("--no-drift", action="store_true", help="skip the schema drift check")
     parser.set_defaults(func=run)
 
@@ -36,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         lock_path=args.lock,
         update=args.update,
         check_drift=not args.no_drift,
+        profiles_dir=args.profiles_dir,
+        target=args.target,
     )
     for line in report.lines():
         print(line)

@@ -50,6 +50,8 @@ def validate_project(
     update: bool = False,
     check_drift: bool = True,
     conn=None,
+    profiles_dir: str | None = None,
+    target: str | None = None,
 ) -> ValidationReport:
     """Lint all contracts and compare their sources with the lock (or rewrite it on ``update``)."""
     project = Path(project_dir)
@@ -62,10 +64,16 @@ def validate_project(
     report = ValidationReport([c.name for c in manifest.contracts])
     relations = {r.key: r for c in manifest.contracts for r in c.reads}
     own = conn is None
+    where = "the SYNTHDB_* variables (SYNTHDB_HOST, SYNTHDB_DBNAME, ...)"
     if own:
         from synthdb import db
+        from synthdb.contract.profile_connection import profile_connection
 
-        conn = db.connect()
+        profile = profile_connection(project, profiles_dir, target)
+        if profile is not None:
+            where = profile.described
+        report.notes.append(f"connected through {where}")
+        conn = db.connect(profile.settings if profile is not None else None)
     try:
         live = live_columns(conn, relations.values())
         dbname = conn.info.dbname
@@ -87,9 +95,9 @@ def validate_project(
             # from every later drift check (seen with a database other than the project's).
             report.notes.append(
                 f"lock file {lock} NOT updated: source(s) {', '.join(report.unreachable)} "
-                f"not found in database {dbname!r}; synthdb validate connects through the SYNTHDB_* "
-                "variables (SYNTHDB_HOST, SYNTHDB_DBNAME, ...), so point them at the database "
-                "your dbt profile uses")
+                f"not found in database {dbname!r}, reached through {where}; point "
+                "--profiles-dir/--target (or, without a profile, SYNTHDB_*) at the database "
+                "the project builds from")
         elif report.errors:
             report.notes.append(f"lock file {lock} NOT updated: fix the lint errors first")
         else:
