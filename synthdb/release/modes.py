@@ -1,0 +1,200 @@
+"""The three release modes as objects: what each reads, generates, writes and measures.
+
+- ``synthesize``: learns a generator from a seeded sample (split train/holdout) and writes
+  generated rows; leakage is measured against the holdout.
+- ``mock``: reads the catalog only (column names and types), writes Faker rows; no source row
+  is ever queried.
+- ``deidentify``: copies the contract's policy-transformed rows in SQL; a sample is read only
+  for the QA report, and k-anonymity is the decisive check.
+
+The stages (synthdb.release.stages) ask the mode; they never branch on its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from psycopg import sql
+
+from synthdb.errors import ConfigError
+from synthdb.release import pgio, run_metrics, stages, training
+from synthdb.release.config import SynthConfig
+from synthdb.release.names import qualified
+
+MetricRows = tuple[list[dict[str, Any]], dict[str, Any]]
+
+
+def build_generator(cfg: SynthConfig, seed: int, mock: set[str]):
+    """The model's generator: ``synth.generator.method`` (default: ``default_generator``'s)."""
+    from synthdb.generators import build_generator as build
+
+    options = {
+        "rare_min_count": cfg.privacy.rare_min_count,
+        "max_train_rows": cfg.max_train_rows,
+        "chunk_size": cfg.chunk_size,
+        "random_state": seed,
+        **cfg.generator,
+    }
+    try:
+        return build(**options, passthrough_mock=mock)
+    except ConfigError as exc:
+        raise ConfigError(f"config synth.generator: {exc}") from exc
+
+
+def _catalog_specs(frame: pd.DataFrame, columns: list[pgio.PgColumn]):
+    from synthdb.generators import infer_specs
+
+    return infer_specs(frame, {c.name: c.pg_type for c in columns})
+
+
+class Mode:
+    """A release mode. Subclasses fill in the training input, the generator and the rows."""
+
+    name = ""
+    synthetic = True  # the released rows are generated, not real rows
+
+    def epsilon(self, cfg: SynthConfig) -> float | None:
+        """The DP epsilon this run debits (None: no DP accounting); inf is the non-DP fit."""
+        epsilon = cfg.generator.get("epsilon")
+        if epsilon is not None and float(epsilon) == float("inf"):
+            return None
+        return epsilon
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        """Set ``ctx.train``, ``holdout``, ``specs``, ``mock`` and ``n_source``."""
+        raise NotImplementedError
+
+    def build_generator(self, ctx: stages.RunContext):
+        """A fitted-to-be generator, or None when rows are copied rather than generated."""
+        return None
+
+    def fit_frame(self, ctx: stages.RunContext) -> pd.DataFrame | None:
+        """What the generator is fitted on."""
+        return ctx.train
+
+    def rows_to_write(self, ctx: stages.RunContext) -> int:
+        return ctx.cfg.rows or ctx.n_source
+
+    def frames(self, ctx: stages.RunContext) -> Iterator[pd.DataFrame]:
+        """The generated rows, in chunks of ``synth.chunk_size``."""
+        return ctx.generator.sample_chunks(self.rows_to_write(ctx), seed=ctx.seed,
+                                           chunk_size=ctx.cfg.chunk_size)
+
+    def write(self, ctx: stages.RunContext) -> int:
+        """Fill the (created) staging table; returns the rows written."""
+        return stages.write_frames(ctx, self.frames(ctx), self.rows_to_write(ctx))
+
+    def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
+        """Gated leakage/utility rows and the report's full metrics."""
+        raise NotImplementedError
+
+    def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
+        """Row counts for the evidence (None where the mode has no such set)."""
+        return {"source": ctx.n_source, "training": None, "holdout": None,
+                "released": ctx.released}
+
+    def describe(self, ctx: stages.RunContext) -> dict[str, Any]:
+        return ctx.generator.describe()
+
+
+class Synthesize(Mode):
+    """Learn from a seeded sample of real rows, release generated rows."""
+
+    name = "synthesize"
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        frame, ctx.n_source = training.read_training(ctx.conn, ctx.request, ctx.columns,
+                                                     ctx.seed)
+        ctx.conn.commit()
+        ctx.train, ctx.holdout = training.split(frame, ctx.cfg.holdout, ctx.seed)
+        del frame
+        ctx.specs, ctx.mock = training.column_specs(ctx.train, ctx.columns, ctx.cfg,
+                                                    ctx.request.model)
+
+    def build_generator(self, ctx: stages.RunContext):
+        return build_generator(ctx.cfg, ctx.seed, ctx.mock)
+
+    def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
+        return run_metrics.leakage_rows(ctx.train, ctx.holdout, ctx.synthetic_sample,
+                                        ctx.request, ctx.mock, ctx.seed)
+
+    def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
+        return {**super().counts(ctx), "training": len(ctx.train), "holdout": len(ctx.holdout)}
+
+
+class Mock(Mode):
+    """Never read a source row: the catalog's names and types drive Faker providers."""
+
+    name = "mock"
+
+    def epsilon(self, cfg: SynthConfig) -> float | None:
+        return None
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        # Mock reads the schema only (catalog types): the relation is never queried.
+        empty = pgio.empty_frame(ctx.columns)
+        ctx.specs = _catalog_specs(empty, ctx.columns)
+        ctx.mock, ctx.train, ctx.holdout, ctx.n_source = set(), empty, empty, 0
+        if ctx.cfg.rows is None:
+            raise ConfigError(f"model {ctx.request.model}: mode 'mock' needs synth.rows")
+
+    def build_generator(self, ctx: stages.RunContext):
+        from synthdb.generators import MockGenerator
+
+        return MockGenerator(seed=ctx.seed)
+
+    def fit_frame(self, ctx: stages.RunContext) -> pd.DataFrame | None:
+        return None
+
+    def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
+        return [{"check": "no_leakage", "metric": "source_rows_read", "value": 0,
+                 "threshold": 0, "passed": True,
+                 "details": {"reason": "mock mode reads only the schema"}}], {}
+
+    def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
+        return {**super().counts(ctx), "source": None}
+
+
+class Deidentify(Mode):
+    """Release the contract's policy-transformed rows as they are (copied in SQL)."""
+
+    name = "deidentify"
+    synthetic = False
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        # Policy-transformed source rows are released as they are; a sample is read only to
+        # draw the QA report. k-anonymity is the decisive check here.
+        conn, columns = ctx.conn, ctx.columns
+        ctx.n_source = training.count_rows(conn, ctx.request)
+        training.seed_session_random(conn, ctx.seed)
+        ctx.train = pgio.read_frame(conn, sql.SQL(
+            "SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+            qualified(*ctx.request.source), sql.Literal(ctx.cfg.privacy.sample_size)), columns)
+        ctx.holdout = ctx.train.iloc[0:0]
+        ctx.specs = _catalog_specs(ctx.train, columns)
+        ctx.mock = set()
+
+    def write(self, ctx: stages.RunContext) -> int:
+        names = sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns)
+        return ctx.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            ctx.tmp, names, names, qualified(*ctx.request.source))).rowcount
+
+    def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
+        return [{"check": "no_leakage", "metric": "real_rows_released", "value": ctx.released,
+                 "threshold": None, "passed": None,
+                 "details": {"reason": "deidentify mode releases policy-transformed source "
+                             "rows (highest linkage risk); k-anonymity is the decisive check"}}], {}
+
+    def describe(self, ctx: stages.RunContext) -> dict[str, Any]:
+        return {"method": "deidentify", "policy": "contract policy macros only"}
+
+
+MODES: dict[str, Mode] = {m.name: m for m in (Synthesize(), Mock(), Deidentify())}
+
+
+def mode_of(cfg: SynthConfig) -> Mode:
+    """The mode object of ``synth.mode`` (validated by parse_synth_config)."""
+    return MODES[cfg.mode]

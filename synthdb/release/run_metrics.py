@@ -1,0 +1,109 @@
+"""The metric rows one run stores: privacy checks in SQL on the staged table, leakage on samples.
+
+Each row is ``{check, metric, value, threshold, passed, details}``; ``passed`` None marks an
+informational row. The gate (audit.verdict), the dbt tests and publish all read these rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from psycopg import sql
+
+from synthdb.release import sqlchecks
+
+if TYPE_CHECKING:
+    from synthdb.release.synthesize import SynthesisRequest
+
+REPORT_KEYS = ("target", "protected_attributes", "min_group_size")
+
+
+def privacy_rows(conn, table: sql.Composable, request: SynthesisRequest, specs,
+                 mock: set[str], suppressed: int, n_written: int) -> list[dict[str, Any]]:
+    """k-anonymity and rare-category rows, computed in SQL on the whole staged table."""
+    privacy = request.config.privacy
+    rows: list[dict[str, Any]] = []
+    if privacy.quasi_identifiers:
+        stats = sqlchecks.k_anonymity(conn, table, privacy.quasi_identifiers, privacy.k)
+        rows.append({
+            "check": "k_anonymity", "metric": "min_class_size",
+            "value": stats["min_class_size"], "threshold": privacy.k,
+            "passed": stats["classes_below_k"] == 0 and stats["rows"] > 0,
+            "details": {**stats, "quasi_identifiers": privacy.quasi_identifiers,
+                        "suppressed_rows": suppressed},
+        })
+        rows.append({
+            "check": "k_anonymity", "metric": "suppressed_share",
+            "value": suppressed / n_written if n_written else 0.0,
+            "threshold": privacy.max_suppression,
+            "passed": n_written > 0 and suppressed / n_written <= privacy.max_suppression,
+            "details": {"suppressed_rows": suppressed, "written_rows": n_written},
+        })
+    else:
+        rows.append({
+            "check": "k_anonymity", "metric": "quasi_identifiers_declared", "value": 0,
+            "threshold": 1, "passed": False,
+            "details": {"reason": "no quasi-identifiers declared in synth.privacy; "
+                        "k-anonymity cannot be verified (fail-closed)"},
+        })
+    categorical = [s.name for s in specs if s.kind in ("categorical", "boolean")
+                   and s.name not in mock]
+    rare_columns = privacy.rare_columns if privacy.rare_columns is not None else categorical
+    for column in rare_columns:
+        stats = sqlchecks.rare_categories(conn, table, column, privacy.rare_min_count)
+        rows.append({
+            "check": "rare_categories", "metric": f"rare_values:{column}",
+            "value": stats["rare_values"], "threshold": 0, "passed": stats["rare_values"] == 0,
+            "details": {**stats, "column": column, "min_count": privacy.rare_min_count},
+        })
+    rows.append({
+        "check": "rare_categories", "metric": "columns_checked", "value": len(rare_columns),
+        "threshold": None, "passed": None, "details": {"columns": rare_columns},
+    })
+    return rows
+
+
+def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                 request: SynthesisRequest, mock: set[str], seed: int
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Gated leakage rows plus the full report metrics, from one neighbour search."""
+    from synthdb.metrics import report_metrics
+
+    privacy = request.config.privacy
+    keep = [c for c in train.columns if c not in mock]
+    if len(holdout) < 5 or not keep:
+        return [{
+            "check": "no_leakage", "metric": "holdout_rows", "value": len(holdout),
+            "threshold": 5, "passed": False,
+            "details": {"reason": "too few rows to hold out for leakage checks (fail-closed)"},
+        }], {}
+    config = {
+        "quasi_identifiers": [], "k": 1, "rare_columns": [], "rare_min_count": 1,
+        "dcr_share_max": privacy.dcr_share_max,
+        "identical_match_tolerance": privacy.identical_match_tolerance,
+        "mia_advantage_max": privacy.mia_advantage_max, "sample_size": privacy.sample_size,
+        "seed": seed % 2**32,
+        **{k: v for k, v in request.config.report.items() if k in REPORT_KEYS},
+    }
+    full = report_metrics(train[keep], holdout[keep], synthetic[keep], config)
+    rows = [
+        {"check": r["check"], "metric": r["metric"], "value": r["value"],
+         "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}
+        for r in full["gate"] if r["check"] in ("no_leakage", "utility")
+    ]
+    rows += utility_threshold_rows(train[keep], holdout[keep], synthetic[keep], request, seed)
+    return rows, full
+
+
+def utility_threshold_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                           request: SynthesisRequest, seed: int) -> list[dict[str, Any]]:
+    """Gated rows of the model's declared utility thresholds (``synth.utility``)."""
+    from synthdb.metrics.utility_checks import parse_utility, utility_rows
+
+    where = f"model {request.model}: config synth.utility"
+    thresholds = parse_utility(request.config.utility or None, where)
+    found = utility_rows(train, holdout, synthetic, thresholds, request.model,
+                         request.config.privacy.sample_size, seed % 2**32)
+    return [{"check": r.check, "metric": r.metric, "value": r.value, "threshold": r.threshold,
+             "passed": r.passed, "details": r.details} for r in found]

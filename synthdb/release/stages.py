@@ -1,0 +1,313 @@
+"""The stages of one release run, in order: begin → read → fit → write → check → leakage →
+evidence → swap.
+
+Each stage is a function of a :class:`RunContext` that reads what earlier stages left there and
+adds its own results; what differs between the modes (synthesize, mock, deidentify) is asked of
+``ctx.mode`` (synthdb.release.modes), so no stage branches on the mode's name. The driver
+(synthdb.release.synthesize.run_synthesis) runs them as a list and owns the failure path.
+
+Atomicity (DESIGN §2): rows are written into ``__synthdb_tmp_<run>`` in the staging schema; only
+the swap stage replaces the target, in one transaction. Any failure drops the temporary table and
+records the run as failed; the previous table is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from psycopg import sql
+
+from synthdb import __version__
+from synthdb.errors import ConfigError, SynthdbError
+from synthdb.release import (
+    audit,
+    digest,
+    ledger,
+    lineage,
+    pgio,
+    precheck,
+    pseudonyms,
+    run_metrics,
+    sqlchecks,
+    training,
+)
+from synthdb.release.names import TMP_PREFIX, label, qualified
+from synthdb.release.progress import Progress
+
+if TYPE_CHECKING:
+    from synthdb.release.modes import Mode
+    from synthdb.release.synthesize import SynthesisRequest
+
+
+@dataclass
+class RunContext:
+    """Everything one run's stages share; each stage fills in the fields it produces."""
+
+    conn: Any
+    request: SynthesisRequest
+    mode: Mode
+    run_id: str
+    seed: int
+    progress: Progress
+    timings: dict[str, float] = field(default_factory=dict)
+    clock: float = field(default_factory=time.perf_counter)
+    learned: list[str] = field(default_factory=list)  # pseudonym columns (linkability rows)
+    columns: list[pgio.PgColumn] = field(default_factory=list)
+    specs: list[Any] = field(default_factory=list)
+    mock: set[str] = field(default_factory=set)  # columns mocked inside a synthesized table
+    train: pd.DataFrame | None = None
+    holdout: pd.DataFrame | None = None
+    n_source: int = 0
+    generator: Any = None
+    written: int = 0
+    suppressed: int = 0
+    metric_rows: list[dict[str, Any]] = field(default_factory=list)
+    full_metrics: dict[str, Any] = field(default_factory=dict)
+    synthetic_sample: pd.DataFrame | None = None
+    described: dict[str, Any] = field(default_factory=dict)  # generator.describe() or mode's
+    managed: bool = False
+    evidence: Path | None = None
+
+    @property
+    def cfg(self):
+        return self.request.config
+
+    @property
+    def tmp(self) -> sql.Composable:
+        """The run's staging table until the swap."""
+        return qualified(self.request.target[0], TMP_PREFIX + self.run_id[:16])
+
+    @property
+    def released(self) -> int:
+        return self.written - self.suppressed
+
+    def lap(self, name: str) -> None:
+        """Close stage ``name``: record its seconds under ``timings[name]`` and report it."""
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.clock, 3)
+        self.clock = now
+        self.progress.lap(name, self.timings[name])
+
+
+Stage = Callable[[RunContext], None]
+
+
+def begin(ctx: RunContext) -> None:
+    """Staging schema ready, debris of killed runs removed (before the 'read' line)."""
+    target_schema = ctx.request.target[0]
+    ctx.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+        sql.Identifier(target_schema)))
+    cleanup_stale(ctx.conn, target_schema, ctx.request.audit_schema)
+    ctx.conn.commit()
+
+
+def cleanup_stale(conn, schema: str, audit_schema: str) -> None:
+    """Drop temporary tables of runs that are over (a live run's table is left alone).
+
+    Call after audit.fail_orphans: a run still 'running' then is alive.
+    """
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE %s",
+        (schema, TMP_PREFIX.replace("_", r"\_") + "%"),
+    ).fetchall()
+    for (name,) in rows:
+        live = conn.execute(sql.SQL(
+            "SELECT 1 FROM {}.runs WHERE outcome = 'running' AND run_id LIKE %s").format(
+            sql.Identifier(audit_schema)), (name[len(TMP_PREFIX):] + "%",)).fetchone()
+        if live:
+            continue
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified(schema, name)))
+
+
+def admit(ctx: RunContext) -> None:
+    """Contract lint, catalog-only config check, then the budget: all before any row is read."""
+    request, cfg, conn = ctx.request, ctx.cfg, ctx.conn
+    if cfg.validate_contract and request.graph is not None and request.contract_id:
+        from synthdb.release.contract_gate import check_contract
+
+        report = check_contract(request.model, request.contract_id, request.graph,
+                                request.project_root, request.target_path, conn)
+        conn.commit()
+        ctx.learned = pseudonyms.learned_columns(
+            request.model, report, request.graph.get("nodes", {}).get(request.contract_id),
+            cfg.mode, cfg.columns)
+    ctx.columns = pgio.relation_columns(conn, *request.source)
+    if not ctx.columns:
+        raise SynthdbError(
+            f"model {request.model}: training input {label(*request.source)} does not "
+            "exist or has no columns"
+        )
+    # The whole configuration is checked (catalog only) before any budget is spent:
+    # a configuration error costs nothing.
+    precheck.check_release_config(cfg, ctx.columns, request.model)
+    # The privacy budget is debited (or the run refused) after the contract check, which reads
+    # only the catalog, and before any row is read. Budgets follow the base tables the
+    # contract reads, not its name (synthdb.release.lineage).
+    schema = request.audit_schema
+    ledger.ensure_ledger(conn, schema)
+    bases = lineage.base_relations(conn, label(*request.source), request.contract_id,
+                                   request.graph)
+    ledger.reserve(conn, schema, ctx.run_id, label(*request.source), cfg.recipient,
+                   ctx.mode.epsilon(cfg), float(cfg.generator.get("delta", 0.0) or 0.0),
+                   bases=bases)
+    conn.commit()
+
+
+def read(ctx: RunContext) -> None:
+    """The mode's training input: ``train``, ``holdout``, ``specs``, ``mock``, ``n_source``."""
+    ctx.mode.read_training(ctx)
+
+
+def fit(ctx: RunContext) -> None:
+    """Build the mode's generator (None: rows are copied, not generated) and fit it."""
+    ctx.generator = ctx.mode.build_generator(ctx)
+    if ctx.generator is None:
+        return
+    try:
+        ctx.generator.fit(ctx.mode.fit_frame(ctx), ctx.specs)
+    except SynthdbError as exc:
+        raise type(exc)(f"model {ctx.request.model}: {exc}") from exc
+
+
+def create_staging_table(ctx: RunContext) -> None:
+    """The run's empty temporary table, with the training input's columns and types."""
+    ctx.conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ctx.tmp, sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type))
+        for c in ctx.columns)))
+
+
+def write_frames(ctx: RunContext, frames: Iterable[pd.DataFrame], total: int) -> int:
+    """COPY ``frames`` (``total`` rows expected, for progress lines) into the staging table."""
+    return pgio.write_frames(ctx.conn, ctx.tmp, ctx.columns, ctx.progress.chunks(frames, total))
+
+
+def write(ctx: RunContext) -> None:
+    """Fill the staging table the mode's way (generated frames, or rows copied in SQL)."""
+    create_staging_table(ctx)
+    ctx.written = ctx.mode.write(ctx)
+
+
+def check(ctx: RunContext) -> None:
+    """k suppression, then the privacy rows computed in SQL on the whole staged table."""
+    privacy, conn, tmp = ctx.cfg.privacy, ctx.conn, ctx.tmp
+    if privacy.quasi_identifiers:
+        names = {c.name for c in ctx.columns}
+        missing = [q for q in privacy.quasi_identifiers if q not in names]
+        if missing:
+            raise ConfigError(
+                f"model {ctx.request.model}: quasi-identifier column(s) "
+                f"{', '.join(map(repr, missing))} are not in {label(*ctx.request.source)}"
+            )
+        below = sqlchecks.k_anonymity(conn, tmp, privacy.quasi_identifiers, privacy.k)
+        if below["rows_below_k"] and below["rows_below_k"] <= privacy.max_suppression * ctx.written:
+            ctx.suppressed = sqlchecks.suppress_below_k(
+                conn, tmp, privacy.quasi_identifiers, privacy.k)
+    ctx.metric_rows += run_metrics.privacy_rows(conn, tmp, ctx.request, ctx.specs, ctx.mock,
+                                                ctx.suppressed, ctx.written)
+    ctx.metric_rows += pseudonyms.linkability_metrics(conn, tmp, ctx.request.source, ctx.learned)
+
+
+def leakage(ctx: RunContext) -> None:
+    """A seeded sample of the staged table, and the mode's leakage/utility rows from it."""
+    # The evaluation sample is drawn with the run's seed, so a fixed seed gives the same
+    # leakage and utility figures (no coin toss near a threshold).
+    training.seed_session_random(ctx.conn, ctx.seed)
+    ctx.synthetic_sample = pgio.read_frame(
+        ctx.conn, sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns), ctx.tmp,
+            sql.Literal(ctx.cfg.privacy.sample_size)), ctx.columns)
+    rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
+    ctx.metric_rows += rows
+
+
+def evidence(ctx: RunContext) -> None:
+    """Store the metric rows (unless the owner seals them at the swap), then the QA report."""
+    request, conn = ctx.request, ctx.conn
+    if request.warnings:
+        ctx.metric_rows.append({
+            "check": "config", "metric": "looser_tests", "value": len(request.warnings),
+            "threshold": None, "passed": None, "details": {"warnings": request.warnings}})
+    ctx.managed = audit.managed(conn, request.audit_schema)
+    if not ctx.managed:  # managed: the owner's seal_run stores them at the swap
+        audit.store_metrics(conn, request.audit_schema, ctx.run_id, ctx.metric_rows)
+    # Commit the measured table (still a temporary name; the run still 'running') so no
+    # transaction sits open while the report is drawn: on a wide contract that took minutes.
+    # Cleanup by a concurrent run skips a live run's temporary table.
+    conn.commit()
+    ctx.described = ctx.mode.describe(ctx)
+    ctx.evidence = write_run_evidence(request, ctx.run_id, ctx.described,
+                                      ctx.metric_rows, ctx.full_metrics, ctx.train,
+                                      ctx.synthetic_sample, ctx.mode.counts(ctx))
+
+
+def swap(ctx: RunContext) -> None:
+    """Replace the target by the staging table in one transaction and seal the run."""
+    request, conn = ctx.request, ctx.conn
+    target_schema, target_name = request.target
+    comment = json.dumps({"synthdb_run_id": ctx.run_id, "synthetic": ctx.mode.synthetic,
+                          "method": ctx.mode.name, "code_version": __version__})
+    target = qualified(target_schema, target_name)
+    kind = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", (target_schema, target_name)).fetchone()
+    if kind is not None:
+        drop = "DROP VIEW {}" if kind[0] == "v" else "DROP TABLE {}"
+        conn.execute(sql.SQL(drop).format(target))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+        ctx.tmp, sql.Identifier(target_name)))
+    conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
+    results = {"train_rows": len(ctx.train), "holdout_rows": len(ctx.holdout),
+               "synthetic_rows": ctx.released, "suppressed_rows": ctx.suppressed,
+               "generator": ctx.described, "evidence_path": str(ctx.evidence)}
+    schema = request.audit_schema
+    if ctx.managed:
+        audit.seal_run(conn, schema, ctx.run_id, (target_schema, target_name), ctx.metric_rows,
+                       results)
+    else:
+        staged = digest.fingerprint(conn, target_schema, target_name)
+        audit.finish_run(conn, schema, ctx.run_id, "success", **results,
+                         fingerprint=staged.as_dict() if staged is not None else None)
+    conn.commit()
+
+
+def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
+                       metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
+                       synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
+    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
+    from synthdb.governance.roles import inside
+
+    root = inside(request.project_root, request.config.evidence_dir, "evidence_dir") / "runs" / run_id
+    root.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "run_id": run_id, "model": request.model, "source": label(*request.source),
+        "target": label(*request.target), "generator": describe,
+        "thresholds": dict(request.config.privacy.__dict__), "metric_rows": metric_rows,
+        "metrics": full_metrics, "code_version": __version__,
+        "synthetic": request.config.mode != "deidentify", "warnings": request.warnings,
+        "row_counts": counts or {}, "release": {"recipient": request.config.recipient},
+    }
+    (root / "run.json").write_text(json.dumps(doc, indent=2, default=str))
+    from synthdb.report import render_html
+
+    render_html(doc, train, synthetic, root / "qa_report.html")
+    return root
+
+
+# One table's release: (timing key, stages run before that key's lap). The timing keys are
+# read by the demo, benchmarks and tests; a release of several tables runs this list per table.
+TABLE_STAGES: tuple[tuple[str, tuple[Stage, ...]], ...] = (
+    ("read", (admit, read)),
+    ("fit", (fit,)),
+    ("sample_write", (write,)),
+    ("privacy_sql", (check,)),
+    ("leakage_metrics", (leakage,)),
+    ("evidence", (evidence,)),
+    ("swap_and_digest", (swap,)),
+)

@@ -1,0 +1,101 @@
+"""Reading the training input of a release: row count, a bounded seeded sample, split, specs.
+
+Only the ``synthesize`` mode learns from rows this way; ``deidentify`` reads a sample for its
+report and ``mock`` reads the catalog only (synthdb.release.modes). The report command re-reads
+a run's training sample with the same functions and seed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from synthdb.errors import ConfigError, EmptyInputError
+from synthdb.release import pgio
+from synthdb.release.config import SynthConfig
+from synthdb.release.names import label, qualified
+
+if TYPE_CHECKING:
+    from synthdb.release.synthesize import SynthesisRequest
+
+
+def count_rows(conn, request: SynthesisRequest) -> int:
+    """Rows of the training input; an empty input is refused (nothing to learn from)."""
+    n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        qualified(*request.source))).fetchone()[0]
+    if n == 0:
+        raise EmptyInputError(
+            f"model {request.model}: the training input {label(*request.source)} has no rows; "
+            "nothing to learn from (the previous release is untouched)"
+        )
+    return int(n)
+
+
+def seed_session_random(conn, seed: int) -> None:
+    """Seed this session's ``random()`` from the run's seed (setseed takes [-1, 1])."""
+    conn.execute("SELECT setseed(%s)", ((seed % 2_000_000) / 1_000_000 - 1,))
+
+
+def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int
+                  ) -> tuple[pd.DataFrame, int]:
+    """At most ``max_train_rows / (1 - holdout)`` rows of the input (seeded) and its row count."""
+    cfg = request.config
+    source = qualified(*request.source)
+    n_source = count_rows(conn, request)
+    select = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), source
+    )
+    limit = int(cfg.max_train_rows / (1 - cfg.holdout))
+    if n_source > limit:
+        # Bernoulli sample in SQL (views cannot TABLESAMPLE); seeded so a fixed seed repeats.
+        seed_session_random(conn, seed)
+        fraction = min(1.0, 1.1 * limit / n_source)
+        select = sql.SQL("SELECT * FROM ({}) s WHERE random() < {}").format(
+            select, sql.Literal(fraction)
+        )
+    frame = pgio.read_frame(conn, select, columns)
+    if len(frame) > limit:
+        frame = frame.sample(n=limit, random_state=seed % 2**32).reset_index(drop=True)
+    return frame, int(n_source)
+
+
+def split(frame: pd.DataFrame, holdout: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/holdout split; no holdout below 10 rows."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(frame))
+    n_hold = int(round(len(frame) * holdout)) if len(frame) >= 10 else 0
+    return (frame.iloc[order[n_hold:]].reset_index(drop=True),
+            frame.iloc[order[:n_hold]].reset_index(drop=True))
+
+
+def column_specs(frame: pd.DataFrame, columns: list[pgio.PgColumn], cfg: SynthConfig,
+                 model: str):
+    """Column specs inferred from ``frame`` with ``synth.columns`` overrides, plus mock columns."""
+    from synthdb.generators import infer_specs
+
+    unknown = sorted(set(cfg.columns) - {c.name for c in columns})
+    if unknown:
+        raise ConfigError(
+            f"model {model}: config synth.columns names column(s) {', '.join(map(repr, unknown))} "
+            "that the training input does not have"
+        )
+    specs = infer_specs(frame, {c.name: c.pg_type for c in columns})
+    mock: set[str] = set()
+    for spec in specs:
+        override = cfg.columns.get(spec.name) or {}
+        if not isinstance(override, dict):
+            raise ConfigError(f"model {model}: config synth.columns.{spec.name} must be a mapping")
+        if override.get("method") == "mock":
+            mock.add(spec.name)
+        elif override.get("method") not in (None, "synthesize"):
+            raise ConfigError(
+                f"model {model}: synth.columns.{spec.name}.method must be 'synthesize' or 'mock'"
+            )
+        if "kind" in override:
+            spec.kind = override["kind"]
+        if "role" in override:
+            spec.role = override["role"]
+    return specs, mock
