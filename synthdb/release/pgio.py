@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -65,8 +65,8 @@ FLOAT_TYPES = {"numeric", "real", "double precision", "money"}
 
 def _convert(series: pd.Series, column: PgColumn) -> pd.Series:
     base = column.base_type
-    if base in INTEGER_TYPES:
-        return pd.to_numeric(series).astype("Int64")
+    if base in INTEGER_TYPES:  # nullable parse: through float64, bigints near 2**63 broke
+        return pd.to_numeric(series, dtype_backend="numpy_nullable").astype("Int64")
     if base in FLOAT_TYPES:
         return pd.to_numeric(series).astype("float64")
     if base == "boolean":
@@ -128,17 +128,114 @@ def _csv_text(frame: pd.DataFrame, columns: list[PgColumn]) -> str:
     return buffer.getvalue()
 
 
+class FrameEncoder:
+    """Turns a frame (chunk) into COPY bytes for ``columns``: binary when every column type has
+    a vectorised encoder (synthdb.release.pgbinary), else CSV. Picklable, so sampling workers
+    (synthdb.release.parallel) encode their own chunks."""
+
+    def __init__(self, columns: list[PgColumn]) -> None:
+        from synthdb.release import pgbinary
+
+        self.columns = list(columns)
+        self.binary = all(pgbinary.encodable(c.pg_type) for c in columns)
+
+    def __call__(self, frame: pd.DataFrame) -> bytes:
+        from synthdb.release import pgbinary
+
+        if self.binary:
+            return pgbinary.encode_rows(frame, [(c.name, c.pg_type) for c in self.columns])
+        return _csv_text(frame[[c.name for c in self.columns]], self.columns).encode()
+
+    def copy_sql(self, target: sql.Composable) -> sql.Composable:
+        names = sql.SQL(", ").join(sql.Identifier(c.name) for c in self.columns)
+        if self.binary:
+            return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(target, names)
+        return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, NULL {})").format(
+            target, names, sql.Literal(NULL_MARKER))
+
+
 def write_frames(conn, target: sql.Composable, columns: list[PgColumn],
                  frames: Iterable[pd.DataFrame]) -> int:
-    """COPY each frame (chunk) into ``target``; returns the number of rows written."""
-    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, NULL {})").format(
-        target, names, sql.Literal(NULL_MARKER)
-    )
+    """COPY each frame (chunk) into ``target``; returns the number of rows written.
+
+    Chunks are produced and encoded (:class:`FrameEncoder`) in a thread while this one streams
+    the previous chunk to PostgreSQL, so generating and copying overlap.
+    """
+    encoder = FrameEncoder(columns)
+    return write_encoded(conn, target, encoder,
+                         ((len(f), encoder(f)) for f in frames if len(f)))
+
+
+def write_encoded(conn, target: sql.Composable, encoder: FrameEncoder,
+                  blocks: Iterable[tuple[int, bytes]]) -> int:
+    """COPY already encoded ``(rows, bytes)`` blocks (made by ``encoder``) into ``target``.
+
+    ``blocks`` is consumed in a producer thread; at most ``QUEUE_CHUNKS`` blocks wait, so
+    memory stays flat in the number of rows. Returns the number of rows written.
+    """
+    from synthdb.release import pgbinary
+
     total = 0
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for frame in frames:
-            if len(frame):
-                copy.write(_csv_text(frame[[c.name for c in columns]], columns))
-                total += len(frame)
+    with conn.cursor() as cur, cur.copy(encoder.copy_sql(target)) as copy:
+        if encoder.binary:
+            copy.write(pgbinary.HEADER)
+        for rows, block in _produced(blocks):
+            if rows:
+                copy.write(block)
+                total += rows
+        if encoder.binary:
+            copy.write(pgbinary.TRAILER)
     return total
+
+
+QUEUE_CHUNKS = 2
+
+
+def _produced(blocks: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """The items of ``blocks``, drawn in a producer thread.
+
+    The producer's exception is re-raised here; if the consumer stops early (a COPY error),
+    the producer is told to stop and does not block on the full queue.
+    """
+    import queue
+    import threading
+
+    out: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for item in blocks:
+                if stop.is_set():
+                    return
+                put(item)
+            put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+        finally:  # a generator of blocks (e.g. worker processes) is wound down here, its thread
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="synthdb-copy-producer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -61,3 +61,68 @@ def rare_categories(conn, table: sql.Composable, column: str, min_count: int) ->
         {"m": min_count},
     ).fetchone()
     return {"rare_values": int(row[0]), "rare_rows": int(row[1]), "distinct_values": int(row[2])}
+
+
+def analyze(conn, table: sql.Composable) -> None:
+    """ANALYZE a freshly loaded table so the checks' GROUP BYs are planned as hash aggregates.
+
+    Without statistics the planner guesses the class count and sorted on disk: the
+    k-anonymity GROUP BY took 8.97 s on 5M rows, 1.31 s after ANALYZE (issue 15).
+    """
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def class_counts(conn, table: sql.Composable, quasi_identifiers: list[str],
+                 rare_columns: list[str], k: int, min_count: int) -> dict[str, Any]:
+    """k-anonymity and rare-category statistics of ``table`` from one scan (GROUPING SETS).
+
+    Returns ``{"k_anonymity": <k_anonymity()'s dict> or None, "rare": {column:
+    <rare_categories()'s dict plus min_value_count>}}`` with exactly the definitions of
+    :func:`k_anonymity` and :func:`rare_categories` (NULL is a class value for the
+    quasi-identifiers; NULL is not a category for the rare check). One pass instead of one per
+    column: every grouping set is hashed during the same scan. ``min_value_count`` (the smallest
+    count of any value) lets a test with a stricter ``min_count`` compare against the stored
+    figure without rescanning.
+    """
+    sets: list[tuple[str, list[str]]] = []
+    if quasi_identifiers:
+        sets.append(("k_anonymity", list(quasi_identifiers)))
+    sets += [(f"rare:{c}", [c]) for c in rare_columns]
+    if not sets:
+        return {"k_anonymity": None, "rare": {}}
+    every = list(dict.fromkeys(c for _, cols in sets for c in cols))
+    # GROUPING(every...) is a bitmask with a 1 for each column NOT grouped in the current set.
+    full = (1 << len(every)) - 1
+
+    def mask(cols: list[str]) -> int:
+        return full & ~sum(1 << (len(every) - 1 - every.index(c)) for c in cols)
+
+    case = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN {}").format(sql.Literal(mask(cols)), sql.Literal(i))
+        for i, (_, cols) in enumerate(sets))
+    null_rare = sql.SQL(" OR ").join(
+        sql.SQL("(g = {} AND {} IS NULL)").format(sql.Literal(mask(cols)), sql.Identifier(cols[0]))
+        for name, cols in sets if name.startswith("rare:")) or sql.SQL("false")
+    query = sql.SQL(
+        "SELECT s, count(*), min(n), count(*) FILTER (WHERE n < lim), "
+        "coalesce(sum(n) FILTER (WHERE n < lim), 0), coalesce(sum(n), 0) "
+        "FROM (SELECT CASE g {case} END AS s, CASE g WHEN {kmask} THEN %(k)s ELSE %(m)s END "
+        "AS lim, n FROM (SELECT GROUPING({every}) AS g, {every}, count(*) AS n FROM {table} "
+        "GROUP BY GROUPING SETS ({sets})) grouped WHERE NOT ({null_rare})) classes GROUP BY s"
+    ).format(
+        case=case, kmask=sql.Literal(mask(sets[0][1]) if quasi_identifiers else -1),
+        every=_cols(every), table=table, null_rare=null_rare,
+        sets=sql.SQL(", ").join(sql.SQL("({})").format(_cols(cols)) for _, cols in sets))
+    found = {int(r[0]): r for r in conn.execute(query, {"k": k, "m": min_count}).fetchall()}
+    out: dict[str, Any] = {"k_anonymity": None, "rare": {}}
+    for i, (name, _) in enumerate(sets):
+        row = found.get(i, (i, 0, None, 0, 0, 0))
+        if name == "k_anonymity":
+            out["k_anonymity"] = {
+                "classes": int(row[1]), "min_class_size": int(row[2] or 0),
+                "classes_below_k": int(row[3]), "rows_below_k": int(row[4]), "rows": int(row[5])}
+        else:
+            out["rare"][name[len("rare:"):]] = {
+                "rare_values": int(row[3]), "rare_rows": int(row[4]),
+                "distinct_values": int(row[1]), "min_value_count": int(row[2] or 0)}
+    return out

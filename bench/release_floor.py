@@ -1,0 +1,226 @@
+"""How far the demo's ``dbt build`` is from the speed of COPY (issue 15), one command.
+
+Usage (from the repository root, after ``make setup``)::
+
+    nice -n 10 .venv/bin/python bench/release_floor.py [--sizes 100000,1000000,5000000]
+        [--work /tmp/synthdb-floor] [--seed 7] [--json results.json]
+
+For every size (contract rows = demo transactions; customers = half as many) it
+
+1. loads the demo source (``synthdb.demo.source``) into its own embedded PostgreSQL under
+   ``--work`` (``SYNTHDB_HOME``; the server is left running for the next call and stopped with
+   ``--stop``) and creates the contract view (``dbt run -s contract_transactions``);
+2. measures the *floor* in the same run: COPY of the contract view TO STDOUT (binary, the bytes
+   written to a scratch file, which is page cache: "to /dev/null" plus keeping them) and COPY of
+   those same rows into a new table (binary FROM STDIN). It is measured before and after the
+   build and the smaller sum is the floor (a loaded machine only ever makes it slower);
+3. runs the demo's real ``dbt build`` (fixed seed) and times it wall-clock, with the peak RSS of
+   the dbt process tree (sampled every 0.1 s from /proc; workers included; the server excluded);
+4. prints the issue's table: contract rows, dbt build s, floor s, ratio, and the synthetic step's
+   stage timings read from its progress lines (``<stage> done in X s``), plus the load average.
+
+Nothing here touches a database other than the one it starts; the source is synthetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = REPO / "examples" / "demo"
+STAGE_LINE = re.compile(r"synthetic_transactions: (?P<label>[^:]+?) done in (?P<s>[\d.]+) s")
+NODE_LINE = re.compile(r"\d+ of \d+ (?:OK created \S+ \S+ model |PASS |FAIL \d+ |ERROR \S+ )"
+                       r"(?P<name>[\w.]+) .*? in (?P<s>[\d.]+)s\]")
+CONTRACT = ("synthdb_contracts", "contract_transactions")
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory (KiB) of ``root`` and all its descendants, from /proc."""
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+class PeakRss:
+    """Samples the RSS of a process tree in a thread; ``peak_mib`` after ``stop``."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.pid, self.every, self.peak = pid, every, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            self._done.wait(self.every)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak / 1024
+
+
+def dbt(args: list[str], env: dict[str, str], echo: bool) -> tuple[int, str, float, float]:
+    """Run real dbt in the demo project: (returncode, output, seconds, peak RSS MiB)."""
+    exe = Path(sys.executable).with_name("dbt")
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(exe), *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    rss = PeakRss(proc.pid)
+    lines = []
+    for line in proc.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+        if echo:
+            sys.stdout.write(line)
+    proc.wait()
+    seconds = time.perf_counter() - start
+    return proc.returncode, "".join(lines), seconds, rss.stop()
+
+
+def floor(conn, scratch: Path) -> dict[str, float]:
+    """COPY the contract view out (binary, to a scratch file) and the same rows into a table."""
+    from psycopg import sql
+
+    view = sql.SQL("{}.{}").format(*map(sql.Identifier, CONTRACT))
+    start = time.perf_counter()
+    with scratch.open("wb") as out, conn.cursor() as cur, cur.copy(
+            sql.SQL("COPY (SELECT * FROM {}) TO STDOUT (FORMAT binary)").format(view)) as copy:
+        for block in copy:
+            out.write(block)
+    copy_out = time.perf_counter() - start
+    conn.execute("DROP TABLE IF EXISTS public.__floor_copy")
+    conn.execute(sql.SQL("CREATE TABLE public.__floor_copy AS SELECT * FROM {} WITH NO DATA")
+                 .format(view))
+    conn.commit()
+    start = time.perf_counter()
+    with scratch.open("rb") as src, conn.cursor() as cur, cur.copy(
+            "COPY public.__floor_copy FROM STDIN (FORMAT binary)") as copy:
+        while block := src.read(1 << 20):
+            copy.write(block)
+    conn.commit()
+    copy_in = time.perf_counter() - start
+    rows = conn.execute("SELECT count(*) FROM public.__floor_copy").fetchone()[0]
+    conn.execute("DROP TABLE public.__floor_copy")
+    conn.commit()
+    scratch.unlink()
+    return {"copy_out_s": round(copy_out, 2), "copy_in_s": round(copy_in, 2),
+            "floor_s": round(copy_out + copy_in, 2), "rows": int(rows)}
+
+
+def stage_timings(output: str) -> dict[str, float]:
+    """The synthetic step's ``<stage> done in X s`` progress lines, by stage label."""
+    return {m["label"].strip(): float(m["s"]) for m in STAGE_LINE.finditer(output)}
+
+
+def node_timings(output: str) -> dict[str, float]:
+    """dbt's per-node result lines (model or test name -> seconds)."""
+    return {m["name"]: float(m["s"]) for m in NODE_LINE.finditer(output)}
+
+
+def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool) -> dict:
+    import psycopg
+
+    from synthdb import db
+    from synthdb.demo.source import load_demo_source
+
+    settings = db.settings_from_env()
+    start = time.perf_counter()
+    with psycopg.connect(settings.conninfo()) as conn:
+        load_demo_source(conn, customers=max(1, rows // 2), transactions=rows, seed=42)
+        conn.commit()
+    load_s = time.perf_counter() - start
+    code, out, _, _ = dbt(["run", "-s", "contract_transactions"], env, echo)
+    if code:
+        raise SystemExit(f"dbt run of the contract failed:\n{out}")
+    with psycopg.connect(settings.conninfo()) as conn:
+        before = floor(conn, work / "floor.bin")
+    code, out, build_s, rss = dbt(["build", "--vars", json.dumps({"synthdb_seed": seed})],
+                                  env, echo)
+    if code:
+        raise SystemExit(f"dbt build failed at {rows:,} rows:\n{out}")
+    with psycopg.connect(settings.conninfo()) as conn:
+        after = floor(conn, work / "floor.bin")
+    best = min((before, after), key=lambda f: f["floor_s"])
+    return {"contract_rows": best["rows"], "source_load_s": round(load_s, 1),
+            "dbt_build_s": round(build_s, 1), "floor_s": best["floor_s"],
+            "floor_copy_out_s": best["copy_out_s"], "floor_copy_in_s": best["copy_in_s"],
+            "floor_runs_s": [before["floor_s"], after["floor_s"]],
+            "ratio": round(build_s / best["floor_s"], 2), "peak_rss_mib": round(rss),
+            "stages_s": stage_timings(out), "nodes_s": node_timings(out),
+            "load_average": os.getloadavg()}
+
+
+def print_table(results: list[dict]) -> None:
+    labels: list[str] = []
+    for r in results:
+        labels += [k for k in r["stages_s"] if k not in labels]
+    print()
+    print("| contract rows | dbt build s | floor s (out + in) | ratio | peak RSS MiB | "
+          f"synthetic stages ({' / '.join(labels)}) s | load avg (1/5/15) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        stages = " / ".join(f"{r['stages_s'].get(label, float('nan')):.1f}" for label in labels)
+        print(f"| {r['contract_rows']:,} | {r['dbt_build_s']:.1f} | {r['floor_s']:.1f} "
+              f"({r['floor_copy_out_s']:.1f} + {r['floor_copy_in_s']:.1f}) | {r['ratio']:.1f}× | "
+              f"{r['peak_rss_mib']} | {stages} | "
+              f"{' / '.join(f'{x:.1f}' for x in r['load_average'])} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100000,1000000,5000000",
+                    help="contract row counts, comma-separated")
+    ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "synthdb-floor"),
+                    help="folder for the embedded server and scratch files")
+    ap.add_argument("--seed", type=int, default=7, help="synthdb_seed of the build")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--echo", action="store_true", help="show dbt's output")
+    ap.add_argument("--stop", action="store_true", help="stop the embedded server at the end")
+    args = ap.parse_args()
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["SYNTHDB_HOME"] = str(work / "server")
+    env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT),
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+               DBT_TARGET_PATH=str(work / "target"), DBT_LOG_PATH=str(work / "logs"))
+    code, out, _, _ = dbt(["deps"], env, args.echo)
+    if code:
+        raise SystemExit(f"dbt deps failed:\n{out}")
+    results = []
+    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
+        print(f"release_floor: {size:,} contract rows ...", flush=True)
+        results.append(one_size(size, env, work, args.seed, args.echo))
+        print(json.dumps(results[-1]), flush=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.stop:
+        from synthdb import db
+
+        db.stop_embedded(work / "server")
+
+
+if __name__ == "__main__":
+    main()

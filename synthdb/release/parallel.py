@@ -1,0 +1,124 @@
+"""Sample a fitted generator in chunks on every core: same rows for a seed, any worker count.
+
+Why: sampling and encoding rows is CPU work in Python/numpy, one core at a time, while
+PostgreSQL waits for the COPY (issue 15). Chunks are independent, so worker processes can each
+draw one: chunk ``i`` is ``generator.sample(rows_i, seed=chunk_seed(seed, i))``, a seed derived
+with numpy's ``SeedSequence`` spawn key ``(i,)``. What a chunk holds depends only on the run's
+seed, the chunk's index and the chunk size, never on which worker drew it or how many there
+are; the chunks are handed on in index order. So the release is identical for 1 or 16 workers.
+
+Workers are started with ``forkserver`` (a fresh single-threaded server process forks them):
+forking dbt's multi-threaded process directly could copy a lock held by another thread. The
+fitted generator is pickled once and sent to each worker when it starts. At most
+``2 x workers`` chunks are in flight, so memory stays flat in the number of rows. A generator
+that cannot be pickled is sampled in this process with the same chunk seeds (same rows).
+
+Workers also encode their chunk for COPY (``encode``), so the main process only streams bytes.
+``SYNTHDB_SAMPLE_WORKERS`` sets the worker count (default: the cores this process may use;
+``1`` samples in this process).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+_STATE: dict[str, Any] = {}
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The 64-bit seed of chunk ``index`` of a run seeded ``seed`` (SeedSequence spawn key)."""
+    words = np.random.SeedSequence(int(seed) % 2**128, spawn_key=(int(index),)).generate_state(
+        2, np.uint32)
+    return (int(words[0]) << 32) | int(words[1])
+
+
+def chunk_sizes(n: int, chunk_size: int) -> list[int]:
+    """Rows per chunk: full chunks of ``chunk_size`` and a remainder (one empty chunk if 0)."""
+    size = max(1, int(chunk_size))
+    full, rest = divmod(int(n), size)
+    return [size] * full + ([rest] if rest or not full else [])
+
+
+def default_workers() -> int:
+    """``SYNTHDB_SAMPLE_WORKERS``, else the number of cores this process may run on."""
+    value = os.environ.get("SYNTHDB_SAMPLE_WORKERS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _draw(generator: Any, rows: int, seed: int, encode: Callable | None) -> tuple[int, Any]:
+    frame = generator.sample(rows, seed=seed)
+    return len(frame), (encode(frame) if encode is not None else frame)
+
+
+def _init_worker(payload: bytes) -> None:
+    _STATE["generator"], _STATE["encode"] = pickle.loads(payload)
+
+
+def _worker_chunk(rows: int, seed: int) -> tuple[int, Any]:
+    return _draw(_STATE["generator"], rows, seed, _STATE["encode"])
+
+
+def sample_chunks(generator: Any, n: int, seed: int, chunk_size: int,
+                  encode: Callable[[Any], Any] | None = None,
+                  workers: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(rows, chunk)`` in chunk order; ``chunk`` is the frame, or ``encode(frame)``.
+
+    ``encode`` must be picklable (a module-level function or an object of a module-level
+    class) to run in the workers.
+    """
+    sizes = chunk_sizes(n, chunk_size)
+    seeds = [chunk_seed(seed, i) for i in range(len(sizes))]
+    workers = default_workers() if workers is None else max(1, int(workers))
+    workers = min(workers, len(sizes))
+    payload = None
+    if workers > 1:
+        try:
+            payload = pickle.dumps((generator, encode))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            payload = None
+    if payload is None:
+        for rows, s in zip(sizes, seeds, strict=True):
+            yield _draw(generator, rows, s, encode)
+        return
+    yield from _in_workers(payload, sizes, seeds, workers)
+
+
+def _in_workers(payload: bytes, sizes: list[int], seeds: list[int],
+                workers: int) -> Iterator[tuple[int, Any]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["numpy", "pandas", "synthdb.release.pgbinary"])
+    pending: deque = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_init_worker, initargs=(payload,)) as pool:
+        try:
+            jobs = iter(zip(sizes, seeds, strict=True))
+            for rows, s in jobs:
+                pending.append(pool.submit(_worker_chunk, rows, s))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(jobs, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_worker_chunk, *nxt))
+                yield result
+        finally:
+            for job in pending:
+                job.cancel()

@@ -1,0 +1,373 @@
+"""PostgreSQL binary COPY buffers built column by column with numpy (no per-row Python).
+
+Why: writing synthetic rows as CSV (``DataFrame.to_csv``) formatted every value in Python and
+cost more than half of the sample-and-write stage (issue 15); PostgreSQL then parsed the text
+again. The binary COPY format carries each value in its on-the-wire binary form, so encoding is
+a handful of vectorised numpy operations per column and PostgreSQL does no text parsing.
+
+Layout (PostgreSQL docs, "COPY ... Binary Format"): a header, then per row an int16 field count
+and per field an int32 byte length (-1 for NULL) followed by the value's bytes, all big-endian;
+a trailer int16 -1 ends the stream. A chunk is encoded as one numpy byte buffer: the per-row
+field sizes give every field's offset (a cumulative sum) and each column scatters its bytes
+there.
+
+Values and NULLs (exactness):
+- integers (smallint/integer/bigint): out-of-range values raise a clear error (binary would
+  otherwise wrap silently); NULL from pandas ``NA``.
+- real/double precision: the float as is (NaN is NULL, like the CSV path's ``na_rep``).
+- numeric: the nearest decimal with 15 significant digits (what PostgreSQL's own
+  ``float8::numeric`` gives), rounded half away from zero to the column's scale when it has one
+  (what PostgreSQL does with the CSV text); NaN is NULL, +-inf are Infinity.
+- text/varchar/char: UTF-8 bytes (through Arrow, vectorised); bool; date (days since
+  2000-01-01); timestamp and timestamptz (microseconds since 2000-01-01; tz-aware values as
+  UTC instants, naive values into timestamptz are taken as UTC); uuid (canonical text form).
+Any other column type (money, json, arrays, ...) is not encoded here: :func:`encodable` says
+so and the caller falls back to text COPY.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthdb.errors import SynthdbError
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+TRAILER = b"\xff\xff"
+PG_EPOCH_DAYS = 10957  # 2000-01-01 minus 1970-01-01, in days
+PG_EPOCH_US = PG_EPOCH_DAYS * 86_400_000_000
+INT_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
+FLOAT_WIDTH = {"real": 4, "double precision": 8}
+TEXT_TYPES = {"text", "character varying", "varchar", "character", "bpchar", "char"}
+NUMERIC_GROUPS = 5  # base-10000 digits per value: 15 significant digits, aligned, fit in 5
+SIG_DIGITS = 15
+POW10 = 10 ** np.arange(19, dtype=np.int64)
+POW10F = 10.0 ** np.arange(23)  # exact doubles
+
+
+class EncodeError(SynthdbError):
+    """A value cannot be written into its column (names the column)."""
+
+
+def encodable(pg_type: str) -> bool:
+    """True when a column of catalog type ``pg_type`` is encoded by this module."""
+    base = pg_type.split("(")[0].strip()
+    return (base in INT_WIDTH or base in FLOAT_WIDTH or base in TEXT_TYPES
+            or base in ("numeric", "decimal", "boolean", "date", "uuid")
+            or base.startswith("timestamp"))
+
+
+class _Field:
+    """One column's encoded values: byte length per row (-1 NULL) and a scatter of its bytes."""
+
+    def __init__(self, lengths: np.ndarray, fixed: np.ndarray | None = None,
+                 data: np.ndarray | None = None, offsets: np.ndarray | None = None) -> None:
+        self.lengths = lengths.astype(np.int64)  # -1 for NULL
+        self.fixed = fixed  # (n, width) uint8 for fixed-width values (rows with NULL ignored)
+        self.data = data  # variable width: all bytes, row i at data[offsets[i]:offsets[i+1]]
+        self.offsets = offsets
+
+    def size(self) -> np.ndarray:
+        return 4 + np.maximum(self.lengths, 0)
+
+    def scatter(self, out: np.ndarray, at: np.ndarray, room: int) -> None:
+        """Write length words and values at field offsets ``at`` of ``out``.
+
+        A fixed-width field with at least ``room`` bytes of later fields in every row behind it
+        (4 per field at the least) is written as one (length word + value) block per row, NULL
+        rows included: their value bytes spill into later fields' places, which are written
+        after this one (``encode_rows`` writes fields in order). Otherwise NULL rows get their
+        length word only.
+        """
+        words = self.lengths.astype(">i4").view(np.uint8).reshape(-1, 4)
+        if self.fixed is not None and room < self.fixed.shape[1]:
+            out[at[:, None] + np.arange(4)] = words
+            rows = np.flatnonzero(self.lengths >= 0)
+            out[(at[rows] + 4)[:, None] + np.arange(self.fixed.shape[1])] = self.fixed[rows]
+            return
+        if self.fixed is not None:
+            block = np.concatenate([words, self.fixed], axis=1)
+            out[at[:, None] + np.arange(block.shape[1])] = block
+            return
+        out[at[:, None] + np.arange(4)] = words
+        if self.data is not None and len(self.data):
+            lens = np.maximum(self.lengths, 0)
+            start = self.offsets[:-1]
+            dest = np.repeat(at + 4 - start, lens) + np.arange(self.offsets[0], self.offsets[-1])
+            out[dest] = self.data[self.offsets[0]:self.offsets[-1]]
+
+def _fixed(values: np.ndarray, null: np.ndarray, dtype: str) -> _Field:
+    width = np.dtype(dtype).itemsize
+    raw = np.ascontiguousarray(values, dtype=dtype).view(np.uint8).reshape(-1, width)
+    return _Field(np.where(null, -1, width), fixed=raw)
+
+
+def _integers(series: pd.Series, base: str, name: str) -> _Field:
+    null = series.isna().to_numpy()
+    try:
+        values = series.to_numpy(dtype="float64" if series.dtype.kind == "f" else "int64",
+                                 na_value=0)
+    except (TypeError, ValueError) as exc:
+        raise EncodeError(f"column {name!r} ({base}): values are not integers") from exc
+    if values.dtype.kind == "f":
+        values = np.round(values)
+    width = INT_WIDTH[base]
+    limit = 2 ** (8 * width - 1)
+    bad = ~null & ((values < -limit) | (values >= limit))
+    if bad.any():
+        raise EncodeError(f"column {name!r} ({base}): {int(bad.sum())} value(s) out of range")
+    return _fixed(values.astype(np.int64), null, f">i{width}")
+
+
+def _floats(series: pd.Series, base: str) -> _Field:
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    return _fixed(values, np.isnan(values), f">f{FLOAT_WIDTH[base]}")
+
+
+def _scale_of(pg_type: str) -> int | None:
+    """The declared scale of ``numeric(p, s)`` (0 for ``numeric(p)``), None if unconstrained."""
+    if "(" not in pg_type:
+        return None
+    inside = pg_type.split("(", 1)[1].rstrip(")").split(",")
+    return int(inside[1]) if len(inside) > 1 else 0
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Veltkamp split: a == hi + lo exactly, each with at most 26 significant bits."""
+    c = 134217729.0 * a  # 2**27 + 1
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _rounded_product(x: np.ndarray, p10: np.ndarray | float, half_even: bool) -> np.ndarray:
+    """round(x * p10) computed exactly, as float integers.
+
+    ``x * p10`` in floating point is off by up to half an ulp, which moves the rounding of a
+    few % of 15-digit values. Where the rounded product lies that close to a half, Dekker's
+    two-product gives the exact error term, which decides. Valid while ``p10`` is an exact
+    power of ten (<= 1e22) and the product is below 2**53.
+    """
+    prod = x * p10
+    low = np.floor(prod)
+    beyond_half = (prod - low) - 0.5
+    out = low + (beyond_half > 0)
+    close = np.flatnonzero(np.abs(beyond_half) <= prod * 2.0 ** -52)
+    if len(close):
+        xc = x[close]
+        pc = p10[close] if isinstance(p10, np.ndarray) else p10
+        pr = prod[close]
+        xh, xl = _split(xc)
+        ph, pl = _split(pc)
+        err = ((xh * ph - pr) + xh * pl + xl * ph) + xl * pl
+        exact = beyond_half[close] + err  # the sign is exact: both terms are exact doubles
+        lc = low[close]
+        tie_up = (np.fmod(lc, 2) == 1) if half_even else np.ones(len(close), dtype=bool)
+        out[close] = lc + ((exact > 0) | ((exact == 0) & tie_up))
+    return out
+
+
+def _exact_parts(value: float, scale: int | None) -> tuple[int, int]:
+    """One value's (mantissa, exponent) the slow exact way (outside the fast path's range)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = (Decimal(format(value, f".{SIG_DIGITS}g")) if scale is None else
+         Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
+    t = abs(d).as_tuple()
+    mant = int("".join(map(str, t.digits)) or "0")
+    exp = -int(t.exponent)
+    if scale is None and mant:
+        while mant % 10 == 0 and exp > 0:  # keep the int64 alignment headroom
+            mant //= 10
+            exp -= 1
+    if mant >= 9 * 10 ** 15:  # the base-10000 alignment below must stay inside int64
+        raise OverflowError(f"{value!r} has too many digits for numeric({scale})")
+    return mant, exp
+
+
+def decimal_parts(values: np.ndarray, scale: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(mantissa, exponent) per finite value: |value| == mantissa * 10**-exponent.
+
+    Unconstrained numeric (``scale`` None): the 15-significant-digit decimal that
+    ``float8::numeric`` and printf's ``%.15g`` give (ties to even). With a ``scale``: the exact
+    binary value rounded half away from zero to ``scale`` decimals. Exact in both cases: a fast
+    vectorised path covers 1e-8 <= |value| < 1e15 (and scales up to 15), the rest goes value by
+    value through ``decimal``.
+    """
+    mag = np.abs(np.asarray(values, dtype=np.float64))
+    zero = mag == 0
+    safe = np.where(zero, 1.0, mag)
+    if scale is None:
+        exp = SIG_DIGITS - 1 - np.floor(np.log10(safe)).astype(np.int64)
+        ok = (exp >= 0) & (exp <= 22)
+        mant = _rounded_product(safe, POW10F[np.clip(exp, 0, 22)], half_even=True)
+        # log10 can be one off next to a power of ten: redo those few rows
+        off = np.flatnonzero((mant >= 10.0 ** SIG_DIGITS) | (mant < 10.0 ** (SIG_DIGITS - 1)))
+        if len(off):
+            exp[off] += np.where(mant[off] >= 10.0 ** SIG_DIGITS, -1, 1)
+            ok[off] &= (exp[off] >= 0) & (exp[off] <= 22)
+            mant[off] = _rounded_product(safe[off], POW10F[np.clip(exp[off], 0, 22)],
+                                         half_even=True)
+    else:
+        exp = np.full(len(mag), scale, dtype=np.int64)
+        p10 = 10.0 ** min(max(scale, 0), 22)
+        ok = np.full(len(mag), 0 <= scale <= 15) & (safe * p10 < 2.0 ** 53)
+        mant = _rounded_product(safe, p10, half_even=False)
+    ok |= zero
+    mant = np.where(zero | ~ok, 0, mant).astype(np.int64)
+    exp = np.where(zero, 0, exp).astype(np.int64)
+    for i in np.flatnonzero(~ok):
+        mant[i], exp[i] = _exact_parts(float(mag[i]), scale)
+    return mant, exp
+
+
+def _numerics(series: pd.Series, pg_type: str) -> _Field:
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    null = np.isnan(values)
+    inf = np.isinf(values)
+    finite = np.where(null | inf, 0.0, values)
+    mant, exp = decimal_parts(finite, _scale_of(pg_type))
+    # Align the exponent on base-10000 groups: value = big * 10000**-(align/4).
+    align = -((-exp) // 4) * 4
+    big = mant * POW10[align - exp]  # < 10**18 < 2**63
+    groups = np.stack([(big // POW10[4 * k]) % 10000 for k in range(NUMERIC_GROUPS - 1, -1, -1)],
+                      axis=1)
+    weight = NUMERIC_GROUPS - 1 - align // 4
+    trailing = np.zeros(len(mant), dtype=np.int64)
+    if _scale_of(pg_type) is None:  # with a declared scale PostgreSQL sets the display scale
+        rows = np.flatnonzero(mant != 0)
+        rest = mant[rows]
+        while len(rows):  # count trailing decimal zeros, dropping finished rows each round
+            more = rest % 10 == 0
+            rows, rest = rows[more], rest[more] // 10
+            trailing[rows] += 1
+    dscale = np.maximum(exp - trailing, 0)
+    sign = np.where(finite < 0, 0x4000, 0)
+    sign = np.where(inf, np.where(values > 0, 0xD000, 0xF000), sign)
+    head = np.stack([np.full(len(mant), NUMERIC_GROUPS), np.where(inf, 0, weight), sign,
+                     np.where(inf, 0, dscale)], axis=1)
+    words = np.concatenate([head, np.where(inf[:, None], 0, groups)], axis=1)
+    raw = np.ascontiguousarray(words.astype(">u2")).view(np.uint8).reshape(len(mant), -1)
+    return _Field(np.where(null, -1, raw.shape[1]), fixed=raw)
+
+
+def _strings(series: pd.Series, name: str) -> _Field:
+    import pyarrow as pa
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    try:
+        arr = pa.array(series, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        as_text = series.astype(object).where(series.isna(), series.astype(str))
+        arr = pa.array(as_text, type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(
+        0, np.uint8)
+    null = arr.is_null().to_numpy(zero_copy_only=False)
+    lengths = np.where(null, -1, np.diff(offsets))
+    return _Field(lengths, data=data, offsets=offsets)
+
+
+def _booleans(series: pd.Series) -> _Field:
+    null = series.isna().to_numpy()
+    values = series.to_numpy(dtype=object, na_value=False).astype(bool)
+    return _fixed(values.astype(np.uint8), null, "u1")
+
+
+def _microseconds(series: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(microseconds since 1970 UTC or naive, null mask) of a datetime-like column."""
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series, errors="raise", format="mixed")
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    null = series.isna().to_numpy()
+    values = series.to_numpy(dtype="datetime64[us]").view(np.int64)
+    return np.where(null, 0, values), null
+
+
+def _dates(series: pd.Series, name: str) -> _Field:
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series, errors="raise")
+    us, null = _microseconds(series, name)
+    days = np.floor_divide(us, 86_400_000_000) - PG_EPOCH_DAYS
+    return _fixed(days, null, ">i4")
+
+
+def _timestamps(series: pd.Series, name: str) -> _Field:
+    us, null = _microseconds(series, name)
+    return _fixed(us - PG_EPOCH_US, null, ">i8")
+
+
+HEX = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    HEX[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    HEX[_c] = 10 + _i
+UUID_HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+def _uuids(series: pd.Series, name: str) -> _Field:
+    text = _strings(series, name)
+    valid = text.lengths >= 0
+    if (text.lengths[valid] != 36).any():
+        raise EncodeError(f"column {name!r} (uuid): values must be canonical UUID text")
+    n = len(text.lengths)
+    chars = np.zeros((n, 36), dtype=np.uint8)
+    rows = np.flatnonzero(valid)
+    chars[rows] = text.data[text.offsets[rows][:, None] + np.arange(36)]
+    nibbles = HEX[chars[:, UUID_HEX_AT]]
+    if (nibbles[rows] == 255).any():
+        raise EncodeError(f"column {name!r} (uuid): a value is not a UUID")
+    raw = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    return _Field(np.where(valid, 16, -1), fixed=np.ascontiguousarray(raw))
+
+
+def encode_column(series: pd.Series, pg_type: str, name: str) -> _Field:
+    """Encode one column (``pg_type``: the catalog's ``format_type`` text)."""
+    base = pg_type.split("(")[0].strip()
+    if base in INT_WIDTH:
+        return _integers(series, base, name)
+    if base in FLOAT_WIDTH:
+        return _floats(series, base)
+    if base in ("numeric", "decimal"):
+        return _numerics(series, pg_type)
+    if base in TEXT_TYPES:
+        return _strings(series, name)
+    if base == "boolean":
+        return _booleans(series)
+    if base == "date":
+        return _dates(series, name)
+    if base.startswith("timestamp"):
+        return _timestamps(series, name)
+    if base == "uuid":
+        return _uuids(series, name)
+    raise EncodeError(f"column {name!r}: type {pg_type} has no binary encoder")
+
+
+def encode_rows(frame: pd.DataFrame, columns: list[tuple[str, str]]) -> bytes:
+    """The rows of ``frame`` as binary COPY tuples (no header/trailer); ``columns``: (name, type)."""
+    n = len(frame)
+    fields = []
+    for name, pg_type in columns:
+        try:
+            fields.append(encode_column(frame[name], pg_type, name))
+        except EncodeError:
+            raise
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise EncodeError(f"column {name!r} ({pg_type}): cannot encode: {exc}") from exc
+    sizes = [f.size() for f in fields]
+    row_size = 2 + np.sum(sizes, axis=0) if fields else np.full(n, 2)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(row_size, out=starts[1:])
+    out = np.empty(int(starts[-1]), dtype=np.uint8)
+    count = np.frombuffer(np.array([len(columns)], dtype=">i2").tobytes(), dtype=np.uint8)
+    out[starts[:-1, None] + np.arange(2)] = count
+    at = starts[:-1] + 2
+    for i, (field, size) in enumerate(zip(fields, sizes, strict=True)):
+        field.scatter(out, at, room=4 * (len(fields) - 1 - i))
+        at = at + size
+    return out.tobytes()
