@@ -10,6 +10,9 @@
   counts the classes itself. Fail-closed either way: a missing verdict, or one of another run,
   fails through synthdb_stored_failures; that the table still holds the rows that were
   counted is what publish checks (content digest).
+  With synth.privacy.subject on a deidentify release, the stored verdict also counts distinct
+  subjects per class (k_anonymity.min_subjects_per_class): the table has no subject column, so
+  that count is made by the synthetic step and enforced here through the stored verdict.
 -#}
 {% test k_anonymity(model, quasi_identifiers, k=5) %}
 {%- set model = synthdb.synthdb_tested_relation(model) %}

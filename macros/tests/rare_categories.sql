@@ -7,6 +7,8 @@
   each column is stored with the verdict (rare_categories.rare_values:<column>, details
   min_value_count). Where it is stored the test compares it with its own min_count instead of
   scanning the table; otherwise (a column the run did not check, an older run) it counts.
+  With synth.privacy.subject on a deidentify release, the stored verdict also counts distinct subjects per value
+  (rare_categories.rare_subject_values:<column>), enforced here through the stored verdict.
 -#}
 {% test rare_categories(model, columns, min_count=10) %}
 {%- set model = synthdb.synthdb_tested_relation(model) %}

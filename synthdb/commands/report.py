@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
                               "the stored metrics remain in the audit schema")
         cfg = parse_synth_config({k: v for k, v in config.items() if k != "privacy"}, model)
         request = SynthesisRequest(model, source_rel, target_rel, cfg)
-        columns = pgio.relation_columns(conn, *source_rel)
+        # The subject (synth.privacy.subject) is counted, never shown: not read, not plotted.
+        subject = (config.get("privacy") or {}).get("subject")
+        columns = [c for c in pgio.relation_columns(conn, *source_rel) if c.name != subject]
         frame, _ = _read_training(conn, request, columns, seed)
         train, _holdout = _split(frame, cfg.holdout, seed)
         synthetic = pgio.read_frame(conn, sql.SQL("SELECT {} FROM {}.{} LIMIT 50000").format(

@@ -36,6 +36,7 @@ from .correlation import shrunk_correlation
 from .marginals import IntervalMarginal, QuantileMarginal, attenuation, ecdf_scores
 from .mock import _frame, mock_column
 from .specs import ColumnSpec, infer_specs
+from .subjects import check_subjects, withhold_rare_by_subject
 
 VERSION = "1"
 #: a (month, weekday) cell gets its own timestamp trend table from this many training rows
@@ -668,8 +669,18 @@ class GaussianCopula:
         """A finite epsilon means a DP fit; None and inf mean the exact fit."""
         return self.epsilon is not None and float(self.epsilon) != float("inf")
 
-    def fit(self, frame: pd.DataFrame, specs: list[ColumnSpec] | None = None) -> GaussianCopula:
-        """Learn marginals and the correlation of normal scores from ``frame``."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        specs: list[ColumnSpec] | None = None,
+        subjects: Any = None,
+    ) -> GaussianCopula:
+        """Learn marginals and the correlation of normal scores from ``frame``.
+
+        ``subjects``: the subject (person/entity) of each row, if the release declares one;
+        categories are then emitted only when held by ``rare_min_count`` distinct subjects
+        (synthdb.generators.subjects).
+        """
         self._check_params()
         if frame is None or len(frame) == 0 or len(frame.columns) == 0:
             raise EmptyInputError(
@@ -698,10 +709,18 @@ class GaussianCopula:
             )
         rng = np.random.default_rng(self.random_state)
         n_input = len(frame)
+        if subjects is not None:
+            subjects = check_subjects(subjects, n_input)
         if n_input > self.max_train_rows:
             idx = np.sort(rng.choice(n_input, size=int(self.max_train_rows), replace=False))
             frame = frame.iloc[idx]
+            subjects = subjects[idx] if subjects is not None else None
         frame = frame.reset_index(drop=True)
+        self.subject_withheld_: dict[str, int] | None = None
+        if subjects is not None:
+            protected = [c for c in names if by_name[c].kind == "categorical" and c not in mock]
+            frame, self.subject_withheld_ = withhold_rare_by_subject(
+                frame, protected, subjects, int(self.rare_min_count), self.random_state)
         self.dp_ = None
         self.null_leader_: dict[int, int] = {}
         self.parent_: dict[int, int] = {}
@@ -984,6 +1003,9 @@ class GaussianCopula:
                 "rare_min_count": int(self.rare_min_count),
                 "rare_strategy": "resample_among_frequent",
                 "categories_suppressed": int(sum(c.suppressed for c in self.columns_)),
+                **({"rare_counted_in": "subjects",
+                    "categories_withheld_by_subject": dict(self.subject_withheld_)}
+                   if getattr(self, "subject_withheld_", None) is not None else {}),
                 "tail_quantile": float(self.tail_quantile),
                 "tail_strategy": "sample_within_protected_quantiles",
                 "datetime_tail": getattr(self, "datetime_tail", "quantile"),

@@ -30,6 +30,9 @@ class PrivacyConfig:
     identical_match_tolerance: float = 0.0
     mia_advantage_max: float = 0.10
     sample_size: int = 10_000  # rows per set for distance metrics (DCR share sd ≈ 0.005)
+    # The person/entity the rows are about: a contract column that is counted, never released
+    # (docs/subjects.md). None: every check counts rows.
+    subject: str | None = None
 
 
 @dataclass
@@ -108,6 +111,9 @@ def parse_privacy(raw: Any, where: str) -> PrivacyConfig:
     cfg.quasi_identifiers = _names(cfg.quasi_identifiers, f"{where}.quasi_identifiers")
     if cfg.rare_columns is not None:
         cfg.rare_columns = _names(cfg.rare_columns, f"{where}.rare_columns")
+    if cfg.subject is not None and (not isinstance(cfg.subject, str) or not cfg.subject):
+        raise ConfigError(f"{where}.subject must be one column name (the person or entity the "
+                          f"rows are about), got {cfg.subject!r}")
     _number(cfg.k, f"{where}.k", HARD_LIMITS["k"], 10**9, integer=True)
     _number(cfg.max_suppression, f"{where}.max_suppression", 0, 0.5)
     _number(cfg.rare_min_count, f"{where}.rare_min_count", HARD_LIMITS["rare_min_count"], 10**9,

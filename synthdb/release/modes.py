@@ -23,6 +23,10 @@ from synthdb.release import pgio, run_metrics, stages, training
 from synthdb.release.config import SynthConfig
 from synthdb.release.names import qualified
 
+# Session-private copy of a deidentify release's rows with their subject (never in a schema
+# anyone else can read; see Deidentify.write).
+SUBJECT_COPY = "__synthdb_subject_rows"
+
 MetricRows = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
@@ -74,6 +78,10 @@ class Mode:
         """What the generator is fitted on."""
         return ctx.train
 
+    def fit_options(self, ctx: stages.RunContext) -> dict[str, Any]:
+        """Further keyword arguments of ``generator.fit`` (the subjects, where counted)."""
+        return {}
+
     def rows_to_write(self, ctx: stages.RunContext) -> int:
         return ctx.cfg.rows or ctx.n_source
 
@@ -105,10 +113,15 @@ class Synthesize(Mode):
     name = "synthesize"
 
     def read_training(self, ctx: stages.RunContext) -> None:
-        frame, ctx.n_source = training.read_training(ctx.conn, ctx.request, ctx.columns,
-                                                     ctx.seed)
+        subject = [ctx.subject] if ctx.subject is not None else []
+        frame, ctx.n_source = training.read_training(ctx.conn, ctx.request,
+                                                     ctx.columns + subject, ctx.seed)
         ctx.conn.commit()
-        ctx.train, ctx.holdout = training.split(frame, ctx.cfg.holdout, ctx.seed)
+        if ctx.subject is None:
+            ctx.train, ctx.holdout = training.split(frame, ctx.cfg.holdout, ctx.seed)
+        else:
+            ctx.train, ctx.holdout, ctx.train_subjects, ctx.holdout_subjects = \
+                training.split_by_subject(frame, ctx.subject.name, ctx.cfg.holdout, ctx.seed)
         del frame
         ctx.specs, ctx.mock = training.column_specs(ctx.train, ctx.columns, ctx.cfg,
                                                     ctx.request.model)
@@ -116,9 +129,15 @@ class Synthesize(Mode):
     def build_generator(self, ctx: stages.RunContext):
         return build_generator(ctx.cfg, ctx.seed, ctx.mock)
 
+    def fit_options(self, ctx: stages.RunContext) -> dict[str, Any]:
+        # With a subject, rare values are counted in distinct subjects (generators.subjects).
+        return {} if ctx.train_subjects is None else {"subjects": ctx.train_subjects}
+
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
+        subjects = None if ctx.train_subjects is None else (ctx.train_subjects,
+                                                            ctx.holdout_subjects)
         return run_metrics.leakage_rows(ctx.train, ctx.holdout, ctx.synthetic_sample,
-                                        ctx.request, ctx.mock, ctx.seed)
+                                        ctx.request, ctx.mock, ctx.seed, subjects)
 
     def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
         return {**super().counts(ctx), "training": len(ctx.train), "holdout": len(ctx.holdout)}
@@ -179,8 +198,21 @@ class Deidentify(Mode):
 
     def write(self, ctx: stages.RunContext) -> int:
         names = sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns)
+        source = qualified(*ctx.request.source)
+        if ctx.subject is not None:
+            # The contract is read once into a session-private copy holding the subject too,
+            # and the staged rows come from that copy: the check stage counts subjects on
+            # exactly the staged rows (a policy macro drawing random() would differ on a second
+            # read). TEMP + ON COMMIT DROP: no other session sees it, nothing outlives the
+            # run's transaction; the check stage drops it before the commit anyway.
+            source = sql.Identifier(SUBJECT_COPY)
+            ctx.conn.execute(sql.SQL(
+                "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {}, {} FROM {}").format(
+                source, names, sql.Identifier(ctx.subject.name),
+                qualified(*ctx.request.source)))
+            ctx.counted_in = source
         return ctx.conn.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            ctx.tmp, names, names, qualified(*ctx.request.source))).rowcount
+            ctx.tmp, names, names, source)).rowcount
 
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
         return [{"check": "no_leakage", "metric": "real_rows_released", "value": ctx.released,

@@ -52,6 +52,34 @@ def check_dp_bounds(raw: Any, columns: list[PgColumn], model: str) -> None:
                               "(inverted or empty bounds); no budget was spent")
 
 
+def check_subject(cfg: SynthConfig, names: set[str], model: str) -> None:
+    """``synth.privacy.subject``: a column of the input, counted only, so never also a column
+    the release describes (quasi-identifier, rare-checked, per-column setting, report role)."""
+    subject = cfg.privacy.subject
+    if subject is None:
+        return
+    where = f"model {model}: config synth.privacy.subject"
+    if subject not in names:
+        raise ConfigError(f"{where} names column {subject!r}, which the training input does "
+                          "not have (the contract must select the subject column; it is counted "
+                          "and never released)")
+    privacy = cfg.privacy
+    uses = [("synth.privacy.quasi_identifiers", privacy.quasi_identifiers),
+            ("synth.privacy.rare_columns", privacy.rare_columns or []),
+            ("synth.columns", list(cfg.columns)),
+            ("synth.generator.dp_bounds", list(cfg.generator.get("dp_bounds") or {})
+             if isinstance(cfg.generator.get("dp_bounds"), dict) else []),
+            ("synth.report", [v for v in cfg.report.values() if isinstance(v, str)]
+             + [x for v in cfg.report.values() if isinstance(v, list) for x in v])]
+    for key, listed in uses:
+        if subject in listed:
+            raise ConfigError(f"{where}: column {subject!r} is the subject, which is counted and "
+                              f"never released, so it cannot also be in {key}")
+    if len(names) < 2:
+        raise ConfigError(f"{where}: column {subject!r} is the only column of the training "
+                          "input; nothing would be released")
+
+
 def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) -> None:
     """Refuse a configuration that cannot produce a release, before any budget is reserved."""
     names = {c.name for c in columns}
@@ -67,6 +95,7 @@ def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) 
     known(list(cfg.columns), "columns")
     known(privacy.quasi_identifiers, "privacy.quasi_identifiers")
     known(privacy.rare_columns, "privacy.rare_columns")
+    check_subject(cfg, names, model)
     if cfg.mode == "mock" and cfg.rows is None:
         raise ConfigError(f"model {model}: mode 'mock' needs synth.rows")
     if getattr(cfg, "utility", None):

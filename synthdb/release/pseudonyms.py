@@ -34,12 +34,16 @@ def allowed(contract: dict[str, Any] | None) -> bool:
 
 
 def learned_columns(model: str, report: Any, contract: dict[str, Any] | None, mode: str,
-                    columns: dict[str, dict[str, Any]]) -> list[str]:
-    """Pseudonym columns this run would learn or release; ConfigError unless allowed."""
+                    columns: dict[str, dict[str, Any]], subject: str | None = None) -> list[str]:
+    """Pseudonym columns this run would learn or release; ConfigError unless allowed.
+
+    The ``subject`` (synth.privacy.subject) is neither learned nor released: a pseudonymised
+    customer id is the usual subject column and needs no permission.
+    """
     if mode == "mock":
         return []
     found = sorted({issue.column for issue in getattr(report, "lint", [])
-                    if issue.rule == RULE and issue.column})
+                    if issue.rule == RULE and issue.column and issue.column != subject})
     learned = [c for c in found
                if mode == "deidentify" or (columns.get(c) or {}).get("method") != "mock"]
     if learned and not allowed(contract):

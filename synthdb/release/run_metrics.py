@@ -47,9 +47,7 @@ def privacy_rows(conn, table: sql.Composable, request: SynthesisRequest, specs,
             "details": {"reason": "no quasi-identifiers declared in synth.privacy; "
                         "k-anonymity cannot be verified (fail-closed)"},
         })
-    categorical = [s.name for s in specs if s.kind in ("categorical", "boolean")
-                   and s.name not in mock]
-    rare_columns = privacy.rare_columns if privacy.rare_columns is not None else categorical
+    rare_columns = rare_checked_columns(request, specs, mock)
     for column in rare_columns:
         stats = sqlchecks.rare_categories(conn, table, column, privacy.rare_min_count)
         rows.append({
@@ -64,10 +62,53 @@ def privacy_rows(conn, table: sql.Composable, request: SynthesisRequest, specs,
     return rows
 
 
+def rare_checked_columns(request: SynthesisRequest, specs, mock: set[str]) -> list[str]:
+    """``synth.privacy.rare_columns``, or every categorical/boolean column not mocked."""
+    rare_columns = request.config.privacy.rare_columns
+    if rare_columns is not None:
+        return rare_columns
+    return [s.name for s in specs if s.kind in ("categorical", "boolean") and s.name not in mock]
+
+
+def subject_privacy_rows(conn, table: sql.Composable, subject: str, request: SynthesisRequest,
+                         specs, mock: set[str]) -> list[dict[str, Any]]:
+    """k-anonymity and rare values counted in distinct subjects, where the rows are real.
+
+    ``table`` holds exactly the staged rows plus their subject (after suppression). Without
+    quasi-identifiers the row-level check already fails closed, so no subject row is added.
+    """
+    privacy = request.config.privacy
+    rows: list[dict[str, Any]] = []
+    if privacy.quasi_identifiers:
+        stats = sqlchecks.k_anonymity(conn, table, privacy.quasi_identifiers, privacy.k, subject)
+        rows.append({
+            "check": "k_anonymity", "metric": "min_subjects_per_class",
+            "value": stats["min_class_size"], "threshold": privacy.k,
+            "passed": stats["classes_below_k"] == 0 and stats["rows"] > 0,
+            "details": {**stats, "quasi_identifiers": privacy.quasi_identifiers,
+                        "counted": "distinct subjects (synth.privacy.subject)"},
+        })
+    for column in rare_checked_columns(request, specs, mock):
+        stats = sqlchecks.rare_categories(conn, table, column, privacy.rare_min_count, subject)
+        rows.append({
+            "check": "rare_categories", "metric": f"rare_subject_values:{column}",
+            "value": stats["rare_values"], "threshold": 0, "passed": stats["rare_values"] == 0,
+            "details": {**stats, "column": column, "min_subjects": privacy.rare_min_count,
+                        "counted": "distinct subjects (synth.privacy.subject)"},
+        })
+    return rows
+
+
 def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                 request: SynthesisRequest, mock: set[str], seed: int
+                 request: SynthesisRequest, mock: set[str], seed: int,
+                 subjects: tuple[Any, Any] | None = None
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Gated leakage rows plus the full report metrics, from one neighbour search."""
+    """Gated leakage rows plus the full report metrics, from one neighbour search.
+
+    With ``subjects`` (of the train and holdout rows; the split is by subject), membership
+    inference is also measured on subjects: a subject's distance to the synthetic rows is that
+    of its nearest row (docs/subjects.md).
+    """
     from synthdb.metrics import report_metrics
 
     privacy = request.config.privacy
@@ -92,8 +133,30 @@ def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
          "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}
         for r in full["gate"] if r["check"] in ("no_leakage", "utility")
     ]
+    if subjects is not None:
+        rows.append(subject_membership_row(train[keep], holdout[keep], synthetic[keep],
+                                           subjects, request, seed))
     rows += utility_threshold_rows(train[keep], holdout[keep], synthetic[keep], request, seed)
     return rows, full
+
+
+def subject_membership_row(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                           subjects: tuple[Any, Any], request: SynthesisRequest,
+                           seed: int) -> dict[str, Any]:
+    """The gated membership-inference row on subjects (fail-closed below 5 per side)."""
+    from synthdb.metrics.subjects import subject_membership
+
+    privacy = request.config.privacy
+    found = subject_membership(train, holdout, synthetic, subjects[0], subjects[1],
+                               privacy.sample_size, seed % 2**32)
+    if found["members"] < 5:
+        return {"check": "no_leakage", "metric": "mia_advantage_subjects", "value": None,
+                "threshold": privacy.mia_advantage_max, "passed": False,
+                "details": {**found, "reason": "too few subjects on each side of the split for "
+                            "membership inference on subjects (fail-closed)"}}
+    return {"check": "no_leakage", "metric": "mia_advantage_subjects",
+            "value": found["advantage"], "threshold": privacy.mia_advantage_max,
+            "passed": found["advantage"] <= privacy.mia_advantage_max, "details": found}
 
 
 def utility_threshold_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,

@@ -16,14 +16,27 @@ def _cols(names: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, names))
 
 
-def k_anonymity(conn, table: sql.Composable, quasi_identifiers: list[str], k: int) -> dict[str, Any]:
-    """Class statistics of the quasi-identifier combination in ``table``."""
+def _size(subject: str | None) -> sql.Composable:
+    """What a class or value counts: rows, or distinct non-NULL subjects (a NULL subject is
+    nobody, so it never helps a class reach k)."""
+    if subject is None:
+        return sql.SQL("count(*)")
+    return sql.SQL("count(DISTINCT {})").format(sql.Identifier(subject))
+
+
+def k_anonymity(conn, table: sql.Composable, quasi_identifiers: list[str], k: int,
+                subject: str | None = None) -> dict[str, Any]:
+    """Class statistics of the quasi-identifier combination in ``table``.
+
+    With ``subject``, a class's size is its number of distinct subjects; ``rows_below_k`` and
+    ``rows`` still count rows.
+    """
     row = conn.execute(
         sql.SQL(
             "SELECT count(*), min(n), count(*) FILTER (WHERE n < %(k)s), "
-            "coalesce(sum(n) FILTER (WHERE n < %(k)s), 0), coalesce(sum(n), 0) "
-            "FROM (SELECT count(*) AS n FROM {} GROUP BY {}) classes"
-        ).format(table, _cols(quasi_identifiers)),
+            "coalesce(sum(r) FILTER (WHERE n < %(k)s), 0), coalesce(sum(r), 0) "
+            "FROM (SELECT {} AS n, count(*) AS r FROM {} GROUP BY {}) classes"
+        ).format(_size(subject), table, _cols(quasi_identifiers)),
         {"k": k},
     ).fetchone()
     return {
@@ -35,29 +48,38 @@ def k_anonymity(conn, table: sql.Composable, quasi_identifiers: list[str], k: in
     }
 
 
-def suppress_below_k(conn, table: sql.Composable, quasi_identifiers: list[str], k: int) -> int:
-    """Delete the rows of classes smaller than ``k``; returns how many were deleted."""
+def suppress_below_k(conn, table: sql.Composable, quasi_identifiers: list[str], k: int,
+                     counted_in: sql.Composable | None = None, subject: str | None = None
+                     ) -> int:
+    """Delete the rows of classes smaller than ``k``; returns how many were deleted.
+
+    Classes are measured in ``counted_in`` (default ``table``), by ``subject`` if given.
+    """
     match = sql.SQL(" AND ").join(
         sql.SQL("t.{c} IS NOT DISTINCT FROM s.{c}").format(c=sql.Identifier(c))
         for c in quasi_identifiers
     )
     cur = conn.execute(
         sql.SQL(
-            "DELETE FROM {table} AS t USING (SELECT {cols} FROM {table} GROUP BY {cols} "
-            "HAVING count(*) < %(k)s) AS s WHERE {match}"
-        ).format(table=table, cols=_cols(quasi_identifiers), match=match),
+            "DELETE FROM {table} AS t USING (SELECT {cols} FROM {counted} GROUP BY {cols} "
+            "HAVING {size} < %(k)s) AS s WHERE {match}"
+        ).format(table=table, counted=counted_in if counted_in is not None else table,
+                 cols=_cols(quasi_identifiers), size=_size(subject), match=match),
         {"k": k},
     )
     return int(cur.rowcount or 0)
 
 
-def rare_categories(conn, table: sql.Composable, column: str, min_count: int) -> dict[str, Any]:
-    """How many non-NULL values of ``column`` occur fewer than ``min_count`` times."""
+def rare_categories(conn, table: sql.Composable, column: str, min_count: int,
+                    subject: str | None = None) -> dict[str, Any]:
+    """How many non-NULL values of ``column`` occur fewer than ``min_count`` times (held by
+    fewer than ``min_count`` distinct subjects, with ``subject``); ``rare_rows`` counts rows."""
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*) FILTER (WHERE n < %(m)s), coalesce(sum(n) FILTER (WHERE n < %(m)s), 0),"
-            " count(*) FROM (SELECT count(*) AS n FROM {} WHERE {} IS NOT NULL GROUP BY {}) v"
-        ).format(table, sql.Identifier(column), sql.Identifier(column)),
+            "SELECT count(*) FILTER (WHERE n < %(m)s), coalesce(sum(r) FILTER (WHERE n < %(m)s), 0),"
+            " count(*) FROM (SELECT {} AS n, count(*) AS r FROM {} WHERE {} IS NOT NULL "
+            "GROUP BY {}) v"
+        ).format(_size(subject), table, sql.Identifier(column), sql.Identifier(column)),
         {"m": min_count},
     ).fetchone()
     return {"rare_values": int(row[0]), "rare_rows": int(row[1]), "distinct_values": int(row[2])}

@@ -58,11 +58,15 @@ class RunContext:
     timings: dict[str, float] = field(default_factory=dict)
     clock: float = field(default_factory=time.perf_counter)
     learned: list[str] = field(default_factory=list)  # pseudonym columns (linkability rows)
-    columns: list[pgio.PgColumn] = field(default_factory=list)
+    columns: list[pgio.PgColumn] = field(default_factory=list)  # released (subject excluded)
+    subject: pgio.PgColumn | None = None  # synth.privacy.subject: read and counted, not written
     specs: list[Any] = field(default_factory=list)
     mock: set[str] = field(default_factory=set)  # columns mocked inside a synthesized table
     train: pd.DataFrame | None = None
     holdout: pd.DataFrame | None = None
+    train_subjects: Any = None  # the subject of each train / holdout row (with a subject)
+    holdout_subjects: Any = None
+    counted_in: sql.Composable | None = None  # where classes are counted by subject (if real)
     n_source: int = 0
     generator: Any = None
     written: int = 0
@@ -137,16 +141,20 @@ def admit(ctx: RunContext) -> None:
         conn.commit()
         ctx.learned = pseudonyms.learned_columns(
             request.model, report, request.graph.get("nodes", {}).get(request.contract_id),
-            cfg.mode, cfg.columns)
-    ctx.columns = pgio.relation_columns(conn, *request.source)
-    if not ctx.columns:
+            cfg.mode, cfg.columns, cfg.privacy.subject)
+    columns = pgio.relation_columns(conn, *request.source)
+    if not columns:
         raise SynthdbError(
             f"model {request.model}: training input {label(*request.source)} does not "
             "exist or has no columns"
         )
     # The whole configuration is checked (catalog only) before any budget is spent:
     # a configuration error costs nothing.
-    precheck.check_release_config(cfg, ctx.columns, request.model)
+    precheck.check_release_config(cfg, columns, request.model)
+    # The subject is read for counting only: never generated, written, staged or published.
+    subject = cfg.privacy.subject
+    ctx.subject = next((c for c in columns if c.name == subject), None)
+    ctx.columns = [c for c in columns if c.name != subject]
     # The privacy budget is debited (or the run refused) after the contract check, which reads
     # only the catalog, and before any row is read. Budgets follow the base tables the
     # contract reads, not its name (synthdb.release.lineage).
@@ -171,7 +179,7 @@ def fit(ctx: RunContext) -> None:
     if ctx.generator is None:
         return
     try:
-        ctx.generator.fit(ctx.mode.fit_frame(ctx), ctx.specs)
+        ctx.generator.fit(ctx.mode.fit_frame(ctx), ctx.specs, **ctx.mode.fit_options(ctx))
     except SynthdbError as exc:
         raise type(exc)(f"model {ctx.request.model}: {exc}") from exc
 
@@ -195,8 +203,14 @@ def write(ctx: RunContext) -> None:
 
 
 def check(ctx: RunContext) -> None:
-    """k suppression, then the privacy rows computed in SQL on the whole staged table."""
+    """k suppression, then the privacy rows computed in SQL on the whole staged table.
+
+    Where the staged rows are real and a subject is declared (``ctx.counted_in``: the same rows
+    with their subject, see modes.Deidentify), classes and values are also counted in distinct
+    subjects, and suppression removes the classes below k subjects.
+    """
     privacy, conn, tmp = ctx.cfg.privacy, ctx.conn, ctx.tmp
+    subject = ctx.subject.name if ctx.counted_in is not None else None
     if privacy.quasi_identifiers:
         names = {c.name for c in ctx.columns}
         missing = [q for q in privacy.quasi_identifiers if q not in names]
@@ -205,12 +219,21 @@ def check(ctx: RunContext) -> None:
                 f"model {ctx.request.model}: quasi-identifier column(s) "
                 f"{', '.join(map(repr, missing))} are not in {label(*ctx.request.source)}"
             )
-        below = sqlchecks.k_anonymity(conn, tmp, privacy.quasi_identifiers, privacy.k)
+        counted = ctx.counted_in if ctx.counted_in is not None else tmp
+        below = sqlchecks.k_anonymity(conn, counted, privacy.quasi_identifiers, privacy.k, subject)
         if below["rows_below_k"] and below["rows_below_k"] <= privacy.max_suppression * ctx.written:
             ctx.suppressed = sqlchecks.suppress_below_k(
-                conn, tmp, privacy.quasi_identifiers, privacy.k)
+                conn, tmp, privacy.quasi_identifiers, privacy.k, counted, subject)
+            if ctx.counted_in is not None:  # the subject copy keeps the staged rows exactly
+                sqlchecks.suppress_below_k(conn, counted, privacy.quasi_identifiers, privacy.k,
+                                           counted, subject)
     ctx.metric_rows += run_metrics.privacy_rows(conn, tmp, ctx.request, ctx.specs, ctx.mock,
                                                 ctx.suppressed, ctx.written)
+    if ctx.counted_in is not None:
+        ctx.metric_rows += run_metrics.subject_privacy_rows(conn, ctx.counted_in, subject,
+                                                            ctx.request, ctx.specs, ctx.mock)
+        conn.execute(sql.SQL("DROP TABLE {}").format(ctx.counted_in))
+        ctx.counted_in = None
     ctx.metric_rows += pseudonyms.linkability_metrics(conn, tmp, ctx.request.source, ctx.learned)
 
 

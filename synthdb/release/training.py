@@ -71,6 +71,25 @@ def split(frame: pd.DataFrame, holdout: float, seed: int) -> tuple[pd.DataFrame,
             frame.iloc[order[:n_hold]].reset_index(drop=True))
 
 
+def split_by_subject(frame: pd.DataFrame, subject: str, holdout: float, seed: int
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """Seeded split of whole subjects: every row of a subject lands on the same side.
+
+    The ``subject`` column is taken out of both frames and returned as the subject of each
+    train and holdout row. A holdout share of the subjects (none below 10 subjects) is drawn;
+    all rows with a NULL subject count as one subject.
+    """
+    subjects = frame[subject].to_numpy(dtype=object)
+    rows = frame.drop(columns=[subject])
+    codes, names = pd.factorize(pd.Series(subjects, dtype=object), use_na_sentinel=False)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(names))
+    n_hold = int(round(len(names) * holdout)) if len(names) >= 10 else 0
+    held = np.isin(codes, order[:n_hold])
+    return (rows[~held].reset_index(drop=True), rows[held].reset_index(drop=True),
+            subjects[~held], subjects[held])
+
+
 def column_specs(frame: pd.DataFrame, columns: list[pgio.PgColumn], cfg: SynthConfig,
                  model: str):
     """Column specs inferred from ``frame`` with ``synth.columns`` overrides, plus mock columns."""

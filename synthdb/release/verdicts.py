@@ -48,13 +48,15 @@ def comment_run_id(conn, oid: int) -> str | None:
 
 def _run(conn, audit_schema: str, where: str, value: Any) -> dict[str, Any] | None:
     row = conn.execute(
-        sql.SQL("SELECT run_id, model, target_relation, fingerprint FROM {}.runs "
+        sql.SQL("SELECT run_id, model, target_relation, fingerprint, "
+                "config -> 'privacy' ->> 'subject' FROM {}.runs "
                 "WHERE outcome = 'success' AND fingerprint IS NOT NULL AND " + where +
                 " ORDER BY finished_at DESC LIMIT 1").format(sql.Identifier(audit_schema)),
         (value,)).fetchone()
     if row is None:
         return None
-    return {"run_id": row[0], "model": row[1], "target": row[2], "fingerprint": row[3]}
+    return {"run_id": row[0], "model": row[1], "target": row[2], "fingerprint": row[3],
+            "subject": row[4]}
 
 
 def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str) -> str:
@@ -110,7 +112,19 @@ def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str) -> s
     if problems:
         raise GateError(f"{prefix}: run {run['run_id']} measured a different table: "
                         + "; ".join(problems))
+    check_no_subject(run, now, prefix)
     return str(run["run_id"])
+
+
+def check_no_subject(run: dict[str, Any], table: digest.Fingerprint | None, prefix: str) -> None:
+    """The release lint's last word: the run's subject column (``synth.privacy.subject``) is
+    counted, never released, so a table holding a column of that name is refused."""
+    subject = run.get("subject")
+    if subject and table is not None and any(c[0] == subject for c in table.columns):
+        raise GateError(
+            f"{prefix}: the table has column {subject!r}, the subject of run {run['run_id']} "
+            f"(model {run['model']}, synth.privacy.subject); a subject is counted, never "
+            "released")
 
 
 def recorded_fingerprint(conn, audit_schema: str, run_id: str) -> dict[str, Any] | None:
