@@ -285,3 +285,21 @@ def test_a_value_of_many_rows_of_one_subject_is_not_emitted(generator):
     assert fitted.describe()["privacy"]["categories_withheld_by_subject"] == {"product": 1}
     with pytest.raises(ConfigError, match="one subject per training row"):
         generator(random_state=0).fit(frame, subjects=subjects[:10])
+
+
+def test_publish_refuses_a_table_holding_the_runs_subject():
+    """The last check publish, approve and export make (verdicts.bound_run): a table with a
+    column named like its run's subject is refused, whatever put it there."""
+    from synthdb.errors import GateError
+    from synthdb.release.digest import Fingerprint
+    from synthdb.release.verdicts import check_no_subject
+
+    def table(*names: str) -> Fingerprint:
+        return Fingerprint(1, "s", "t", "r", [[n, "text"] for n in names], "d", 3)
+
+    run = {"run_id": "r1", "model": "visits_staged", "subject": "person"}
+    check_no_subject(run, table("age_band", "region"), "refusing")  # no subject column: fine
+    check_no_subject({**run, "subject": None}, table("person"), "refusing")  # no subject set
+    with pytest.raises(GateError, match="refusing: the table has column 'person', the subject "
+                                        "of run r1 \\(model visits_staged"):
+        check_no_subject(run, table("age_band", "person"), "refusing")
