@@ -1,23 +1,22 @@
-"""How many children a parent has, given its attributes: tree cells with a shared shape.
+"""How many children a parent has, given its attributes: a tree of protected count tables.
 
 A regression tree on the parent's context (``ParentContext.numbers``) predicts log(1 + count),
-so it splits parents into cells whose counts differ (planes with many seats fly more). Each leaf
-(at least ``min_leaf_parents`` parents, never fewer than ``rare_min_count``) keeps only the mean
-and spread of its parents' log counts; the *shape* is shared: the standardised residuals of all
-parents form one table of block means (sorted residuals cut into blocks of ``rare_min_count`` to
-``2 * rare_min_count - 1`` parents; the quantile function runs through the block means at each
-block's middle probability, linear in between, flat beyond the ends). A draw is
-``leaf mean + leaf spread * residual``, back on the count scale and rounded at random (2.4 yields
-2 or 3, 2.4 on average).
+so it splits parents into cells whose counts differ (planes with many seats fly more). Every
+leaf holds at least ``min_leaf_parents`` parents (never fewer than ``rare_min_count``) and keeps
+*block means* of their sorted counts, never the parents themselves: the sorted counts are cut
+into blocks of ``rare_min_count`` to ``2 * rare_min_count - 1`` parents, and the leaf's quantile
+function runs through the block means (each at its block's middle probability, linear in
+between, flat beyond the ends). A draw is rounded at random (2.4 yields 2 or 3, 2.4 on average).
 
-Privacy: every emitted figure is an average over at least ``rare_min_count`` parents, and draws
-are capped at the mean of the ``rare_min_count`` largest counts, so the busiest parent's count is
-never emitted.
+Privacy: every emitted figure is an interpolation between averages of at least
+``rare_min_count`` parents, and draws stay between the means of the ``rare_min_count`` smallest
+and largest counts, so the busiest parent's count is never emitted (and a table whose parents
+all have children gets no childless parent).
 
-Tried first and measured on High School and Beyond (160 schools): a table per leaf, through the
-order statistics extended half a gap beyond the ends, raised a mean of 2.0 children to 2.4 on
-test data; block means per leaf kept means but leaves of 20-39 parents kept two or three values
-each, so the tails shrank (14-67 students became 27-60, KS complement 0.90).
+Measured (KS complement of children per parent, real parents' attributes, mean of 5 seeds;
+nycflights13 1,000 planes / mlmRev Hsb82 160 schools): leaves of >= 100 parents 0.969 / 0.938,
+of >= 50 0.966 / 0.936, of >= 20 0.926 / 0.878 (two or three blocks per leaf shrink the tails).
+A shared residual shape with per-leaf location and spread gave 0.947-0.957 / 0.924-0.938.
 """
 
 from __future__ import annotations
@@ -27,10 +26,8 @@ from typing import Any
 import numpy as np
 from sklearn.tree import DecisionTreeRegressor
 
+from .conditional import _split
 from .sequential import _leaf_numbers
-
-#: a leaf whose log counts barely vary keeps at least this spread (avoids dividing by zero)
-_MIN_SPREAD = 1e-6
 
 
 class ChildCounts:
@@ -39,7 +36,7 @@ class ChildCounts:
     def __init__(
         self,
         rare_min_count: int = 10,
-        min_leaf_parents: int = 20,
+        min_leaf_parents: int = 100,
         max_leaves: int = 64,
         random_state: int | None = None,
     ) -> None:
@@ -49,9 +46,8 @@ class ChildCounts:
         self.random_state = random_state
 
     def fit(self, context: np.ndarray, counts: np.ndarray) -> ChildCounts:
-        """Learn the cells, their location and spread, and the shared residual table."""
+        """Learn count tables per cell of parents (``context``: one row per parent)."""
         counts = np.asarray(counts, dtype=float)
-        y = np.log1p(counts)
         k = int(self.rare_min_count)
         min_leaf = max(int(self.min_leaf_parents), k)
         self.tree_: Any = None
@@ -62,19 +58,17 @@ class ChildCounts:
                 min_samples_leaf=min_leaf,
                 max_leaf_nodes=int(self.max_leaves),
                 random_state=self.random_state,
-            ).fit(context, y)
+            ).fit(context, np.log1p(counts))
             self.leaf_of_, n_leaves = _leaf_numbers(self.tree_)
             leaf = self.leaf_of_[self.tree_.apply(context)]
         self.n_leaves_ = n_leaves
-        size = np.maximum(np.bincount(leaf, minlength=n_leaves), 1)
-        self.mean_ = np.bincount(leaf, weights=y, minlength=n_leaves) / size
-        var = np.bincount(leaf, weights=y * y, minlength=n_leaves) / size - self.mean_**2
-        self.spread_ = np.sqrt(np.maximum(var, 0.0)) + _MIN_SPREAD
-        residual = (y - self.mean_[leaf]) / self.spread_[leaf]
-        self.blocks_, weights = block_means(residual, k)
-        self.middle_ = (np.cumsum(weights) - 0.5 * weights) / weights.sum()
-        top = np.sort(counts)[-k:]
-        self.max_count_ = int(np.floor(top.mean())) if len(top) else 0
+        self.tables_: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(1), np.zeros(1))] * n_leaves
+        for g, rows in _split(leaf):
+            means, sizes = block_means(counts[rows], k)
+            self.tables_[g] = (means, (np.cumsum(sizes) - 0.5 * sizes) / sizes.sum())
+        ordered = np.sort(counts)
+        self.min_count_ = int(np.floor(ordered[:k].mean())) if len(ordered) else 0
+        self.max_count_ = int(np.floor(ordered[-k:].mean())) if len(ordered) else 0
         self.mean_count_ = float(counts.mean()) if len(counts) else 0.0
         return self
 
@@ -84,19 +78,21 @@ class ChildCounts:
             leaf = self.leaf_of_[self.tree_.apply(context)]
         else:
             leaf = np.zeros(len(context), dtype=np.int64)
-        residual = np.interp(rng.random(len(context)), self.middle_, self.blocks_)
-        x = np.maximum(np.expm1(self.mean_[leaf] + self.spread_[leaf] * residual), 0.0)
+        x = np.zeros(len(context))
+        for g, rows in _split(leaf):
+            means, middle = self.tables_[g]
+            x[rows] = np.interp(rng.random(len(rows)), middle, means)
         base = np.floor(x)
         n = base + (rng.random(len(x)) < (x - base))
-        return np.clip(n, 0, self.max_count_).astype(np.int64)
+        return np.clip(n, self.min_count_, self.max_count_).astype(np.int64)
 
     def describe(self) -> dict[str, Any]:
         return {
-            "model": "regression tree on the parent's attributes; per leaf the mean and spread "
-            "of log counts, one shared residual table",
+            "model": "regression tree on the parent's attributes, a count table per leaf",
             "leaves": int(self.n_leaves_),
             "min_parents_per_leaf": max(int(self.min_leaf_parents), int(self.rare_min_count)),
             "count_values": "interpolated between means of blocks of >= rare_min_count parents",
+            "min_count": int(self.min_count_),
             "max_count": int(self.max_count_),
             "mean_count": round(self.mean_count_, 3),
         }

@@ -83,7 +83,7 @@ class ChildGenerator:
         generator_params: dict[str, Any] | None = None,
         max_context: int = 12,
         pool_factor: float = 2.0,
-        min_leaf_parents: int = 20,
+        min_leaf_parents: int = 100,
         order_by: str | None = "auto",
         keep_time_of_day: bool = True,
         random_state: int | None = None,
