@@ -182,3 +182,20 @@ def test_bad_input_is_refused_with_the_column_named() -> None:
     rels = [Relation("a", "b", "k", "k"), Relation("b", "a", "k", "k")]
     with pytest.raises(ConfigError, match="parent|cycle"):
         RelationalSynthesizer().fit({"a": customers, "b": orders}, rels, {"a": "k"})
+
+
+def test_fresh_keys_fit_the_key_columns_type_and_never_repeat() -> None:
+    from synthdb.generators.fresh_keys import fresh_keys, key_style
+    from synthdb.generators.specs import ColumnSpec
+
+    assert key_style(ColumnSpec("id", "id", pg_type="integer")) == "integer"
+    assert key_style(ColumnSpec("id", "integer", pg_type="bigint")) == "bigint"
+    assert key_style(ColumnSpec("id", "id", pg_type="uuid")) == "uuid"
+    assert key_style(ColumnSpec("tailnum", "id", pg_type="text")) == "text"
+    ints = fresh_keys(50_000, "integer")
+    assert ints.is_unique and ints.min() >= 1 and ints.max() < 2**31
+    small = fresh_keys(5_000, "smallint")
+    assert small.is_unique and small.max() < 2**15
+    with pytest.raises(ConfigError, match="smallint"):
+        fresh_keys(20_000, "smallint")  # too dense to stay unguessable
+    assert fresh_keys(3, "text").str.match(r"^[0-9a-f-]{36}$").all()

@@ -13,25 +13,34 @@ import uuid
 import numpy as np
 import pandas as pd
 
+from synthdb.errors import ConfigError
+
 from .specs import ColumnSpec
 
 _INT_KINDS = ("integer",)
-#: integer keys are drawn from [1, 2**62): positive, fit a PostgreSQL bigint
-_INT_HIGH = 2**62
+#: integer keys are drawn from [1, high): positive and inside the column's PostgreSQL type
+_INT_HIGH = {"bigint": 2**62, "integer": 2**31 - 1, "smallint": 2**15 - 1}
+_PG_INT = {"smallint": "smallint", "int2": "smallint", "integer": "integer", "int": "integer",
+           "int4": "integer", "serial": "integer", "bigint": "bigint", "int8": "bigint",
+           "bigserial": "bigint"}
 
 
 def key_style(spec: ColumnSpec | None) -> str:
-    """``"bigint"``, ``"uuid"`` or ``"text"``: the form the fresh keys of a column take.
+    """``"bigint"``, ``"integer"``, ``"smallint"``, ``"uuid"`` or ``"text"``: the form the
+    fresh keys of a column take.
 
-    An integer source key gets random bigints, a ``uuid`` column UUIDs, anything else (text
-    tail numbers, customer codes) the text of a random UUID.
+    An integer source key gets random integers of its PostgreSQL type (bigint when unknown), a
+    ``uuid`` column UUIDs, anything else (text tail numbers, customer codes) the text of a
+    random UUID.
     """
     if spec is None:
         return "text"
     pg = (spec.pg_type or "").strip().lower()
     if pg == "uuid":
         return "uuid"
-    if spec.kind in _INT_KINDS or pg in ("smallint", "integer", "bigint", "int2", "int4", "int8"):
+    if pg in _PG_INT:
+        return _PG_INT[pg]
+    if spec.kind in _INT_KINDS:
         return "bigint"
     if spec.kind == "id" and (spec.dtype or "").startswith(("int", "Int", "uint")):
         return "bigint"
@@ -40,11 +49,16 @@ def key_style(spec: ColumnSpec | None) -> str:
 
 def fresh_keys(n: int, style: str) -> pd.Series:
     """``n`` distinct random keys of ``style`` (see ``key_style``), from OS randomness."""
-    if style == "bigint":
+    if style in _INT_HIGH:
+        high = _INT_HIGH[style]
+        if n > high // 4:
+            raise ConfigError(
+                f"fresh keys: {n} random keys do not fit a {style} column sparsely enough to "
+                "stay unguessable; widen the key column (bigint or uuid)")
         rng = np.random.default_rng()  # unseeded on purpose: keys differ in every release
-        keys = np.unique(rng.integers(1, _INT_HIGH, size=n, dtype=np.int64))
-        while len(keys) < n:  # a collision among 2**62 values: draw the missing ones again
-            more = rng.integers(1, _INT_HIGH, size=n - len(keys), dtype=np.int64)
+        keys = np.unique(rng.integers(1, high, size=n, dtype=np.int64))
+        while len(keys) < n:  # collisions: draw the missing ones again
+            more = rng.integers(1, high, size=n - len(keys), dtype=np.int64)
             keys = np.unique(np.concatenate([keys, more]))
         rng.shuffle(keys)
         return pd.Series(keys, dtype="int64")

@@ -55,6 +55,12 @@ class SynthConfig:
     validate_contract: bool = True  # lint + drift check of the contract before reading it
     report: dict[str, Any] = field(default_factory=dict)  # target, protected_attributes
     recipient: str | None = None  # whose privacy budget a DP run debits (besides the source's)
+    # related tables (synthdb.release.related): this table's key column, filled with fresh
+    # random values in every release, and the parent synthetic model whose synthetic rows this
+    # table's rows belong to ({'model': 'synthetic_planes', 'key': 'tailnum'}: key = this
+    # table's column holding the parent's key)
+    key: str | None = None
+    parent: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +170,29 @@ def parse_synth_config(raw: Any, model: str) -> SynthConfig:
         from synthdb.governance.roles import check_recipient_name
 
         check_recipient_name(cfg.recipient)
+    _check_relation(cfg, where)
     return cfg
+
+
+def _check_relation(cfg: SynthConfig, where: str) -> None:
+    """``synth.key`` is a column name; ``synth.parent`` names a model and this table's column."""
+    if cfg.key is not None and (not isinstance(cfg.key, str) or not cfg.key):
+        raise ConfigError(f"{where}.key must be the name of this table's key column")
+    if cfg.parent is None:
+        return
+    parent = cfg.parent
+    if (not isinstance(parent, dict) or set(parent) != {"model", "key"}
+            or not all(isinstance(v, str) and v for v in parent.values())):
+        raise ConfigError(
+            f"{where}.parent must be {{'model': <parent synthetic model>, 'key': <this table's "
+            "column holding the parent's key>}}, e.g. {'model': 'synthetic_planes', "
+            "'key': 'tailnum'}")
+    if parent["key"] == cfg.key:
+        raise ConfigError(f"{where}: parent key {parent['key']!r} cannot also be this table's "
+                          "own key (synth.key)")
+    if cfg.mode != "synthesize":
+        raise ConfigError(f"{where}.parent needs mode 'synthesize' (children are generated in "
+                          f"the context of the synthetic parent), got {cfg.mode!r}")
 
 
 FLOOR_KEYS = {  # key: True when larger is stricter

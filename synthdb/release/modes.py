@@ -228,5 +228,8 @@ MODES: dict[str, Mode] = {m.name: m for m in (Synthesize(), Mock(), Deidentify()
 
 
 def mode_of(cfg: SynthConfig) -> Mode:
-    """The mode object of ``synth.mode`` (validated by parse_synth_config)."""
-    return MODES[cfg.mode]
+    """The mode object of ``synth.mode`` (validated by parse_synth_config); ``synthesize`` with
+    ``synth.key`` or ``synth.parent`` is its related-tables variant (synthdb.release.related)."""
+    from synthdb.release.related import mode_for
+
+    return mode_for(cfg) or MODES[cfg.mode]

@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +32,30 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.governance import roles
-from synthdb.release import audit, destination, pgio, verdicts
+from synthdb.release import audit, destination, pgio, table_keys, verdicts
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
 
 PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
-                "approval_required"}
+                "approval_required", "related"}
 
 # Set to True once synthdb_publish passes approval_required into PublishRequest (lead: impl.py).
 ADAPTER_FORWARDS_APPROVAL = True
 
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
 # The per-recipient view of its release history (DESIGN §6); a published table may not use it.
 RELEASES_VIEW = "releases"
+
+
+@dataclass
+class RelatedTable:
+    """A table published together with the request's own (a child or grandchild of it)."""
+
+    name: str  # published table name (in the request's target schema)
+    staging: tuple[str, str]
+    column_docs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +78,10 @@ class PublishRequest:
     options: PublishOptions = field(default_factory=PublishOptions)
     # Where the release lands; None: destination.destination_settings(source settings).
     destination: ConnectionSettings | None = None
+    # A release group: tables published in the same transaction, their keys and links
+    related: list[RelatedTable] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # published table -> primary key
+    links: list[table_keys.Link] = field(default_factory=list)
 
 
 def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
@@ -81,6 +97,17 @@ def parse_publish_config(raw: Any, model: str) -> dict[str, Any]:
     roles.check_recipient_name(raw["recipient"])
     if raw.get("role") is not None:
         roles.check_role_name(raw["role"], raw["recipient"])
+    related = raw.get("related") or {}
+    if not isinstance(related, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in related.items()):
+        raise ConfigError(f"{where}: related must map each published table name to its "
+                          "synthetic model, e.g. {'flights': 'synthetic_flights'}")
+    for table in related:
+        if not _TABLE_NAME.match(table):
+            raise ConfigError(f"{where}.related: table name {table!r} must be a plain identifier "
+                              "(letters, digits, _; at most 63 characters)")
+    if raw["from"] in related.values():
+        raise ConfigError(f"{where}: related names the model of 'from' again")
     if not isinstance(raw.get("approval_required", False), bool):
         raise ConfigError(f"{where}: approval_required must be true or false")
     if raw.get("approval_required") and not ADAPTER_FORWARDS_APPROVAL:
@@ -154,14 +181,84 @@ def _check_schema_owner(conn, request: PublishRequest) -> None:
 
 
 def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[str, Any]:
-    """Publish the staging table as the next release version; returns the release summary.
+    """Publish the staging table(s) as the next release version; returns the release summary.
 
-    The gate is checked and the rows are read in one source transaction; they are written by
-    binary COPY into the destination database (outside production's boundary) in one
-    destination transaction, together with the table's comment, grants and the recipient's
-    history row. The source-side release row commits first, then the destination: a failure
-    between the two removes the release row again, so no release is ever visible unrecorded.
+    A release group (``request.related``: a parent with its children) is published as one:
+    every table's gate is checked and its rows read in one source transaction; all are written
+    by binary COPY into the destination database (outside production's boundary) in one
+    destination transaction, with PRIMARY KEY and FOREIGN KEY constraints, comments, grants
+    and the recipient's history rows. One refused table refuses them all. The source-side
+    release rows commit first, then the destination: a failure between the two removes the
+    release rows again, so no release is ever visible unrecorded.
     """
+    members = [request, *(_member(request, r) for r in request.related)]
+    for member in members:
+        _check_target(member)
+    dest = request.destination or destination.destination_settings(settings)
+    warnings = destination.ensure_database(settings, dest)
+    with psycopg.connect(settings.conninfo()) as conn, destination.connect(dest) as dconn:
+        audit.ensure_schema(conn, request.audit_schema)
+        conn.commit()
+        for member in members:
+            _check_schema_owner(conn, member)
+        roles.ensure_group_role(dconn, request.recipient, request.role,
+                                adoptable=_role_released_before(conn, request))
+        dconn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(request.target[0])))
+        group = _group_facts(request)
+        staged = [_copy_member(conn, dconn, member, group) for member in members]
+        if request.keys or request.links:
+            table_keys.check_links(
+                dconn, request.target[0],
+                {info["member"].target[1]: info["tmp_name"] for info in staged},
+                request.keys, request.links,
+                f"synthdb gate: refusing to publish release {_label(*request.target)}")
+        for info in reversed(staged):  # children first: their FOREIGN KEYs name the parents
+            dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+                _qualified(*info["member"].target)))
+        for info in staged:
+            _expose(dconn, info)
+        table_keys.add_constraints(dconn, request.target[0], request.keys, request.links)
+        recorded = [_record(conn, dconn, settings, dest, info) for info in staged]
+        destination.create_releases_view(dconn, request.target[0], request.recipient,
+                                         request.role)
+        try:
+            conn.commit()
+            try:
+                dconn.commit()
+            except BaseException:
+                for release_id, _folder in recorded:
+                    conn.execute(sql.SQL("DELETE FROM {}.releases WHERE release_id = %s").format(
+                        sql.Identifier(request.audit_schema)), (release_id,))
+                conn.commit()
+                raise
+        except BaseException:
+            for _release_id, folder in recorded:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+    tables = []
+    for info, (release_id, folder) in zip(staged, recorded, strict=True):
+        final = folder.parent / f"v{info['version']}"
+        if final.exists():
+            shutil.rmtree(final)
+        folder.rename(final)
+        tables.append({"release_id": release_id, "version": info["version"],
+                       "run_id": info["run_id"], "relation": _label(*info["member"].target),
+                       "rows": info["rows"], "evidence": str(final), "verdict": info["verdict"]})
+    root = tables[0]
+    return {**root, "role": request.role, "destination": dest.dbname,
+            "approval_required": request.approval_required, "warnings": warnings,
+            "tables": tables}
+
+
+def _member(request: PublishRequest, table: RelatedTable) -> PublishRequest:
+    """The publish request of one related table of ``request``'s release group."""
+    return replace(request, model=f"{request.model} ({table.name})", staging=table.staging,
+                   target=(request.target[0], table.name), column_docs=table.column_docs,
+                   related=[], options=PublishOptions(grants=request.options.grants))
+
+
+def _check_target(request: PublishRequest) -> None:
     target_schema, target_name = request.target
     roles.check_recipient_name(request.recipient)
     roles.check_role_name(request.role, request.recipient)
@@ -172,122 +269,125 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         raise ConfigError(
             f"model {request.model}: refusing to publish into schema {target_schema!r}: it holds "
             f"source, staging or audit data (protected: {', '.join(sorted(protected))})")
-    tmp_name = TMP_PREFIX + uuid.uuid4().hex[:16]
     if target_name == RELEASES_VIEW:
         raise ConfigError(
             f"model {request.model}: a published table may not be called {RELEASES_VIEW!r} "
             f"(schema {target_schema!r} holds the recipient's {RELEASES_VIEW} view); set an alias")
-    dest = request.destination or destination.destination_settings(settings)
-    warnings = destination.ensure_database(settings, dest)
+
+
+def _group_facts(request: PublishRequest) -> dict[str, Any] | None:
+    """What each table's metadata says about the release group it belongs to (None: alone)."""
+    if not request.related:
+        return None
+    return {"tables": [request.target[1], *(r.name for r in request.related)],
+            "primary_keys": dict(request.keys),
+            "foreign_keys": [{"table": link.child, "column": link.foreign_key,
+                              "references": f"{link.parent}({link.parent_key})"}
+                             for link in request.links]}
+
+
+def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | None
+                 ) -> dict[str, Any]:
+    """Gate-check one table and copy it into a temporary table of the destination."""
+    verdict = check_gate(conn, request)
+    run_id = verdict["run_id"]
+    run = conn.execute(
+        sql.SQL("SELECT mode, generator, seed, synthetic_rows, config_hash, evidence_path "
+                "FROM {}.runs WHERE run_id = %s").format(sql.Identifier(request.audit_schema)),
+        (run_id,)).fetchone()
+    version = conn.execute(
+        sql.SQL("SELECT coalesce(max(version), 0) + 1 FROM {}.releases "
+                "WHERE published_relation = %s").format(sql.Identifier(request.audit_schema)),
+        (_label(*request.target),)).fetchone()[0]
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    metadata = {
+        # deidentify releases policy-transformed real rows: never labelled synthetic.
+        "synthetic": run[0] != "deidentify", "method": run[0],
+        "generator": (run[1] or {}).get("method"),
+        "epsilon": ((run[1] or {}).get("privacy") or {}).get("epsilon"),
+        "delta": ((run[1] or {}).get("privacy") or {}).get("delta"),
+        "version": version, "run_id": run_id, "recipient": request.recipient,
+        "published_at": now.isoformat(), "code_version": __version__, "rows": run[3],
+        **{k: v for k, v in request.metadata.items() if v is not None},
+        "qa": {m["check"] + "." + m["metric"]: m["value"] for m in verdict["metrics"]
+               if m["passed"] is not None},
+    }
+    if group is not None:
+        metadata["release_group"] = group
+    columns = pgio.relation_columns(conn, *request.staging)
+    tmp_name = TMP_PREFIX + uuid.uuid4().hex[:16]
+    copied = destination.create_copy(conn, request.staging, dconn,
+                                     (request.target[0], tmp_name), columns)
+    if copied != run[3]:
+        raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
+                        f"{copied} rows were copied but run {run_id} measured {run[3]}")
+    # The copy must hold exactly what the run measured (kind, columns, content digest):
+    # the same check approve and export make later; better found before anything commits.
+    verdicts.check_published(
+        dconn, request.audit_schema, run_id, request.target[0], tmp_name,
+        f"synthdb gate: refusing to publish {_label(*request.staging)}", audit_conn=conn)
+    return {"member": request, "verdict": verdict, "run_id": run_id, "run": run,
+            "version": version, "metadata": metadata, "columns": columns,
+            "tmp_name": tmp_name, "rows": run[3]}
+
+
+def _expose(dconn, info: dict[str, Any]) -> None:
+    """Rename the copy into place, comment it and grant it to the recipient's role."""
+    request: PublishRequest = info["member"]
+    target_schema, target_name = request.target
     target = _qualified(target_schema, target_name)
-    with psycopg.connect(settings.conninfo()) as conn, destination.connect(dest) as dconn:
-        audit.ensure_schema(conn, request.audit_schema)
-        conn.commit()
-        _check_schema_owner(conn, request)
-        verdict = check_gate(conn, request)
-        run_id = verdict["run_id"]
-        run = conn.execute(
-            sql.SQL("SELECT mode, generator, seed, synthetic_rows, config_hash, evidence_path "
-                    "FROM {}.runs WHERE run_id = %s").format(sql.Identifier(request.audit_schema)),
-            (run_id,)).fetchone()
-        version = conn.execute(
-            sql.SQL("SELECT coalesce(max(version), 0) + 1 FROM {}.releases "
-                    "WHERE published_relation = %s").format(sql.Identifier(request.audit_schema)),
-            (_label(*request.target),)).fetchone()[0]
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        metadata = {
-            # deidentify releases policy-transformed real rows: never labelled synthetic.
-            "synthetic": run[0] != "deidentify", "method": run[0],
-            "generator": (run[1] or {}).get("method"),
-            "epsilon": ((run[1] or {}).get("privacy") or {}).get("epsilon"),
-            "delta": ((run[1] or {}).get("privacy") or {}).get("delta"),
-            "version": version, "run_id": run_id, "recipient": request.recipient,
-            "published_at": now.isoformat(), "code_version": __version__, "rows": run[3],
-            **{k: v for k, v in request.metadata.items() if v is not None},
-            "qa": {m["check"] + "." + m["metric"]: m["value"] for m in verdict["metrics"]
-                   if m["passed"] is not None},
-        }
-        columns = pgio.relation_columns(conn, *request.staging)
-        roles.ensure_group_role(dconn, request.recipient, request.role,
-                                adoptable=_role_released_before(conn, request))
-        dconn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-            sql.Identifier(target_schema)))
-        copied = destination.create_copy(conn, request.staging, dconn,
-                                         (target_schema, tmp_name), columns)
-        if copied != run[3]:
-            raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
-                            f"{copied} rows were copied but run {run_id} measured {run[3]}")
-        # The copy must hold exactly what the run measured (kind, columns, content digest):
-        # the same check approve and export make later; better found before anything commits.
-        verdicts.check_published(
-            dconn, request.audit_schema, run_id, target_schema, tmp_name,
-            f"synthdb gate: refusing to publish {_label(*request.staging)}", audit_conn=conn)
-        dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        dconn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-            _qualified(target_schema, tmp_name), sql.Identifier(target_name)))
-        dconn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
-            target, sql.Literal(json.dumps(metadata, default=str))))
-        mock_columns = ((run[1] or {}).get("privacy") or {}).get("mock_columns") or []
-        for col in columns:
-            text = column_comment(col.name, run[0], mock_columns,
-                                  request.column_docs.get(col.name, ""))
-            dconn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                target, sql.Identifier(col.name), sql.Literal(text)))
-        role = sql.Identifier(request.role)
-        dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-            sql.Identifier(target_schema), role))
-        if not request.approval_required:
-            dconn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
-        apply_options(dconn, request.model, target_schema, target, request.options)
-        previous = _previous_manifest(conn, request)
-        release_facts = {
-            "role": request.role, "approval_required": request.approval_required,
-            "columns": [{"name": c.name, "type": c.pg_type} for c in columns],
-            "generator": run[1] or {}, "thresholds": _thresholds(verdict), "rows": run[3],
-            "destination": {"dbname": dest.dbname,
-                            "same_server": destination.same_server(settings, dest)},
-        }
-        release_facts["changelog"] = changelog(previous, release_facts)
-        staged = _stage_evidence(request, metadata, columns, run, version, release_facts,
-                                 database=settings.dbname)
-        manifest = json.loads((staged / "manifest.json").read_text())
-        manifest["evidence_path"] = str((staged.parent / f"v{version}").resolve())
-        manifest["metadata"] = metadata
-        release_id = conn.execute(
-            sql.SQL("INSERT INTO {}.releases (run_id, recipient, published_relation, version, "
-                    "invocation_id, manifest) VALUES (%s, %s, %s, %s, %s, %s) "
-                    "RETURNING release_id, published_at").format(
-                sql.Identifier(request.audit_schema)),
-            (run_id, request.recipient, _label(*request.target), version, request.invocation_id,
-             json.dumps(manifest, default=str))).fetchone()
-        destination.record_release(dconn, {
-            "release_id": release_id[0], "recipient": request.recipient,
-            "schema_name": target_schema, "table_name": target_name, "version": version,
-            "published_at": release_id[1], "run_id": run_id, "rows": run[3],
-            "metadata": metadata, "changelog": release_facts["changelog"],
-            "approval_required": request.approval_required})
-        release_id = release_id[0]
-        destination.create_releases_view(dconn, target_schema, request.recipient, request.role)
-        try:
-            conn.commit()
-            try:
-                dconn.commit()
-            except BaseException:
-                conn.execute(sql.SQL("DELETE FROM {}.releases WHERE release_id = %s").format(
-                    sql.Identifier(request.audit_schema)), (release_id,))
-                conn.commit()
-                raise
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
-    final = staged.parent / f"v{version}"
-    if final.exists():
-        shutil.rmtree(final)
-    staged.rename(final)
-    return {"release_id": release_id, "version": version, "run_id": run_id,
-            "relation": _label(*request.target), "rows": run[3], "role": request.role,
-            "evidence": str(final), "verdict": verdict, "destination": dest.dbname,
-            "approval_required": request.approval_required, "warnings": warnings}
+    dconn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+        _qualified(target_schema, info["tmp_name"]), sql.Identifier(target_name)))
+    dconn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
+        target, sql.Literal(json.dumps(info["metadata"], default=str))))
+    run = info["run"]
+    mock_columns = ((run[1] or {}).get("privacy") or {}).get("mock_columns") or []
+    for col in info["columns"]:
+        text = column_comment(col.name, run[0], mock_columns,
+                              request.column_docs.get(col.name, ""))
+        dconn.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            target, sql.Identifier(col.name), sql.Literal(text)))
+    role = sql.Identifier(request.role)
+    dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+        sql.Identifier(target_schema), role))
+    if not request.approval_required:
+        dconn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(target, role))
+    apply_options(dconn, request.model, target_schema, target, request.options)
+
+
+def _record(conn, dconn, settings: ConnectionSettings, dest: ConnectionSettings,
+            info: dict[str, Any]) -> tuple[Any, Path]:
+    """Evidence folder (staged), the audit release row and the recipient's history row."""
+    request: PublishRequest = info["member"]
+    run, version, metadata = info["run"], info["version"], info["metadata"]
+    previous = _previous_manifest(conn, request)
+    release_facts = {
+        "role": request.role, "approval_required": request.approval_required,
+        "columns": [{"name": c.name, "type": c.pg_type} for c in info["columns"]],
+        "generator": run[1] or {}, "thresholds": _thresholds(info["verdict"]), "rows": run[3],
+        "destination": {"dbname": dest.dbname,
+                        "same_server": destination.same_server(settings, dest)},
+    }
+    release_facts["changelog"] = changelog(previous, release_facts)
+    staged = _stage_evidence(request, metadata, info["columns"], run, version, release_facts,
+                             database=settings.dbname)
+    manifest = json.loads((staged / "manifest.json").read_text())
+    manifest["evidence_path"] = str((staged.parent / f"v{version}").resolve())
+    manifest["metadata"] = metadata
+    release = conn.execute(
+        sql.SQL("INSERT INTO {}.releases (run_id, recipient, published_relation, version, "
+                "invocation_id, manifest) VALUES (%s, %s, %s, %s, %s, %s) "
+                "RETURNING release_id, published_at").format(
+            sql.Identifier(request.audit_schema)),
+        (info["run_id"], request.recipient, _label(*request.target), version,
+         request.invocation_id, json.dumps(manifest, default=str))).fetchone()
+    destination.record_release(dconn, {
+        "release_id": release[0], "recipient": request.recipient,
+        "schema_name": request.target[0], "table_name": request.target[1], "version": version,
+        "published_at": release[1], "run_id": info["run_id"], "rows": run[3],
+        "metadata": metadata, "changelog": release_facts["changelog"],
+        "approval_required": request.approval_required})
+    return release[0], staged
 
 
 def _role_released_before(conn, request: PublishRequest) -> bool:

@@ -139,9 +139,11 @@ def admit(ctx: RunContext) -> None:
         report = check_contract(request.model, request.contract_id, request.graph,
                                 request.project_root, request.target_path, conn)
         conn.commit()
+        # key columns (synth.key, synth.parent.key) are never learned: fresh keys replace them
+        keys = {c: {"method": "mock"} for c in (cfg.key, (cfg.parent or {}).get("key")) if c}
         ctx.learned = pseudonyms.learned_columns(
             request.model, report, request.graph.get("nodes", {}).get(request.contract_id),
-            cfg.mode, cfg.columns, cfg.privacy.subject)
+            cfg.mode, {**cfg.columns, **keys}, cfg.privacy.subject)
     columns = pgio.relation_columns(conn, *request.source)
     if not columns:
         raise SynthdbError(

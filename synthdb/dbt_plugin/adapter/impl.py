@@ -34,7 +34,12 @@ def _as_dict(node: Any) -> dict[str, Any]:
 
 
 def upstream_schemas(model: dict[str, Any], graph: dict[str, Any]) -> list[str]:
-    """Schemas of every model and source the given model reads, directly or not."""
+    """Schemas of every model and source the given model reads, directly or not.
+
+    A ``synthetic`` model's own schema holds synthetic rows only (a child table is generated
+    from its parent's staged rows and may share its staging schema); what it learned from is
+    still followed and counted.
+    """
     nodes, sources = graph.get("nodes", {}), graph.get("sources", {})
     seen: set[str] = set()
     schemas: set[str] = set()
@@ -47,7 +52,8 @@ def upstream_schemas(model: dict[str, Any], graph: dict[str, Any]) -> list[str]:
         node = nodes.get(unique_id) or sources.get(unique_id)
         if not node:
             continue
-        if node.get("schema"):
+        synthetic = (node.get("config") or {}).get("materialized") == "synthetic"
+        if node.get("schema") and not synthetic:
             schemas.add(node["schema"])
         stack.extend(node.get("depends_on", {}).get("nodes", []))
     return sorted(schemas)
@@ -204,11 +210,19 @@ class SynthdbAdapter(PostgresAdapter):
 
     @available
     def synthdb_publish(self, model: Any, graph: Any, staging_relation: Any,
-                        target_relation: Any, invocation_id: str | None = None) -> dict:
-        """Gate-check and publish one ``publish`` model (see synthdb.release.publish)."""
+                        target_relation: Any, invocation_id: str | None = None,
+                        related: Any = None) -> dict:
+        """Gate-check and publish one ``publish`` model (see synthdb.release.publish), with
+        the tables of its release group (``related``: published name -> staging relation)."""
         from synthdb.release.dbt_configs import publish_options
         from synthdb.release.destination import destination_settings
-        from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
+        from synthdb.release.publish import (
+            PublishRequest,
+            RelatedTable,
+            parse_publish_config,
+            run_publish,
+        )
+        from synthdb.release.table_keys import group_keys
 
         model, graph = _as_dict(model), _as_dict(graph)
         name = model.get("name", "?")
@@ -234,6 +248,13 @@ class SynthdbAdapter(PostgresAdapter):
                 project_root=self._project_root(),
                 options=options,
             )
+            members = {target_relation.identifier: pub["from"], **(pub.get("related") or {})}
+            request.keys, request.links = group_keys(members, graph,
+                                                     f"model {name}: config publish")
+            request.related = [
+                RelatedTable(table, (rel.schema, rel.identifier))
+                for table, rel in (related or {}).items()
+            ]
             creds = self.config.credentials
             source = self._settings()
             request.destination = destination_settings(source, {

@@ -1,0 +1,249 @@
+"""Related tables in a release run: fresh keys, and children generated for synthetic parents.
+
+Two variants of the ``synthesize`` mode (synthdb.release.modes), chosen by the config:
+
+* ``synth.key`` (``Keyed``): the key column is not learned; every release writes fresh random
+  keys (``synthdb.generators.fresh_keys``), so no source key is released and no key links two
+  releases.
+* ``synth.parent: {model, key}`` (``Child``): the table is generated in the context of its
+  parent synthetic model's *staged* rows (``synthdb.generators.relational.ChildGenerator``):
+  children per parent given the parent's attributes, child attributes given the parent's,
+  event order and gaps; the key column ``key`` holds the synthetic parent's fresh key, so the
+  two staged tables join with zero orphans. The model must depend on the parent (a dbt
+  ``ref``), so dbt builds the parent first.
+
+Training reads the child's contract and the parent's contract (the parent model's
+``synth.source``) in the same seeded sample *of parents*, so per-parent counts are whole, and
+the train/holdout split is by parent: a held-out parent's children are all held out. The real
+parent keys are read only to link the two samples; they are never modelled or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+
+from synthdb.errors import ConfigError, EmptyInputError
+from synthdb.release import pgio, stages, training
+from synthdb.release.modes import Synthesize
+from synthdb.release.names import label, qualified
+
+#: parents sampled by a seeded hash of their key, so parent and child reads pick the same ones
+_HASH_BUCKETS = 1_000_000
+
+
+class KeyedGenerator:
+    """A table generator whose key column is filled with fresh random keys, never learned."""
+
+    def __init__(self, inner: Any, key: str) -> None:
+        self.inner = inner
+        self.key = key
+
+    def fit(self, frame: pd.DataFrame | None, specs: list[Any]) -> KeyedGenerator:
+        from synthdb.generators.fresh_keys import key_style
+
+        spec = next((s for s in specs if s.name == self.key), None)
+        self.style_ = key_style(spec)
+        self.columns_ = [s.name for s in specs]
+        rest = [s for s in specs if s.name != self.key]
+        self.inner.fit(None if frame is None else frame.drop(columns=[self.key]), rest)
+        return self
+
+    def sample_chunks(self, n: int, seed: int | None = None,
+                      chunk_size: int | None = None) -> Iterator[pd.DataFrame]:
+        from synthdb.generators.fresh_keys import fresh_keys
+
+        for chunk in self.inner.sample_chunks(n, seed=seed, chunk_size=chunk_size):
+            chunk[self.key] = fresh_keys(len(chunk), self.style_).to_numpy()
+            yield chunk[self.columns_]
+
+    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
+        return pd.concat(list(self.sample_chunks(n, seed)), ignore_index=True)
+
+    def describe(self) -> dict[str, Any]:
+        out = dict(self.inner.describe())
+        out["keys"] = {self.key: "fresh random values per release (OS randomness), "
+                                 "not learned, no mapping to the source"}
+        return out
+
+
+@dataclass
+class ParentInputs:
+    """What a child run needs of its parent model."""
+
+    model: str
+    key: str  # the parent's key column (its synth.key)
+    contract: tuple[str, str]  # the parent's training input (real rows)
+    staging: tuple[str, str]  # the parent's staged synthetic rows
+
+
+def parent_inputs(request: Any) -> ParentInputs:
+    """The parent model's key, contract and staging relations, from the dbt graph."""
+    cfg = request.config
+    where = f"model {request.model}: config synth.parent"
+    nodes = {n.get("name"): n for n in ((request.graph or {}).get("nodes") or {}).values()
+             if n.get("resource_type") == "model"}
+    me = nodes.get(request.model) or {}
+    parent = nodes.get(cfg.parent["model"])
+    if parent is None:
+        raise ConfigError(f"{where}: model {cfg.parent['model']!r} is not in the project")
+    if parent.get("unique_id") not in (me.get("depends_on") or {}).get("nodes", []):
+        raise ConfigError(
+            f"{where}: the model does not depend on {cfg.parent['model']!r}; add "
+            f"`-- depends_on: {{{{ ref('{cfg.parent['model']}') }}}}` so dbt builds the parent "
+            "first")
+    psynth = (parent.get("config") or {}).get("synth") or {}
+    if parent.get("config", {}).get("materialized") != "synthetic" or not psynth.get("key"):
+        raise ConfigError(f"{where}: parent {cfg.parent['model']!r} must be a synthetic model "
+                          "with synth.key (its key column, released as fresh random keys)")
+    contract = nodes.get(psynth.get("source"))
+    if contract is None:
+        raise ConfigError(f"{where}: the parent's synth.source {psynth.get('source')!r} is "
+                          "not a model of the project")
+    return ParentInputs(
+        model=cfg.parent["model"], key=psynth["key"],
+        contract=(contract["schema"], contract.get("alias") or contract["name"]),
+        staging=(parent["schema"], parent.get("alias") or parent["name"]))
+
+
+def _in_sample(column: str, seed: int, fraction: float) -> sql.Composable:
+    """SQL condition: ``column``'s value is in the seeded hash sample of ``fraction``."""
+    return sql.SQL("abs(hashtextextended({}::text, {}) % {}) < {}").format(
+        sql.Identifier(column), sql.Literal(seed % 2**62), sql.Literal(_HASH_BUCKETS),
+        sql.Literal(int(fraction * _HASH_BUCKETS)))
+
+
+def _read(conn, relation: tuple[str, str], columns: list[pgio.PgColumn],
+          where: sql.Composable) -> pd.DataFrame:
+    select = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), qualified(*relation), where)
+    return pgio.read_frame(conn, select, columns)
+
+
+class Keyed(Synthesize):
+    """``synthesize`` with ``synth.key``: fresh random keys instead of a learned key column."""
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        super().read_training(ctx)
+        self._own_keys(ctx)
+
+    def _own_keys(self, ctx: stages.RunContext) -> None:
+        """Key columns exist; they are left out of the leakage metrics (never learned)."""
+        cfg = ctx.cfg
+        names = {c.name for c in ctx.columns}
+        own = [c for c in (cfg.key, (cfg.parent or {}).get("key")) if c]
+        missing = [c for c in own if c not in names]
+        if missing:
+            raise ConfigError(f"model {ctx.request.model}: key column(s) "
+                              f"{', '.join(map(repr, missing))} are not in "
+                              f"{label(*ctx.request.source)}")
+        ctx.mock.update(own)
+
+    def build_generator(self, ctx: stages.RunContext):
+        inner = super().build_generator(ctx)
+        return KeyedGenerator(inner, ctx.cfg.key) if ctx.cfg.key else inner
+
+
+class Child(Keyed):
+    """``synthesize`` with ``synth.parent``: rows generated for the parent's synthetic rows."""
+
+    def read_training(self, ctx: stages.RunContext) -> None:
+        cfg, conn = ctx.cfg, ctx.conn
+        self.parent = parent_inputs(ctx.request)
+        self._own_keys(ctx)
+        fk = cfg.parent["key"]
+        ctx.n_source = training.count_rows(conn, ctx.request)
+        limit = int(cfg.max_train_rows / (1 - cfg.holdout))
+        fraction = min(1.0, 1.1 * limit / ctx.n_source)
+        pcolumns = pgio.relation_columns(conn, *self.parent.contract)
+        if self.parent.key not in {c.name for c in pcolumns}:
+            raise ConfigError(f"model {ctx.request.model}: the parent's key "
+                              f"{self.parent.key!r} is not in {label(*self.parent.contract)}")
+        parents = _read(conn, self.parent.contract, pcolumns,
+                        _in_sample(self.parent.key, ctx.seed, fraction))
+        children = _read(conn, ctx.request.source, ctx.columns, _in_sample(fk, ctx.seed, fraction))
+        conn.commit()
+        if not len(parents):
+            raise EmptyInputError(f"model {ctx.request.model}: the parent's training input "
+                                  f"{label(*self.parent.contract)} has no rows")
+        keys = parents[self.parent.key].to_numpy()
+        rng = np.random.default_rng(ctx.seed)
+        held = set(keys[rng.permutation(len(keys))[: int(round(len(keys) * cfg.holdout))]])
+        in_holdout = children[fk].isin(held).to_numpy()
+        self.train_parents = parents[~parents[self.parent.key].isin(held)].reset_index(drop=True)
+        ctx.train = children[~in_holdout].reset_index(drop=True)
+        ctx.holdout = children[in_holdout].reset_index(drop=True)
+        ctx.specs, mock = training.column_specs(ctx.train, ctx.columns, cfg, ctx.request.model)
+        ctx.mock.update(mock)
+        from synthdb.generators import infer_specs
+
+        self.parent_specs = infer_specs(parents, {c.name: c.pg_type for c in pcolumns})
+        scolumns = pgio.relation_columns(conn, *self.parent.staging)
+        if not scolumns:
+            raise ConfigError(f"model {ctx.request.model}: the parent's staged table "
+                              f"{label(*self.parent.staging)} does not exist; build "
+                              f"{self.parent.model} first")
+        self.synthetic_parents = pgio.read_frame(conn, sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in scolumns),
+            qualified(*self.parent.staging)), scolumns)
+        conn.commit()
+
+    def build_generator(self, ctx: stages.RunContext):
+        from synthdb.generators.relational import ChildGenerator
+
+        cfg = ctx.cfg
+        params = {"max_train_rows": cfg.max_train_rows, "chunk_size": cfg.chunk_size,
+                  "passthrough_mock": ctx.mock - {cfg.key, cfg.parent["key"]} or None,
+                  **cfg.generator}
+        return _ChildTable(
+            ChildGenerator(rare_min_count=cfg.privacy.rare_min_count, generator_params=params,
+                           random_state=ctx.seed),
+            self, ctx)
+
+    def write(self, ctx: stages.RunContext) -> int:
+        frame = ctx.generator.sample_children(ctx.seed)
+        size = max(1, int(ctx.cfg.chunk_size))
+        chunks = (frame.iloc[i:i + size] for i in range(0, max(len(frame), 1), size))
+        return stages.write_frames(ctx, chunks, len(frame))
+
+
+class _ChildTable:
+    """The run's generator: a ChildGenerator bound to the parent's real and synthetic rows."""
+
+    def __init__(self, child: Any, mode: Child, ctx: stages.RunContext) -> None:
+        self.child = child
+        self.mode = mode
+        self.ctx = ctx
+
+    def fit(self, frame: pd.DataFrame, specs: list[Any]) -> _ChildTable:
+        cfg = self.ctx.cfg
+        self.child.fit(self.mode.train_parents, frame, self.mode.parent.key, cfg.parent["key"],
+                       self.mode.parent_specs, specs, child_key=cfg.key)
+        return self
+
+    def sample_children(self, seed: int) -> pd.DataFrame:
+        return self.child.sample(self.mode.synthetic_parents, seed=seed)
+
+    def describe(self) -> dict[str, Any]:
+        out = self.child.describe()
+        out["parent"] = {"model": self.mode.parent.model,
+                         "staging": label(*self.mode.parent.staging),
+                         "rows": len(self.mode.synthetic_parents)}
+        out["privacy"] = (out.get("attributes") or {}).get("privacy", {})
+        return out
+
+
+def mode_for(cfg: Any) -> Synthesize | None:
+    """The related-table variant of ``synthesize`` the config asks for, or None."""
+    if cfg.mode != "synthesize":
+        return None
+    if cfg.parent:
+        return Child()
+    if cfg.key:
+        return Keyed()
+    return None

@@ -1,0 +1,192 @@
+"""Related tables through real dbt (issue 14): customers -> orders -> items released together.
+
+Children are generated for the staged synthetic parents, keys are fresh in every release, the
+destination declares PRIMARY KEY and FOREIGN KEY constraints with zero orphans, and one failing
+table stops the publish of the whole release group.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import psycopg
+import pytest
+from dbtproject import make_project, share_of
+
+SOURCES = textwrap.dedent("""
+    version: 2
+    sources:
+      - name: src
+        schema: src
+        tables: [{name: customers}, {name: orders}, {name: items}]
+""")
+
+CONTRACTS = {
+    "customers_contract": "select customer_id, segment, region from {{ source('src', 'customers') }}",
+    "orders_contract": (
+        "select order_id, customer_id, kind, amount, ordered_at from {{ source('src', 'orders') }}"
+    ),
+    "items_contract": "select item_id, order_id, qty, colour, price from {{ source('src', 'items') }}",
+}
+
+PRIVACY = "'privacy': {'quasi_identifiers': %s, 'k': 5}"
+
+
+def synthetic(source: str, key: str, qis: str, parent: tuple[str, str] | None = None,
+              extra: str = "") -> str:
+    parent_cfg = f", 'parent': {{'model': '{parent[0]}', 'key': '{parent[1]}'}}" if parent else ""
+    depends = f"\n-- depends_on: {{{{ ref('{parent[0]}') }}}}" if parent else ""
+    return textwrap.dedent(f"""
+        {{{{ config(materialized='synthetic', schema='rel_staging',
+                  synth={{'source': '{source}', 'seed': 7, 'key': '{key}',
+                         'validate_contract': False{parent_cfg}, {PRIVACY % qis}{extra}}}) }}}}
+        -- depends_on: {{{{ ref('{source}') }}}}""") + depends + "\nselect * from {{ this }}\n"
+
+
+PUBLISH = textwrap.dedent("""
+    {{ config(materialized='publish', schema='rel_recipient', alias='customers',
+              publish={'from': 'customers_synthetic', 'recipient': 'rel_recipient',
+                       'related': {'orders': 'orders_synthetic', 'items': 'items_synthetic'}}) }}
+    -- depends_on: {{ ref('customers_synthetic') }} {{ ref('orders_synthetic') }}
+    -- depends_on: {{ ref('items_synthetic') }}
+    select * from {{ this }}
+""")
+
+
+@pytest.fixture()
+def related_project(tmp_path, fresh_db):
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE SCHEMA src")
+        conn.execute("SELECT setseed(0.21)")
+        conn.execute("""CREATE TABLE src.customers AS
+            SELECT 1000 + i AS customer_id,
+                   (ARRAY['basic','plus','premium'])[1 + (i % 7) / 3] AS segment,
+                   (ARRAY['north','south','east','west'])[1 + i % 4] AS region
+            FROM generate_series(1, 1500) i""")
+        # premium customers order more and buy 'x'; orders of one customer are days apart
+        conn.execute("""CREATE TABLE src.orders AS
+            SELECT row_number() OVER () + 500000 AS order_id, c.customer_id,
+                   CASE WHEN c.segment = 'premium' AND random() < 0.9 THEN 'x'
+                        WHEN random() < 0.3 THEN 'x' ELSE 'y' END AS kind,
+                   round((10 + random() * 90)::numeric, 2) AS amount,
+                   timestamp '2024-01-01' + (c.customer_id % 200) * interval '1 day'
+                     + n * interval '3 days' + (random() * 10) * interval '1 hour' AS ordered_at
+            FROM src.customers c,
+                 generate_series(1, CASE c.segment WHEN 'premium' THEN 8
+                                                   WHEN 'plus' THEN 4 ELSE 2 END) n""")
+        conn.execute("""CREATE TABLE src.items AS
+            SELECT row_number() OVER () + 9000000 AS item_id, o.order_id,
+                   1 + (random() * 3)::int AS qty,
+                   (ARRAY['red','green','blue'])[1 + (random() * 2.99)::int] AS colour,
+                   round((o.amount / 4 + random() * 5000)::numeric, 4) AS price
+            FROM src.orders o, generate_series(1, 1 + (o.order_id % 3)::int) n""")
+        conn.commit()
+    project = make_project(tmp_path / "related", fresh_db, with_demo_models=False)
+    project.write("models/sources.yml", SOURCES)
+    for name, body in CONTRACTS.items():
+        project.write(f"models/{name}.sql",
+                      "{{ config(materialized='view', schema='rel_contracts') }}\n" + body)
+    project.write("models/customers_synthetic.sql",
+                  synthetic("customers_contract", "customer_id", "['segment', 'region']"))
+    project.write("models/orders_synthetic.sql",
+                  synthetic("orders_contract", "order_id", "['kind']",
+                            ("customers_synthetic", "customer_id")))
+    project.write("models/items_synthetic.sql",
+                  synthetic("items_contract", "item_id", "['qty']",
+                            ("orders_synthetic", "order_id")))
+    project.write("models/release.sql", PUBLISH)
+    return project
+
+
+def _share(project):
+    return psycopg.connect(share_of(project.settings).conninfo())
+
+
+def _keys(project) -> dict[str, set]:
+    with _share(project) as conn:
+        return {t: {r[0] for r in conn.execute(f"SELECT {k} FROM rel_recipient.{t}")}
+                for t, k in (("customers", "customer_id"), ("orders", "order_id"),
+                             ("items", "item_id"))}
+
+
+def test_three_levels_publish_with_keys_constraints_and_no_orphans(related_project):
+    run = related_project.dbt("build")
+    assert run.ok, run.output
+    with _share(related_project) as conn:
+        constraints = {
+            (r[0], r[1]) for r in conn.execute(
+                "SELECT conrelid::regclass::text, contype FROM pg_constraint "
+                "WHERE connamespace = 'rel_recipient'::regnamespace")}
+        assert {("rel_recipient.customers", "p"), ("rel_recipient.orders", "p"),
+                ("rel_recipient.items", "p"), ("rel_recipient.orders", "f"),
+                ("rel_recipient.items", "f")} <= constraints
+        orphans = conn.execute("""
+            SELECT (SELECT count(*) FROM rel_recipient.orders o LEFT JOIN rel_recipient.customers c
+                      USING (customer_id) WHERE c.customer_id IS NULL)
+                 + (SELECT count(*) FROM rel_recipient.items i LEFT JOIN rel_recipient.orders o
+                      USING (order_id) WHERE o.order_id IS NULL)""").fetchone()[0]
+        assert orphans == 0
+        per = dict(conn.execute("""
+            SELECT c.segment, count(o.order_id)::float / count(DISTINCT c.customer_id)
+            FROM rel_recipient.customers c LEFT JOIN rel_recipient.orders o USING (customer_id)
+            GROUP BY c.segment""").fetchall())
+        # children per parent follow the parent's segment (real: 2, 4, 8)
+        assert per["basic"] < per["plus"] < per["premium"], per
+        share_x = dict(conn.execute("""
+            SELECT c.segment, avg((o.kind = 'x')::int)::float FROM rel_recipient.orders o
+            JOIN rel_recipient.customers c USING (customer_id) GROUP BY c.segment""").fetchall())
+        assert share_x["premium"] > share_x["basic"] + 0.3, share_x  # real ~0.93 vs 0.3
+    with psycopg.connect(related_project.settings.conninfo()) as conn:
+        real = {t: {r[0] for r in conn.execute(f"SELECT {k} FROM src.{t}")}
+                for t, k in (("customers", "customer_id"), ("orders", "order_id"),
+                             ("items", "item_id"))}
+    released = _keys(related_project)
+    for table in real:
+        assert released[table] and not released[table] & real[table], table
+
+
+def test_keys_are_fresh_in_every_release(related_project):
+    assert related_project.dbt("build").ok
+    first = _keys(related_project)
+    run = related_project.dbt("build")
+    assert run.ok, run.output
+    second = _keys(related_project)
+    for table in first:
+        assert not first[table] & second[table], table
+
+
+def test_a_failing_child_stops_the_whole_release_group(related_project):
+    assert related_project.dbt("build").ok
+    before = _keys(related_project)
+    # items now demand k = 1000 on qty: its gate fails
+    related_project.write("models/items_synthetic.sql", synthetic(
+        "items_contract", "item_id", "['qty', 'price']", ("orders_synthetic", "order_id"))
+        .replace("'k': 5", "'k': 1000"))
+    build = related_project.dbt("build")
+    assert not build.ok
+    # forcing the publish alone (no tests) is refused by the gate for the group
+    forced = related_project.dbt("run", "-s", "release")
+    assert not forced.ok
+    assert "items_synthetic" in forced.output or "items" in forced.output
+    assert _keys(related_project) == before  # customers and orders were not republished
+    with _share(related_project) as conn:
+        versions = {r[0]: r[1] for r in conn.execute(
+            "SELECT table_name, max(version) FROM synthdb_share.releases GROUP BY table_name")}
+    assert versions == {"customers": 1, "orders": 1, "items": 1}
+
+
+def test_a_child_whose_parent_is_not_released_with_it_is_refused(related_project):
+    related_project.write("models/release.sql", PUBLISH.replace(
+        "'orders': 'orders_synthetic', ", ""))
+    run = related_project.dbt("build")
+    assert not run.ok
+    assert "orders_synthetic" in run.output and "does not publish" in run.output
+    share = share_of(related_project.settings)
+    with psycopg.connect(related_project.settings.conninfo()) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (share.dbname,)).fetchone()
+    if exists:  # refused before anything was created; if the database exists it is empty
+        with _share(related_project) as conn:
+            n = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'rel_recipient'"
+                             ).fetchone()[0]
+        assert n == 0
