@@ -22,6 +22,7 @@ from synthdb import db
 from synthdb.demo.source import load_demo_source
 from synthdb.errors import SynthdbError
 from synthdb.governance.users import add_user
+from synthdb.release import keys
 from synthdb.release.destination import destination_settings
 from synthdb.release.publish import release_evidence_base
 
@@ -29,6 +30,7 @@ RECIPIENT_SCHEMA = "partner_demo"
 RECIPIENT_TABLE = "transactions"
 RECIPIENT_ROLE = "partner_demo_reader"
 RECIPIENT_LOGIN = "partner_demo_analyst"
+RELATED_KEY = "partner_demo_customer"  # links the related release's two contracts
 
 
 def dbt_executable() -> str:
@@ -98,7 +100,13 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
     if result.returncode != 0:
         print("synthdb: dbt deps failed; see the dbt output above", file=sys.stderr)
         return result.returncode
-    result = run_dbt(["build"], project_dir)
+    with psycopg.connect(settings.conninfo()) as conn:
+        # the related release (customers -> transactions) links its two contracts by a keyed
+        # pseudonym; the key lives in the key store, never in SQL, and is never released
+        if RELATED_KEY not in {name for name, _at, _by in keys.key_names(conn)}:
+            keys.set_key(conn, RELATED_KEY)
+        conn.commit()
+    result = run_dbt(["build", "--vars", "{synthdb_related_demo: true}"], project_dir)
     timings["dbt build"] = time.perf_counter() - start
     if result.returncode != 0:
         print("synthdb: dbt build failed; nothing new was published (the last good release, if "
@@ -122,6 +130,15 @@ def run(project_dir: Path, customers: int, seed: int) -> int:
         f"{name}: {'PASS' if ok else ('FAIL' if ok is False else 'info')} ({n} metrics)"
         for name, ok, n in info["checks"]))
     print(f"Evidence   {evidence} (QA report: {evidence / 'qa_report.html'})")
+    with psycopg.connect(dest.conninfo()) as conn:
+        related = conn.execute(
+            "SELECT (SELECT count(*) FROM partner_demo.customers), "
+            "(SELECT count(*) FROM partner_demo.customer_transactions), "
+            "(SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+            " AND conrelid = 'partner_demo.customer_transactions'::regclass)").fetchone()
+    print(f"Related    partner_demo.customers ({related[0]:,} rows) and "
+          f"partner_demo.customer_transactions ({related[1]:,} rows, FOREIGN KEY "
+          f"{'declared' if related[2] else 'missing'}), published together")
     print(f"Audit      SELECT * FROM synthdb_audit.releases WHERE release_id = {info['release_id']};")
     print(f"Recipient  PGPASSWORD=\"$(cat {shlex.quote(str(secret))})\" "
           f"{dest.psql_command(user=RECIPIENT_LOGIN)} "
