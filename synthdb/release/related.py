@@ -44,14 +44,15 @@ class KeyedGenerator:
         self.inner = inner
         self.key = key
 
-    def fit(self, frame: pd.DataFrame | None, specs: list[Any]) -> KeyedGenerator:
+    def fit(self, frame: pd.DataFrame | None, specs: list[Any], **options: Any
+            ) -> KeyedGenerator:
         from synthdb.generators.fresh_keys import key_style
 
         spec = next((s for s in specs if s.name == self.key), None)
         self.style_ = key_style(spec)
         self.columns_ = [s.name for s in specs]
         rest = [s for s in specs if s.name != self.key]
-        self.inner.fit(None if frame is None else frame.drop(columns=[self.key]), rest)
+        self.inner.fit(None if frame is None else frame.drop(columns=[self.key]), rest, **options)
         return self
 
     def sample_chunks(self, n: int, seed: int | None = None,
@@ -220,7 +221,8 @@ class _ChildTable:
         self.mode = mode
         self.ctx = ctx
 
-    def fit(self, frame: pd.DataFrame, specs: list[Any]) -> _ChildTable:
+    def fit(self, frame: pd.DataFrame, specs: list[Any], **options: Any) -> _ChildTable:
+        """``options`` (subjects) are not used: a child's rows are split by parent already."""
         cfg = self.ctx.cfg
         self.child.fit(self.mode.train_parents, frame, self.mode.parent.key, cfg.parent["key"],
                        self.mode.parent_specs, specs, child_key=cfg.key)
