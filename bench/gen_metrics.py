@@ -54,8 +54,11 @@ def qa_inputs(df: pd.DataFrame) -> pd.DataFrame:
 def mostly_qa(synth: pd.DataFrame, train: pd.DataFrame, hold: pd.DataFrame, max_rows: int) -> dict:
     """mostlyai-qa's report as is: accuracy, and the DCR share of its single (unseeded) draw."""
     import mostlyai.qa as qa
+    from threadpoolctl import threadpool_limits
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # one OpenMP thread: its discriminator (HistGradientBoosting) spin-waits on every thread,
+    # and on 2 shared cores under load that took minutes per dataset instead of seconds
+    with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1, user_api="openmp"):
         _, m = qa.report(
             syn_tgt_data=qa_inputs(synth),
             trn_tgt_data=qa_inputs(train),

@@ -19,7 +19,8 @@ Privacy controls, all structural:
 * categories seen fewer than ``rare_min_count`` times are not in the model at all (the copula's
   rule), and a pair of categorical values seen together fewer than ``rare_min_count`` times is
   never emitted (columns of at most ``pair_max_categories`` categories): such draws are redrawn
-  from the leaf, and a row that still holds one is dropped and replaced.
+  from the leaf, then from the training frequencies of the value's frequent combinations with
+  the row's earlier values, and only a row that still holds one is dropped and replaced.
 
 Trees are scikit-learn's CART, fitted on at most ``tree_rows`` rows; sampling is vectorised per
 chunk (one ``apply`` and one draw per dimension), so memory is flat in the number of rows.
@@ -44,6 +45,14 @@ VERSION = "1"
 MAX_TREE_CLASSES = 16
 #: redraws of a value that forms a rare pair before the whole row is dropped
 REDRAWS = 8
+#: rounds of drawing a still-rare value from its frequent combinations before the row is dropped
+REPAIR_ROUNDS = 3
+#: a categorical triple is checked when its frequent combinations are fewer than this share of
+#: an upper bound of those its pairs allow (1.0: whenever the pairs alone would let a rare or
+#: unseen triple through)
+TRIPLE_SPARSITY = 1.0
+#: at most this many triple checks per model (each costs one lookup per sampled row)
+MAX_TRIPLES = 40
 
 
 class _Dim:
@@ -69,8 +78,9 @@ class _Dim:
         self.n_leaves = 1
         self.leaf_of: np.ndarray | None = None  # tree node id -> leaf number
         self.dist: LeafCodes | LeafQuantiles | None = None
-        # (earlier dims, allowed keys of their values with this one's): pairs and declared groups
-        self.pairs: list[tuple[list[int], np.ndarray]] = []
+        # (earlier dims, allowed keys of their values with this one's, cumulative training
+        # counts of those keys): pairs, declared groups and sparse triples
+        self.pairs: list[tuple[list[int], np.ndarray, np.ndarray]] = []
 
     @property
     def discrete(self) -> bool:
@@ -95,6 +105,16 @@ class SequentialTrees(GaussianCopula):
         ``pair_max_categories`` emitted categories.
     protect_groups: column groups (e.g. ``[["carrier", "origin", "dest"]]``) whose value
         combinations are never emitted unless seen at least ``rare_min_count`` times together.
+    protect_triples: also check, without declaring them, the triples of categorical columns
+        whose pairs would let rare or unseen combinations through (routes), at most
+        ``MAX_TRIPLES`` of them, sparsest first.
+    tree_classes: a categorical column with more categories is learnt by its tree as its
+        most frequent ones plus "other" (its leaves still keep every emitted category).
+    order: ``"input"`` or ``"discrete_first"`` (see ``_column_order``).
+
+    A value that still forms a rare combination after ``REDRAWS`` draws from its leaf is drawn
+    from the training frequencies of its frequent combinations with the row's earlier values;
+    only a row that cannot be mended that way is dropped (and replaced by a fresh one).
 
     Differential privacy is not available here (``epsilon`` must stay None): use the copula.
     """
@@ -108,6 +128,9 @@ class SequentialTrees(GaussianCopula):
         leaf_rows_per_knot: int = 1,
         pair_max_categories: int = 200,
         protect_groups: list[list[str]] | None = None,
+        protect_triples: bool = True,
+        tree_classes: int = MAX_TREE_CLASSES,
+        order: str = "input",
         **copula_params: Any,
     ) -> None:
         # the trees condition every column on the ones before it: no per-category tables
@@ -119,6 +142,9 @@ class SequentialTrees(GaussianCopula):
         self.leaf_rows_per_knot = leaf_rows_per_knot
         self.pair_max_categories = pair_max_categories
         self.protect_groups = protect_groups
+        self.protect_triples = protect_triples
+        self.tree_classes = tree_classes
+        self.order = order
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -134,15 +160,14 @@ class SequentialTrees(GaussianCopula):
 
     # ------------------------------------------------------------------ fit
     def _dims(self) -> list[_Dim]:
-        """Latent dims of the fitted columns, in the order of the copula's latent matrix."""
-        dims: list[_Dim] = []
-        flag_dim: dict[int, int] = {}
+        """Latent dims of the fitted columns, each column's dims together, columns in the
+        conditioning order (``_column_order``)."""
+        blocks: dict[int, list[_Dim]] = {}
         offset = 0
         for i, col in enumerate(self.columns_):
-            first = len(dims)
+            dims: list[_Dim] = blocks.setdefault(i, [])
             if col.flag is not None:
                 dims.append(_Dim(i, offset, "flag", col.flag))
-                flag_dim[i] = first
             own = int(col.flag is not None)
             if isinstance(col, _Numeric):
                 marg = col.marginal if col.values is not None else None
@@ -158,13 +183,38 @@ class SequentialTrees(GaussianCopula):
                     dims.append(_Dim(i, at, "part", col.part_marginals[p], part=p))
                 dims.append(_Dim(i, offset + own, "trend"))
             offset += col.dims
-            assert len(dims) - first == col.dims
+            assert len(dims) == col.dims
+        dims = [d for i in self._column_order(blocks) for d in blocks[i]]
+        flag_dim = {d.col: j for j, d in enumerate(dims) if d.role == "flag"}
         for d in dims:
             if d.role == "flag":
                 continue
             owner = self.null_leader_.get(d.col, d.col)
             d.null_dim = flag_dim.get(owner)
         return dims
+
+    def _column_order(self, blocks: dict[int, list[_Dim]]) -> list[int]:
+        """Columns in the order the trees condition them: ``"input"`` keeps the input's order;
+        ``"discrete_first"`` puts columns with few outcomes first (fewest first), then the
+        continuous numbers and timestamps in input order, so a continuous column is drawn
+        within cells of the discrete ones instead of conditioning them on its own narrow
+        ranges (which repeats training rows' combinations). A column sharing another's null
+        flag follows that column."""
+        cols = list(blocks)
+        if self.order == "input":
+            return cols
+
+        def own_key(i: int) -> tuple[int, int]:
+            values = [d for d in blocks[i] if d.role != "flag"]
+            if values and all(d.discrete for d in values):
+                return (0, max(d.n_codes for d in values))
+            return (1, 0)
+
+        key = {i: own_key(i) for i in cols}
+        for follower, leader in self.null_leader_.items():
+            if follower in key and leader in key:
+                key[follower] = min(key[follower], key[leader])
+        return sorted(cols, key=lambda i: (key[i], i))
 
     def _dow_tables(self, d: _Dim, month: np.ndarray | None) -> list[tuple[np.ndarray, Any]]:
         """(rows, weekday-given-month marginal) pairs: the copula reads a weekday's score with
@@ -237,7 +287,7 @@ class SequentialTrees(GaussianCopula):
                 with warnings.catch_warnings():
                     # many outcomes on few rows is expected here, not a mistaken regression
                     warnings.filterwarnings("ignore", "The number of unique classes")
-                    d.tree.fit(feats[rows, :j], self._tree_target(d, y))
+                    d.tree.fit(feats[rows, :j], self._tree_target(d, y, int(self.tree_classes)))
                 node_leaf, n_leaves = _leaf_numbers(d.tree)
                 d.n_leaves = n_leaves
                 d.leaf_of = node_leaf
@@ -257,15 +307,15 @@ class SequentialTrees(GaussianCopula):
         return DecisionTreeClassifier(**kw)
 
     @staticmethod
-    def _tree_target(d: _Dim, y: np.ndarray) -> np.ndarray:
+    def _tree_target(d: _Dim, y: np.ndarray, classes: int) -> np.ndarray:
         """What the tree learns: scores, 0/1, or outcomes (infrequent ones grouped)."""
         if not d.discrete or d.n_codes <= 2:
             return y.astype(float)
         counts = np.bincount(y, minlength=d.n_codes)
-        if d.n_codes <= MAX_TREE_CLASSES:
+        if d.n_codes <= classes:
             return y
-        top = np.argsort(-counts, kind="stable")[: MAX_TREE_CLASSES - 1]
-        group = np.full(d.n_codes, MAX_TREE_CLASSES - 1, dtype=np.int64)
+        top = np.argsort(-counts, kind="stable")[: classes - 1]
+        group = np.full(d.n_codes, classes - 1, dtype=np.int64)
         group[top] = np.arange(len(top))
         return group[y]
 
@@ -300,6 +350,8 @@ class SequentialTrees(GaussianCopula):
             # emitted
             small = [j for j in cat if self.dims_[j].n_codes <= int(self.pair_max_categories)]
             groups += [[a, b] for i, b in enumerate(small) for a in small[:i]]
+            if self.protect_triples:
+                groups += self._sparse_triples(small, codes)
         k = int(self.rare_min_count)
         for group in groups:
             *earlier, last = group
@@ -312,7 +364,39 @@ class SequentialTrees(GaussianCopula):
             uk, cnt = np.unique(self._group_key(group, codes, ok), return_counts=True)
             if len(uk[cnt >= k]) == size:
                 continue  # every combination is frequent: nothing to check
-            self.dims_[last].pairs.append((earlier, uk[cnt >= k]))
+            freq = cnt >= k
+            self.dims_[last].pairs.append((earlier, uk[freq], np.cumsum(cnt[freq])))
+
+    def _sparse_triples(self, small: list[int], codes: dict[int, np.ndarray]) -> list[list[int]]:
+        """Triples of categorical dims whose observed combinations are a small part of what
+        their frequent pairs allow (routes: carrier, origin, dest): each gets a rare-combination
+        check, at most ``MAX_TRIPLES`` of them, sparsest first."""
+        k = int(self.rare_min_count)
+        found: list[tuple[float, list[int]]] = []
+        for c, third in enumerate(small):
+            for b_i, b in enumerate(small[:c]):
+                for a in small[:b_i]:
+                    group = [a, b, third]
+                    sizes = [self.dims_[j].n_codes for j in group]
+                    if min(sizes) < 2 or float(np.prod(sizes, dtype=float)) >= 2**62:
+                        continue
+                    ok = np.all([codes[j] >= 0 for j in group], axis=0)
+                    key = self._group_key(group, codes, ok)
+                    if not len(key):
+                        continue
+                    _, cnt = np.unique(key, return_counts=True)
+                    frequent = int((cnt >= k).sum())
+                    # combinations its pairs allow: at most a pair's support times the
+                    # categories of the third
+                    bound = min(
+                        len(np.unique(self._group_key(pair, codes, ok))) * sizes[group.index(other)]
+                        for pair, other in (([a, b], third), ([a, third], b), ([b, third], a))
+                    )
+                    share = frequent / max(bound, 1)
+                    if share < TRIPLE_SPARSITY:
+                        found.append((share, group))
+        found.sort(key=lambda t: t[0])
+        return [g for _, g in found[:MAX_TRIPLES]]
 
     def _group_key(self, group: list[int], codes: dict[int, np.ndarray], rows: Any) -> np.ndarray:
         """Mixed-radix key of the group's codes on ``rows`` (mask or positions)."""
@@ -355,13 +439,17 @@ class SequentialTrees(GaussianCopula):
             if d.discrete:
                 c = np.full(m, -1, dtype=np.int64)
                 c[rows] = v
+                # checks after the first run on the rows still holding a rare combination only
+                bad = rows[~self._pairs_ok(d, c, codes, rows)] if d.pairs else rows[:0]
                 for _ in range(REDRAWS):
-                    bad = rows[~self._pairs_ok(d, c, codes, rows)]
                     if not len(bad):
                         break
                     pos = np.searchsorted(rows, bad)
                     c[bad] = d.dist.sample(leaf[pos], rng.random(len(bad)))
-                ok_rows[rows] &= self._pairs_ok(d, c, codes, rows)
+                    bad = bad[~self._pairs_ok(d, c, codes, bad)]
+                if len(bad):
+                    self._repair(d, c, codes, bad, rng)
+                    ok_rows[bad] &= self._pairs_ok(d, c, codes, bad)
                 codes[j] = c
                 feats[rows, j] = c[rows]
                 mj = self._month_dim(d) if d.part == "dow" else None
@@ -372,13 +460,52 @@ class SequentialTrees(GaussianCopula):
                 u[rows, d.offset] = np.clip(v, 1e-9, 1 - 1e-9)
         return u, ok_rows
 
+    def _repair(
+        self,
+        d: _Dim,
+        c: np.ndarray,
+        codes: dict[int, np.ndarray],
+        rows: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Rows whose value still forms a rare combination after the leaf redraws: draw it
+        from the training frequencies of this column's frequent combinations with the row's
+        earlier values (one check at a time, a few rounds), instead of dropping the row, which
+        would take its earlier values out of the output with it (race given neighbourhood)."""
+        this = self.dims_.index(d)
+        for _ in range(REPAIR_ROUNDS):
+            bad = rows[~self._pairs_ok(d, c, codes, rows)]
+            if not len(bad):
+                return
+            for earlier, allowed, cum in d.pairs:
+                if not len(allowed):
+                    continue
+                group = [*earlier, this]
+                view = {**{j: codes[j] for j in earlier}, this: c}
+                has = np.all([view[j][bad] >= 0 for j in group], axis=0)
+                at = bad[has]
+                key = self._group_key(group, view, at)
+                pos = np.minimum(np.searchsorted(allowed, key), len(allowed) - 1)
+                wrong = allowed[pos] != key
+                at = at[wrong]
+                # frequent keys that share the row's earlier values form one run of ``allowed``
+                prefix = self._group_key(earlier, codes, at) * d.n_codes
+                lo = np.searchsorted(allowed, prefix)
+                hi = np.searchsorted(allowed, prefix + d.n_codes)
+                can = hi > lo
+                at, lo, hi = at[can], lo[can], hi[can]
+                base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0)
+                target = base + rng.random(len(at)) * (cum[hi - 1] - base)
+                pick = np.minimum(np.searchsorted(cum, target, side="right"), hi - 1)
+                c[at] = allowed[pick] % d.n_codes
+
     def _pairs_ok(
         self, d: _Dim, c: np.ndarray, codes: dict[int, np.ndarray], rows: np.ndarray
     ) -> np.ndarray:
         """For ``rows``: no protected combination ending in ``d`` is rare."""
         ok = np.ones(len(rows), dtype=bool)
         this = self.dims_.index(d)
-        for earlier, allowed in d.pairs:
+        for earlier, allowed, _ in d.pairs:
             group = [*earlier, this]
             view = {**{j: codes[j] for j in earlier}, this: c}
             has = np.all([view[j][rows] >= 0 for j in group], axis=0)
@@ -398,6 +525,10 @@ class SequentialTrees(GaussianCopula):
             "dims": len(self.dims_),
             "leaves": int(sum(d.n_leaves for d in self.dims_)),
             "tree_rows": int(self.n_tree_rows_),
+            "order": self.order,
+            "columns_in_order": [
+                str(self.names_[self.model_pos_[d.col]]) for d in self.dims_ if d.role != "flag"
+            ],
         }
         out["privacy"].update(
             {
@@ -406,6 +537,9 @@ class SequentialTrees(GaussianCopula):
                 "rare_pairs": "never emitted" if self.protect_pairs else "not checked",
                 "protected_groups": [list(map(str, g)) for g in self.protect_groups or []],
                 "rare_pair_checks": int(sum(len(d.pairs) for d in self.dims_)),
+                "rare_triples": "checked where pairs allow unseen ones"
+                if self.protect_triples
+                else "not checked",
             }
         )
         return out
