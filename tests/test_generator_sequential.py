@@ -191,24 +191,19 @@ def test_declared_group_combinations_never_emitted_unless_frequent() -> None:
 
 
 def _sparse_routes(n: int, seed: int) -> pd.DataFrame:
-    """Three categorical columns whose every pair is frequent but only some triples exist, and
-    a column whose value a rare pair would often force (so rows need repairing, not dropping)."""
+    """Carriers fly from each origin to two of eight destinations: every route's pairs are
+    frequent, but most (carrier, origin, dest) triples those pairs allow never occur."""
     rng = np.random.default_rng(seed)
-    carriers, origins, dests = ["AA", "BB", "CC"], ["N", "S"], ["P", "Q", "R"]
-    # each carrier flies from each origin to two of the three destinations, never the third
     routes = [
         (c, o, d)
-        for i, c in enumerate(carriers)
-        for j, o in enumerate(origins)
-        for k, d in enumerate(dests)
-        if (i + j + k) % 3 != 0
+        for c in ["AA", "BB", "CC", "DD"]
+        for o in ["N", "S", "W"]
+        for d in rng.choice(list("PQRSTUVX"), 2, replace=False)
     ]
     pick = rng.integers(0, len(routes), n)
+    names = ["carrier", "origin", "dest"]
     frame = pd.DataFrame(
-        {
-            name: pd.Series([routes[p][i] for p in pick], dtype=object)
-            for i, name in enumerate(["carrier", "origin", "dest"])
-        }
+        {name: pd.Series([routes[p][i] for p in pick], dtype=object) for i, name in enumerate(names)}
     )
     frame["delay"] = rng.gamma(2.0, 10.0, n).round(1)
     return frame
