@@ -1,6 +1,14 @@
 """Time every metric on a 1,000,000-row release (target: full set < 60 s on 2 cores).
 
 Usage: .venv/bin/python bench/metrics_speed.py [--rows 1000000] [--holdout 250000] [--sample 50000]
+       .venv/bin/python bench/metrics_speed.py --pipeline --rows 10000000 [--work DIR]
+
+``--pipeline`` times the QA set a release of ``--rows`` rows computes in ``dbt build`` (issue 15):
+the exact counts (k-anonymity, rare categories) in PostgreSQL on the whole released table
+(ANALYZE + one GROUPING SETS scan, on an embedded server under ``--work``; the rows are loaded
+in 1M-row chunks first, not timed), the seeded 10,000-row evaluation sample of it, and
+``report_metrics`` on that sample with the training sample a release reads (at most 200,000
+train rows, a quarter of that holdout). Target: under 60 s for 10M rows on 2 cores.
 
 The frames are generated (10 mixed columns with NULLs, a timestamp with weekly rhythm); train has
 ``--rows`` rows as well. Counting metrics (k-anonymity, rare categories, identical matches,
@@ -15,6 +23,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,7 +67,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--holdout", type=int, default=250_000)
     ap.add_argument("--sample", type=int, default=50_000)
+    ap.add_argument("--pipeline", action="store_true",
+                    help="time the QA set of a release (SQL counts + sample metrics)")
+    ap.add_argument("--work", default="/tmp/synthdb-metrics-speed",
+                    help="--pipeline: folder of the embedded server")
     args = ap.parse_args()
+    if args.pipeline:
+        pipeline(args.rows, args.work)
+        return
     load_start = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at the start: {load_start}")
     t0 = time.perf_counter()
@@ -128,6 +144,61 @@ def main() -> None:
             }
         )
     )
+
+
+def pipeline(rows: int, work: str) -> None:
+    """The release's QA set on ``rows`` synthetic rows (see the module docstring)."""
+    import psycopg
+    from psycopg import sql
+
+    from synthdb import db
+    from synthdb.release import pgio, sqlchecks
+
+    print(f"load average at the start: {[round(x, 2) for x in os.getloadavg()]}")
+    settings = db.start_embedded(Path(work).resolve())
+    sample = make_frame(1000, 0)
+    types = {"age": "integer", "income": "double precision", "balance": "double precision",
+             "region": "text", "segment": "text", "product": "text", "sex": "text",
+             "active": "boolean", "opened_at": "timestamp", "visits": "integer"}
+    columns = [pgio.PgColumn(c, types[c], "X", False) for c in sample.columns]
+    table = sql.Identifier("released")
+    timings: dict[str, float] = {}
+    with psycopg.connect(settings.conninfo()) as conn:
+        conn.execute("DROP TABLE IF EXISTS released")
+        conn.execute(sql.SQL("CREATE TABLE released ({})").format(sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type))
+            for c in columns)))
+        start = time.perf_counter()
+        chunks = (make_frame(min(1_000_000, rows - i), 100 + i // 1_000_000)
+                  for i in range(0, rows, 1_000_000))
+        pgio.write_frames(conn, table, columns, chunks)
+        conn.commit()
+        print(f"loaded {rows:,} rows in {time.perf_counter() - start:.1f}s (not timed)")
+
+        def timed(name: str, fn):
+            start = time.perf_counter()
+            out = fn()
+            timings[name] = round(time.perf_counter() - start, 2)
+            print(f"{name:<34s} {timings[name]:7.2f} s", flush=True)
+            return out
+
+        timed("ANALYZE", lambda: sqlchecks.analyze(conn, table))
+        counts = timed("k-anonymity + rare (one scan)", lambda: sqlchecks.class_counts(
+            conn, table, ["age", "region", "sex"], ["region", "segment", "product", "sex",
+                                                    "active"], 5, 10))
+        syn = timed("evaluation sample (10k, seeded)", lambda: pgio.read_frame(
+            conn, sql.SQL("SELECT * FROM released ORDER BY random() LIMIT 10000"), columns))
+    train_rows = min(rows, 200_000)
+    train, holdout = make_frame(train_rows, 1), make_frame(train_rows // 4, 2)
+    config = {"quasi_identifiers": [], "k": 1, "rare_columns": [], "rare_min_count": 1,
+              "sample_size": 10_000, "seed": 1, "target": "segment",
+              "protected_attributes": ["sex"]}
+    timed("report_metrics (samples)", lambda: report_metrics(train, holdout, syn, config))
+    total = sum(timings.values())
+    print(f"{'QA set total':<34s} {total:7.2f} s (target < 60 s); min class "
+          f"{counts['k_anonymity']['min_class_size']}")
+    print(f"load average at the end: {[round(x, 2) for x in os.getloadavg()]}")
+    print(json.dumps({"rows": rows, "timings_s": timings, "total_s": round(total, 2)}))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ For every size (contract rows = demo transactions; customers = half as many) it
    written to a scratch file, which is page cache: "to /dev/null" plus keeping them) and COPY of
    those same rows into a new table (binary FROM STDIN). It is measured before and after the
    build and the smaller sum is the floor (a loaded machine only ever makes it slower);
-3. runs the demo's real ``dbt build`` (fixed seed) and times it wall-clock, with the peak RSS of
-   the dbt process tree (sampled every 0.1 s from /proc; workers included; the server excluded);
+3. runs the demo's real ``dbt build`` (fixed seed) and times it wall-clock, with the peak RSS and
+   PSS of the dbt process tree (sampled every 0.1 s from /proc; sampling workers included, the
+   server excluded; RSS counts pages the forked workers share once per process, PSS splits
+   them);
 4. prints the issue's table: contract rows, dbt build s, floor s, ratio, and the synthetic step's
    stage timings read from its progress lines (``<stage> done in X s``), plus the load average.
 
@@ -43,47 +45,54 @@ NODE_LINE = re.compile(r"\d+ of \d+ (?:OK created \S+ \S+ model |PASS |FAIL \d+ 
 CONTRACT = ("synthdb_contracts", "contract_transactions")
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory (KiB) of ``root`` and all its descendants, from /proc."""
-    total, stack = 0, [root]
+def _tree_memory_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over ``root`` and all its descendants, from /proc.
+
+    RSS counts pages shared between processes (forked sampling workers share most of the
+    libraries) once per process; PSS splits them, so its sum is the tree's real footprint.
+    """
+    total, pss, stack = 0, 0, [root]
     while stack:
         pid = stack.pop()
         try:
-            with open(f"/proc/{pid}/status") as fh:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Rss:"):
                         total += int(line.split()[1])
-                        break
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
             for task in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return total, pss
 
 
 class PeakRss:
-    """Samples the RSS of a process tree in a thread; ``peak_mib`` after ``stop``."""
+    """Samples RSS and PSS of a process tree in a thread; ``stop`` returns the peaks (MiB)."""
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
-        self.pid, self.every, self.peak = pid, every, 0
+        self.pid, self.every, self.peak, self.peak_pss = pid, every, 0, 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._done.is_set():
-            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            rss, pss = _tree_memory_kib(self.pid)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._done.wait(self.every)
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._done.set()
         self._thread.join()
-        return self.peak / 1024
+        return self.peak / 1024, self.peak_pss / 1024
 
 
-def dbt(args: list[str], env: dict[str, str], echo: bool) -> tuple[int, str, float, float]:
-    """Run real dbt in the demo project: (returncode, output, seconds, peak RSS MiB)."""
+def dbt(args: list[str], env: dict[str, str], echo: bool
+        ) -> tuple[int, str, float, tuple[float, float]]:
+    """Run real dbt in the demo project: (returncode, output, seconds, peak (RSS, PSS) MiB)."""
     exe = Path(sys.executable).with_name("dbt")
     start = time.perf_counter()
     proc = subprocess.Popen([str(exe), *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
@@ -167,7 +176,8 @@ def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool) 
             "dbt_build_s": round(build_s, 1), "floor_s": best["floor_s"],
             "floor_copy_out_s": best["copy_out_s"], "floor_copy_in_s": best["copy_in_s"],
             "floor_runs_s": [before["floor_s"], after["floor_s"]],
-            "ratio": round(build_s / best["floor_s"], 2), "peak_rss_mib": round(rss),
+            "ratio": round(build_s / best["floor_s"], 2), "peak_rss_mib": round(rss[0]),
+            "peak_pss_mib": round(rss[1]),
             "stages_s": stage_timings(out), "nodes_s": node_timings(out),
             "load_average": os.getloadavg()}
 
@@ -177,14 +187,14 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         labels += [k for k in r["stages_s"] if k not in labels]
     print()
-    print("| contract rows | dbt build s | floor s (out + in) | ratio | peak RSS MiB | "
+    print("| contract rows | dbt build s | floor s (out + in) | ratio | peak RSS / PSS MiB | "
           f"synthetic stages ({' / '.join(labels)}) s | load avg (1/5/15) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         stages = " / ".join(f"{r['stages_s'].get(label, float('nan')):.1f}" for label in labels)
         print(f"| {r['contract_rows']:,} | {r['dbt_build_s']:.1f} | {r['floor_s']:.1f} "
               f"({r['floor_copy_out_s']:.1f} + {r['floor_copy_in_s']:.1f}) | {r['ratio']:.1f}× | "
-              f"{r['peak_rss_mib']} | {stages} | "
+              f"{r['peak_rss_mib']} / {r.get('peak_pss_mib', '-')} | {stages} | "
               f"{' / '.join(f'{x:.1f}' for x in r['load_average'])} |")
 
 

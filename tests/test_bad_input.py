@@ -121,18 +121,19 @@ def test_generator_failure_midway_leaves_previous_table_and_no_debris(odd_projec
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(textwrap.dedent("""
-        # Fault injection for one test: the real generator dies after writing two chunks.
-        from synthdb.generators import copula
+        # Fault injection for one test: sampling dies after two chunks were written (the
+        # chunks come from synthdb.release.parallel, in worker processes or in this one).
+        from synthdb.release import parallel
 
-        _real = copula.GaussianCopula.sample_chunks
+        _real = parallel.sample_chunks
 
-        def _failing(self, *args, **kwargs):
-            for i, chunk in enumerate(_real(self, *args, **kwargs)):
+        def _failing(*args, **kwargs):
+            for i, chunk in enumerate(_real(*args, **kwargs)):
                 if i == 2:
                     raise RuntimeError("injected generator failure")
                 yield chunk
 
-        copula.GaussianCopula.sample_chunks = _failing
+        parallel.sample_chunks = _failing
     """))
     run = odd_project.dbt("run", "-s", "odd_synthetic", env={"PYTHONPATH": str(inject)})
     assert not run.ok

@@ -64,7 +64,7 @@ def test_encoded_in_workers_and_copied_the_same(fitted, fresh_db):
     with psycopg.connect(fresh_db.conninfo()) as conn:
         conn.execute("CREATE TABLE t (age integer, income numeric(12,2), region text, "
                      "active boolean, seen timestamptz)")
-        written = pgio.write_encoded(conn, sql.Identifier("t"), encoder, iter(two))
+        written = pgio.write_encoded(conn, sql.Identifier("t"), encoder, iter(two), freeze=True)
         assert written == 1000
         assert conn.execute("SELECT count(*), count(DISTINCT region) FROM t").fetchone() == (
             1000, 4)

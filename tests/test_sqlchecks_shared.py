@@ -33,3 +33,7 @@ def test_class_counts_match_the_separate_queries(fresh_db):
         assert got["rare"]["cat"]["rare_values"] >= 1  # 'once'
         only_rare = sqlchecks.class_counts(conn, table, [], ["cat"], 10, 25)
         assert only_rare["k_anonymity"] is None and only_rare["rare"]["cat"] == got["rare"]["cat"]
+        only_k = sqlchecks.class_counts(conn, table, ["q1", "q2"], [], 10, 25)
+        assert only_k == {"k_anonymity": got["k_anonymity"], "rare": {}}
+        assert sqlchecks.class_counts(conn, table, [], [], 10, 25) == {"k_anonymity": None,
+                                                                       "rare": {}}

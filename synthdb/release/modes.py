@@ -12,7 +12,6 @@ The stages (synthdb.release.stages) ask the mode; they never branch on its name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -85,14 +84,14 @@ class Mode:
     def rows_to_write(self, ctx: stages.RunContext) -> int:
         return ctx.cfg.rows or ctx.n_source
 
-    def frames(self, ctx: stages.RunContext) -> Iterator[pd.DataFrame]:
-        """The generated rows, in chunks of ``synth.chunk_size``."""
-        return ctx.generator.sample_chunks(self.rows_to_write(ctx), seed=ctx.seed,
-                                           chunk_size=ctx.cfg.chunk_size)
-
     def write(self, ctx: stages.RunContext) -> int:
-        """Fill the (created) staging table; returns the rows written."""
-        return stages.write_frames(ctx, self.frames(ctx), self.rows_to_write(ctx))
+        """Fill the (created) staging table with generated rows; returns the rows written.
+
+        Chunks of ``synth.chunk_size`` rows are sampled and encoded in worker processes
+        (synthdb.release.parallel: the same rows for a seed whatever the worker count) while
+        the previous chunks stream into PostgreSQL through binary COPY.
+        """
+        return stages.write_generated(ctx, self.rows_to_write(ctx))
 
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
         """Gated leakage/utility rows and the report's full metrics."""

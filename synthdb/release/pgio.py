@@ -146,12 +146,13 @@ class FrameEncoder:
             return pgbinary.encode_rows(frame, [(c.name, c.pg_type) for c in self.columns])
         return _csv_text(frame[[c.name for c in self.columns]], self.columns).encode()
 
-    def copy_sql(self, target: sql.Composable) -> sql.Composable:
+    def copy_sql(self, target: sql.Composable, freeze: bool = False) -> sql.Composable:
         names = sql.SQL(", ").join(sql.Identifier(c.name) for c in self.columns)
-        if self.binary:
-            return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(target, names)
-        return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, NULL {})").format(
-            target, names, sql.Literal(NULL_MARKER))
+        options = sql.SQL("FORMAT binary" if self.binary else "FORMAT csv, NULL {}").format(
+            sql.Literal(NULL_MARKER))
+        if freeze:
+            options = sql.SQL("{}, FREEZE").format(options)
+        return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(target, names, options)
 
 
 def write_frames(conn, target: sql.Composable, columns: list[PgColumn],
@@ -167,16 +168,18 @@ def write_frames(conn, target: sql.Composable, columns: list[PgColumn],
 
 
 def write_encoded(conn, target: sql.Composable, encoder: FrameEncoder,
-                  blocks: Iterable[tuple[int, bytes]]) -> int:
+                  blocks: Iterable[tuple[int, bytes]], freeze: bool = False) -> int:
     """COPY already encoded ``(rows, bytes)`` blocks (made by ``encoder``) into ``target``.
 
     ``blocks`` is consumed in a producer thread; at most ``QUEUE_CHUNKS`` blocks wait, so
-    memory stays flat in the number of rows. Returns the number of rows written.
+    memory stays flat in the number of rows. Returns the number of rows written. ``freeze``
+    (only for a table created in this transaction): rows are written frozen, so the checks'
+    first scans do not rewrite every page to set hint bits.
     """
     from synthdb.release import pgbinary
 
     total = 0
-    with conn.cursor() as cur, cur.copy(encoder.copy_sql(target)) as copy:
+    with conn.cursor() as cur, cur.copy(encoder.copy_sql(target, freeze)) as copy:
         if encoder.binary:
             copy.write(pgbinary.HEADER)
         for rows, block in _produced(blocks):

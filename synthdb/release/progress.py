@@ -58,12 +58,14 @@ class Progress:
         if stage in STAGES and STAGES.index(stage) + 1 < len(STAGES):
             self.start(STAGES[STAGES.index(stage) + 1])
 
-    def chunks(self, frames: Iterable[Any], total: int) -> Iterator[Any]:
-        """Pass ``frames`` through, reporting the share of ``total`` rows sampled so far."""
+    def chunks(self, frames: Iterable[Any], total: int,
+               rows: Callable[[Any], int] = len) -> Iterator[Any]:
+        """Pass ``frames`` through, reporting the share of ``total`` rows sampled so far
+        (``rows(item)``: the rows an item holds, ``len`` for frames)."""
         done, last = 0, time.monotonic()
         for frame in frames:
             yield frame
-            done += len(frame)
+            done += rows(frame)
             now = time.monotonic()
             if now - last >= self.interval and done < total:
                 last = now

@@ -19,13 +19,17 @@ if TYPE_CHECKING:
 REPORT_KEYS = ("target", "protected_attributes", "min_group_size")
 
 
-def privacy_rows(conn, table: sql.Composable, request: SynthesisRequest, specs,
-                 mock: set[str], suppressed: int, n_written: int) -> list[dict[str, Any]]:
-    """k-anonymity and rare-category rows, computed in SQL on the whole staged table."""
+def privacy_rows(counts: dict[str, Any], request: SynthesisRequest, rare: list[str],
+                 suppressed: int, n_written: int) -> list[dict[str, Any]]:
+    """k-anonymity and rare-category rows from the staged table's class counts.
+
+    ``counts`` is sqlchecks.class_counts of the whole staged table (one scan for every check);
+    the dbt tests compare their thresholds with these stored figures.
+    """
     privacy = request.config.privacy
     rows: list[dict[str, Any]] = []
     if privacy.quasi_identifiers:
-        stats = sqlchecks.k_anonymity(conn, table, privacy.quasi_identifiers, privacy.k)
+        stats = counts["k_anonymity"]
         rows.append({
             "check": "k_anonymity", "metric": "min_class_size",
             "value": stats["min_class_size"], "threshold": privacy.k,
@@ -47,17 +51,16 @@ def privacy_rows(conn, table: sql.Composable, request: SynthesisRequest, specs,
             "details": {"reason": "no quasi-identifiers declared in synth.privacy; "
                         "k-anonymity cannot be verified (fail-closed)"},
         })
-    rare_columns = rare_checked_columns(request, specs, mock)
-    for column in rare_columns:
-        stats = sqlchecks.rare_categories(conn, table, column, privacy.rare_min_count)
+    for column in rare:
+        stats = counts["rare"][column]
         rows.append({
             "check": "rare_categories", "metric": f"rare_values:{column}",
             "value": stats["rare_values"], "threshold": 0, "passed": stats["rare_values"] == 0,
             "details": {**stats, "column": column, "min_count": privacy.rare_min_count},
         })
     rows.append({
-        "check": "rare_categories", "metric": "columns_checked", "value": len(rare_columns),
-        "threshold": None, "passed": None, "details": {"columns": rare_columns},
+        "check": "rare_categories", "metric": "columns_checked", "value": len(rare),
+        "threshold": None, "passed": None, "details": {"columns": rare},
     })
     return rows
 

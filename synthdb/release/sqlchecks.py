@@ -122,9 +122,10 @@ def class_counts(conn, table: sql.Composable, quasi_identifiers: list[str],
     case = sql.SQL(" ").join(
         sql.SQL("WHEN {} THEN {}").format(sql.Literal(mask(cols)), sql.Literal(i))
         for i, (_, cols) in enumerate(sets))
+    rare_sets = [cols for name, cols in sets if name.startswith("rare:")]
     null_rare = sql.SQL(" OR ").join(
         sql.SQL("(g = {} AND {} IS NULL)").format(sql.Literal(mask(cols)), sql.Identifier(cols[0]))
-        for name, cols in sets if name.startswith("rare:")) or sql.SQL("false")
+        for cols in rare_sets) if rare_sets else sql.SQL("false")
     query = sql.SQL(
         "SELECT s, count(*), min(n), count(*) FILTER (WHERE n < lim), "
         "coalesce(sum(n) FILTER (WHERE n < lim), 0), coalesce(sum(n), 0) "

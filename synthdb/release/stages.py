@@ -13,6 +13,7 @@ records the run as failed; the previous table is untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from synthdb.release import (
     digest,
     ledger,
     lineage,
+    parallel,
     pgio,
     precheck,
     pseudonyms,
@@ -76,6 +78,7 @@ class RunContext:
     synthetic_sample: pd.DataFrame | None = None
     described: dict[str, Any] = field(default_factory=dict)  # generator.describe() or mode's
     managed: bool = False
+    content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
     evidence: Path | None = None
 
     @property
@@ -198,6 +201,18 @@ def write_frames(ctx: RunContext, frames: Iterable[pd.DataFrame], total: int) ->
     return pgio.write_frames(ctx.conn, ctx.tmp, ctx.columns, ctx.progress.chunks(frames, total))
 
 
+def write_generated(ctx: RunContext, total: int) -> int:
+    """Sample ``total`` rows from the fitted generator in parallel chunks and COPY them in."""
+    encoder = pgio.FrameEncoder(ctx.columns)
+    blocks = parallel.sample_chunks(ctx.generator, total, ctx.seed, ctx.cfg.chunk_size,
+                                    encode=encoder)
+    # FREEZE: the table was created in this transaction (create_staging_table), so its rows
+    # can be written frozen; ANALYZE, the checks and the digest then read without rewriting.
+    return pgio.write_encoded(ctx.conn, ctx.tmp, encoder,
+                              ctx.progress.chunks(blocks, total, rows=lambda block: block[0]),
+                              freeze=True)
+
+
 def write(ctx: RunContext) -> None:
     """Fill the staging table the mode's way (generated frames, or rows copied in SQL)."""
     create_staging_table(ctx)
@@ -205,11 +220,13 @@ def write(ctx: RunContext) -> None:
 
 
 def check(ctx: RunContext) -> None:
-    """k suppression, then the privacy rows computed in SQL on the whole staged table.
+    """ANALYZE, k suppression, then the privacy rows from one scan of the whole staged table.
 
-    Where the staged rows are real and a subject is declared (``ctx.counted_in``: the same rows
-    with their subject, see modes.Deidentify), classes and values are also counted in distinct
-    subjects, and suppression removes the classes below k subjects.
+    The table is SHARE-locked until the run commits, so the rows counted here are the rows the
+    evidence and the content digest describe. Where the staged rows are real and a subject is
+    declared (``ctx.counted_in``: the same rows with their subject, see modes.Deidentify),
+    classes and values are also counted in distinct subjects, and suppression removes the
+    classes below k subjects.
     """
     privacy, conn, tmp = ctx.cfg.privacy, ctx.conn, ctx.tmp
     subject = ctx.subject.name if ctx.counted_in is not None else None
@@ -221,16 +238,29 @@ def check(ctx: RunContext) -> None:
                 f"model {ctx.request.model}: quasi-identifier column(s) "
                 f"{', '.join(map(repr, missing))} are not in {label(*ctx.request.source)}"
             )
+    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(tmp))
+    sqlchecks.analyze(conn, tmp)
+    rare = run_metrics.rare_checked_columns(ctx.request, ctx.specs, ctx.mock)
+
+    def count() -> dict[str, Any]:
+        return sqlchecks.class_counts(conn, tmp, privacy.quasi_identifiers, rare, privacy.k,
+                                      privacy.rare_min_count)
+
+    counts = count()
+    if privacy.quasi_identifiers:
         counted = ctx.counted_in if ctx.counted_in is not None else tmp
-        below = sqlchecks.k_anonymity(conn, counted, privacy.quasi_identifiers, privacy.k, subject)
+        below = (counts["k_anonymity"] if subject is None else
+                 sqlchecks.k_anonymity(conn, counted, privacy.quasi_identifiers, privacy.k,
+                                       subject))
         if below["rows_below_k"] and below["rows_below_k"] <= privacy.max_suppression * ctx.written:
             ctx.suppressed = sqlchecks.suppress_below_k(
                 conn, tmp, privacy.quasi_identifiers, privacy.k, counted, subject)
             if ctx.counted_in is not None:  # the subject copy keeps the staged rows exactly
                 sqlchecks.suppress_below_k(conn, counted, privacy.quasi_identifiers, privacy.k,
                                            counted, subject)
-    ctx.metric_rows += run_metrics.privacy_rows(conn, tmp, ctx.request, ctx.specs, ctx.mock,
-                                                ctx.suppressed, ctx.written)
+            counts = count()  # the released rows: after the suppression
+    ctx.metric_rows += run_metrics.privacy_rows(counts, ctx.request, rare, ctx.suppressed,
+                                                ctx.written)
     if ctx.counted_in is not None:
         ctx.metric_rows += run_metrics.subject_privacy_rows(conn, ctx.counted_in, subject,
                                                             ctx.request, ctx.specs, ctx.mock)
@@ -248,8 +278,29 @@ def leakage(ctx: RunContext) -> None:
         ctx.conn, sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
             sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns), ctx.tmp,
             sql.Literal(ctx.cfg.privacy.sample_size)), ctx.columns)
-    rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
+    # The content digest (SHA-256 over every row, seconds per million rows) is computed by
+    # PostgreSQL while Python computes the leakage and utility metrics. Same transaction, and
+    # the table has been SHARE-locked since the checks, so it vouches for exactly the rows
+    # measured. A managed audit schema seals with the owner's own digest at the swap instead.
+    ctx.managed = audit.managed(ctx.conn, ctx.request.audit_schema)
+    job = None if ctx.managed else _in_background(
+        digest.content_digest, ctx.conn, ctx.request.target[0], TMP_PREFIX + ctx.run_id[:16])
+    try:
+        rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
+    finally:
+        if job is not None:
+            ctx.content = job.result()
     ctx.metric_rows += rows
+
+
+def _in_background(fn: Callable[..., Any], *args: Any):
+    """Run ``fn(*args)`` in a thread now; ``.result()`` waits and returns (or raises)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthdb-digest")
+    job = pool.submit(fn, *args)
+    pool.shutdown(wait=False)
+    return job
 
 
 def evidence(ctx: RunContext) -> None:
@@ -296,7 +347,10 @@ def swap(ctx: RunContext) -> None:
         audit.seal_run(conn, schema, ctx.run_id, (target_schema, target_name), ctx.metric_rows,
                        results)
     else:
-        staged = digest.fingerprint(conn, target_schema, target_name)
+        staged = digest.fingerprint(conn, target_schema, target_name,
+                                    with_content=ctx.content is None)
+        if staged is not None and ctx.content is not None:  # computed during the leakage stage
+            staged = dataclasses.replace(staged, digest=ctx.content[0], rows=ctx.content[1])
         audit.finish_run(conn, schema, ctx.run_id, "success", **results,
                          fingerprint=staged.as_dict() if staged is not None else None)
     conn.commit()

@@ -27,11 +27,15 @@ def count_rows(conn, request: SynthesisRequest) -> int:
     n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
         qualified(*request.source))).fetchone()[0]
     if n == 0:
-        raise EmptyInputError(
-            f"model {request.model}: the training input {label(*request.source)} has no rows; "
-            "nothing to learn from (the previous release is untouched)"
-        )
+        _refuse_empty(request)
     return int(n)
+
+
+def _refuse_empty(request: SynthesisRequest) -> None:
+    raise EmptyInputError(
+        f"model {request.model}: the training input {label(*request.source)} has no rows; "
+        "nothing to learn from (the previous release is untouched)"
+    )
 
 
 def seed_session_random(conn, seed: int) -> None:
@@ -39,16 +43,77 @@ def seed_session_random(conn, seed: int) -> None:
     conn.execute("SELECT setseed(%s)", ((seed % 2_000_000) / 1_000_000 - 1,))
 
 
+SAMPLE_MARGIN = 1.2  # sampled fraction over the planner's row estimate: a stale estimate
+# (up to ~15 % too high) still yields enough rows; too many are cut down in Python.
+
+
+def estimated_rows(conn, select: sql.Composable) -> float:
+    """The planner's row estimate of ``select`` (EXPLAIN; nothing is executed)."""
+    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(select)).fetchone()[0]
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int
                   ) -> tuple[pd.DataFrame, int]:
-    """At most ``max_train_rows / (1 - holdout)`` rows of the input (seeded) and its row count."""
+    """At most ``max_train_rows / (1 - holdout)`` rows of the input (seeded) and its row count.
+
+    One evaluation of the training input (issue 15: a view with joins and window functions was
+    evaluated twice, once to count and once to sample): a single aggregate counts every row
+    and collects a seeded Bernoulli sample (one array per column, unnested again), with the
+    fraction set from the planner's estimate. Only if that estimate was far too high, so the
+    sample came out short, is the input read a second time with the exact fraction. An input
+    the planner expects to be no larger than the sample is counted and read as before (two
+    cheap passes; the arrays are never sized by an estimate that could be far too low).
+    """
     cfg = request.config
-    source = qualified(*request.source)
-    n_source = count_rows(conn, request)
     select = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), source
-    )
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), qualified(*request.source))
     limit = int(cfg.max_train_rows / (1 - cfg.holdout))
+    if any(c.pg_type.endswith("]") for c in columns):  # array_agg would nest arrays
+        return _read_training_twice(conn, request, columns, select, limit, seed)
+    estimate = estimated_rows(conn, select)
+    if estimate <= limit:  # a small input: reading it twice costs little, and no estimate
+        return _read_training_twice(conn, request, columns, select, limit, seed)  # is trusted
+    frame, n_source = _count_and_sample(conn, columns, select, SAMPLE_MARGIN * limit / estimate,
+                                        seed)
+    if n_source == 0:
+        _refuse_empty(request)
+    if len(frame) < min(limit, n_source):  # the estimate was far too high
+        return _read_training_twice(conn, request, columns, select, limit, seed)
+    return _at_most(frame, limit, seed), n_source
+
+
+def _count_and_sample(conn, columns: list[pgio.PgColumn], select: sql.Composable,
+                      fraction: float, seed: int) -> tuple[pd.DataFrame, int]:
+    """(seeded Bernoulli sample of ``select`` at ``fraction``, exact row count), one pass."""
+    names = [sql.Identifier(c.name) for c in columns]
+    arrays = [sql.Identifier(f"a{i}") for i in range(len(columns))]
+    keep = sql.Identifier("__synthdb_keep")
+    query = sql.SQL(
+        "SELECT agg.n AS __synthdb_n, u.* FROM (SELECT count(*) AS n, {aggs} FROM "
+        "(SELECT s.*, random() < {fraction} AS {keep} FROM ({select}) s) v) agg "
+        "LEFT JOIN LATERAL unnest({arrays}) WITH ORDINALITY AS u({names}, __synthdb_ord) "
+        "ON true"
+    ).format(
+        aggs=sql.SQL(", ").join(
+            sql.SQL("array_agg({}) FILTER (WHERE {}) AS {}").format(n, keep, a)
+            for n, a in zip(names, arrays, strict=True)),
+        fraction=sql.Literal(fraction), keep=keep, select=select,
+        arrays=sql.SQL(", ").join(arrays), names=sql.SQL(", ").join(names))
+    extra = [pgio.PgColumn("__synthdb_n", "bigint", "N", True)]
+    ordinal = [pgio.PgColumn("__synthdb_ord", "bigint", "N", False)]
+    seed_session_random(conn, seed)
+    raw = pgio.read_frame(conn, query, extra + columns + ordinal)
+    n_source = int(raw["__synthdb_n"].iloc[0]) if len(raw) else 0
+    sampled = raw[raw["__synthdb_ord"].notna()]
+    return sampled[[c.name for c in columns]].reset_index(drop=True), n_source
+
+
+def _read_training_twice(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
+                         select: sql.Composable, limit: int, seed: int
+                         ) -> tuple[pd.DataFrame, int]:
+    """Count, then sample with the exact fraction: two evaluations of the input."""
+    n_source = count_rows(conn, request)
     if n_source > limit:
         # Bernoulli sample in SQL (views cannot TABLESAMPLE); seeded so a fixed seed repeats.
         seed_session_random(conn, seed)
@@ -56,10 +121,13 @@ def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
         select = sql.SQL("SELECT * FROM ({}) s WHERE random() < {}").format(
             select, sql.Literal(fraction)
         )
-    frame = pgio.read_frame(conn, select, columns)
+    return _at_most(pgio.read_frame(conn, select, columns), limit, seed), int(n_source)
+
+
+def _at_most(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
     if len(frame) > limit:
         frame = frame.sample(n=limit, random_state=seed % 2**32).reset_index(drop=True)
-    return frame, int(n_source)
+    return frame
 
 
 def split(frame: pd.DataFrame, holdout: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
