@@ -303,3 +303,25 @@ def test_publish_refuses_a_table_holding_the_runs_subject():
     with pytest.raises(GateError, match="refusing: the table has column 'person', the subject "
                                         "of run r1 \\(model visits_staged"):
         check_no_subject(run, table("age_band", "person"), "refusing")
+
+
+def test_a_pair_held_by_one_subject_is_not_emitted_by_the_sequential_model():
+    """Both values of the pair (x, y) are common, but the pair is one person's 200 rows: by
+    rows it is frequent, by subjects it is rare, so SequentialTrees never emits it."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    frame = pd.DataFrame({"a": rng.choice(["x", "w"], n), "b": rng.choice(["y", "z"], n),
+                          "v": rng.normal(size=n)})
+    subjects = rng.integers(0, 800, n).astype(str)
+    frame.loc[frame["a"].eq("x") & frame["b"].eq("y"), "b"] = "z"  # nobody else has (x, y)
+    frame.loc[:199, ["a", "b"]] = ["x", "y"]
+    subjects[:200] = "whale"
+
+    def pairs(out: pd.DataFrame) -> int:
+        return int((out["a"].eq("x") & out["b"].eq("y")).sum())
+
+    plain = SequentialTrees(random_state=0).fit(frame).sample(4000, seed=1)
+    assert pairs(plain) > 50
+    fitted = SequentialTrees(random_state=0).fit(frame, subjects=subjects)
+    assert pairs(fitted.sample(4000, seed=1)) == 0
+    assert not hasattr(fitted, "_fit_subjects")  # the subjects are not kept in the model

@@ -790,7 +790,13 @@ class GaussianCopula:
             blocks.extend(col.scores(s, rng))
             atten.extend(col.atten)
             self.columns_.append(col)
-        self._fit_joint(blocks, atten, rng)
+        # The subjects reach _fit_joint (the sequential model's value pairs) for this call only:
+        # a fitted model never keeps them.
+        self._fit_subjects = subjects
+        try:
+            self._fit_joint(blocks, atten, rng)
+        finally:
+            del self._fit_subjects
         self.n_input_rows_ = n_input
         self.n_train_rows_ = len(frame)
         self.specs_ = [by_name[c] for c in names]

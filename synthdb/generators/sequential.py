@@ -39,6 +39,7 @@ from synthdb.errors import ConfigError
 from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
 from .marginals import IntervalMarginal
+from .subjects import subjects_per_key
 
 VERSION = "1"
 #: discrete targets with more outcomes are grouped (frequent ones + "other") for tree growth
@@ -261,9 +262,11 @@ class SequentialTrees(GaussianCopula):
         self.chol_ = self.corr_
         self.dims_ = self._dims()
         n = len(blocks[0]) if blocks else 0
+        subjects = getattr(self, "_fit_subjects", None)  # fit(..., subjects=): pairs by subject
         if n > int(self.tree_rows):
             rows = np.sort(rng.choice(n, size=int(self.tree_rows), replace=False))
             blocks = [b[rows] for b in blocks]
+            subjects = subjects[rows] if subjects is not None else None
             n = len(rows)
         feats = np.full((n, len(self.dims_)), np.nan, dtype=np.float32)
         codes: dict[int, np.ndarray] = {}
@@ -299,7 +302,7 @@ class SequentialTrees(GaussianCopula):
                 d.dist = LeafCodes(leaf, y, n_leaves, d.n_codes, d.banned)
             else:
                 d.dist = LeafQuantiles(leaf, y, n_leaves, int(self.leaf_rows_per_knot))
-        self._fit_pairs(codes)
+        self._fit_pairs(codes, subjects)
         self.n_tree_rows_ = n
 
     def _tree(self, d: _Dim, y: np.ndarray, min_leaf: int, rng: np.random.Generator) -> Any:
@@ -322,9 +325,10 @@ class SequentialTrees(GaussianCopula):
         group[top] = np.arange(len(top))
         return group[y]
 
-    def _fit_pairs(self, codes: dict[int, np.ndarray]) -> None:
-        """Allowed value combinations of categorical dims (seen >= rare_min_count times): every
-        pair (``protect_pairs``) and each declared column group (``protect_groups``)."""
+    def _fit_pairs(self, codes: dict[int, np.ndarray], subjects: np.ndarray | None = None) -> None:
+        """Allowed value combinations of categorical dims (seen >= rare_min_count times, or held
+        by as many distinct ``subjects``): every pair (``protect_pairs``) and each declared
+        column group (``protect_groups``)."""
         cat = [
             j
             for j, d in enumerate(self.dims_)
@@ -364,10 +368,12 @@ class SequentialTrees(GaussianCopula):
                     "SequentialTrees: a protected column group has too many combinations"
                 )
             ok = np.all([codes[j] >= 0 for j in group], axis=0)
-            uk, cnt = np.unique(self._group_key(group, codes, ok), return_counts=True)
-            if len(uk[cnt >= k]) == size:
+            keys = self._group_key(group, codes, ok)
+            uk, cnt = np.unique(keys, return_counts=True)
+            held = cnt if subjects is None else subjects_per_key(keys, subjects[ok])
+            if len(uk[held >= k]) == size:
                 continue  # every combination is frequent: nothing to check
-            freq = cnt >= k
+            freq = held >= k
             self.dims_[last].pairs.append((earlier, uk[freq], np.cumsum(cnt[freq])))
 
     def _sparse_triples(self, small: list[int], codes: dict[int, np.ndarray]) -> list[list[int]]:

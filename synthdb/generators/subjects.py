@@ -10,8 +10,9 @@ of those rows still train the model. The generators' own row counts then apply o
 must also have ``rare_min_count`` rows). A NULL subject is no subject: it adds nothing to a
 value's count (the safer side).
 
-Scope: categorical values per column. Numeric quantile knots, datetime tails and the sequential
-model's rare pairs and leaves still count rows (docs/subjects.md).
+Scope: categorical values per column, and the sequential model's protected value pairs and
+declared groups (``subjects_per_key``). Numeric quantile knots, datetime tails and tree
+leaves still count rows (docs/subjects.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def subjects_per_value(values: pd.Series, subjects: np.ndarray) -> pd.Series:
     pairs = pd.DataFrame({"value": values.to_numpy(), "subject": subjects})
     pairs = pairs[pairs["value"].notna()]
     return pairs.groupby("value", sort=False, observed=True)["subject"].nunique()
+
+
+def subjects_per_key(keys: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Distinct non-NULL subjects holding each key, in the order of ``np.unique(keys)``: what a
+    value combination must reach to be emitted (rows still weigh the emitted ones)."""
+    counts = pd.DataFrame({"key": keys, "subject": subjects}).groupby(
+        "key", sort=True)["subject"].nunique()
+    return counts.to_numpy()
 
 
 def check_subjects(subjects: Any, n_rows: int) -> np.ndarray:
