@@ -29,21 +29,24 @@ CONTRACTS = {
     "items_contract": "select item_id, order_id, qty, colour, price from {{ source('src', 'items') }}",
 }
 
-PRIVACY = "'privacy': {'quasi_identifiers': %s, 'k': 5}"
+PRIVACY = "'privacy': {'quasi_identifiers': %s, 'k': 5%s}"
 
 
 def synthetic(source: str, key: str, qis: str, parent: tuple[str, str] | None = None,
-              extra: str = "") -> str:
+              extra: str = "", privacy: str = "") -> str:
     parent_cfg = f", 'parent': {{'model': '{parent[0]}', 'key': '{parent[1]}'}}" if parent else ""
     depends = f"\n-- depends_on: {{{{ ref('{parent[0]}') }}}}" if parent else ""
     return textwrap.dedent(f"""
         {{{{ config(materialized='synthetic', schema='rel_staging',
                   synth={{'source': '{source}', 'seed': 7, 'key': '{key}',
-                         'validate_contract': False{parent_cfg}, {PRIVACY % qis}{extra}}}) }}}}
+                         'validate_contract': False{parent_cfg}, {PRIVACY % (qis, privacy)}{extra}}}) }}}}
         -- depends_on: {{{{ ref('{source}') }}}}""") + depends + "\nselect * from {{ this }}\n"
 
 
+# items: three columns, so a synthetic row can equal a training row by chance (1 of 10,000
+# against 0 holdout rows in one run): the identical-match check gets a stated tolerance
 ITEMS_GENERATOR = ", 'generator': {'method': 'gaussian_copula'}"
+ITEMS_PRIVACY = ", 'identical_match_tolerance': 0.001"
 
 PUBLISH = textwrap.dedent("""
     {{ config(materialized='publish', schema='rel_recipient', alias='customers',
@@ -97,7 +100,7 @@ def related_project(tmp_path, fresh_db):
     # table made the leakage gate a coin toss for the test (orders keep the default trees)
     project.write("models/items_synthetic.sql",
                   synthetic("items_contract", "item_id", "['qty']",
-                            ("orders_synthetic", "order_id"), ITEMS_GENERATOR))
+                            ("orders_synthetic", "order_id"), ITEMS_GENERATOR, ITEMS_PRIVACY))
     project.write("models/release.sql", PUBLISH)
     return project
 
@@ -165,7 +168,7 @@ def test_a_failing_child_stops_the_whole_release_group(related_project):
     # items now demand k = 1000 on qty: its gate fails
     related_project.write("models/items_synthetic.sql", synthetic(
         "items_contract", "item_id", "['qty', 'price']", ("orders_synthetic", "order_id"),
-        ITEMS_GENERATOR).replace("'k': 5", "'k': 1000"))
+        ITEMS_GENERATOR, ITEMS_PRIVACY).replace("'k': 5", "'k': 1000"))
     build = related_project.dbt("build")
     assert not build.ok
     # forcing the publish alone (no tests) is refused by the gate for the group
