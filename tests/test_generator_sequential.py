@@ -203,7 +203,10 @@ def _sparse_routes(n: int, seed: int) -> pd.DataFrame:
     pick = rng.integers(0, len(routes), n)
     names = ["carrier", "origin", "dest"]
     frame = pd.DataFrame(
-        {name: pd.Series([routes[p][i] for p in pick], dtype=object) for i, name in enumerate(names)}
+        {
+            name: pd.Series([routes[p][i] for p in pick], dtype=object)
+            for i, name in enumerate(names)
+        }
     )
     frame["delay"] = rng.gamma(2.0, 10.0, n).round(1)
     return frame
@@ -252,3 +255,51 @@ def test_rare_pairs_repaired_without_distorting_marginals() -> None:
     real = frame["group"].value_counts(normalize=True)
     syn = out["group"].value_counts(normalize=True)
     assert (real - syn).abs().max() < 0.006, (real, syn)
+
+
+@st.composite
+def route_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """Three or four categorical columns drawn from a random set of allowed combinations (some
+    of them rare), plus a number: the shape where pair and triple checks matter."""
+    seed = draw(st.integers(min_value=0, max_value=2**31 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(min_value=300, max_value=1500))
+    n_cols = draw(st.integers(min_value=3, max_value=4))
+    sizes = [draw(st.integers(min_value=2, max_value=6)) for _ in range(n_cols)]
+    n_combos = draw(st.integers(min_value=4, max_value=30))
+    combos = np.array([rng.integers(0, k, n_combos) for k in sizes]).T
+    weights = rng.dirichlet(np.full(len(combos), 0.5))
+    pick = combos[rng.choice(len(combos), n, p=weights)]
+    frame = pd.DataFrame(
+        {
+            f"c{i}": pd.Series(np.array([f"v{v}" for v in pick[:, i]], dtype=object))
+            for i in range(n_cols)
+        }
+    )
+    frame["x"] = rng.normal(size=n).round(2)
+    return frame
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=route_frames(), seed=st.integers(min_value=0, max_value=1000))
+def test_checked_combinations_never_emitted_rare(frame: pd.DataFrame, seed: int) -> None:
+    """Every pair and every triple the model checks (found or declared) is emitted only in
+    combinations seen at least rare_min_count times; the row count is what was asked."""
+    gen = SequentialTrees(rare_min_count=RARE, random_state=seed, min_leaf_rows=RARE)
+    try:
+        gen.fit(frame)
+    except UnsupportedColumnError:
+        return
+    out = gen.sample(400, seed=seed)
+    assert len(out) == 400
+    name = {j: gen.names_[gen.model_pos_[d.col]] for j, d in enumerate(gen.dims_)}
+    checked = [
+        [name[j] for j in earlier] + [name[this]]
+        for this, d in enumerate(gen.dims_)
+        for earlier, _, _ in d.pairs
+    ]
+    for cols in checked:
+        counts = frame[cols].dropna().value_counts()
+        frequent = set(counts[counts >= RARE].index)
+        emitted = set(map(tuple, out[cols].dropna().to_numpy().tolist()))
+        assert emitted <= frequent, cols
