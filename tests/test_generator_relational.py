@@ -167,6 +167,8 @@ def test_three_levels_chain_with_consistent_keys() -> None:
     assert out["items"]["order_id"].isin(out["orders"]["order_id"]).all()
     assert out["items"]["item_id"].is_unique
     assert not set(out["items"]["item_id"]) & set(items["item_id"])
+    # the orders' own foreign key (real customer ids at fit, fresh keys at sampling) is no context
+    assert "customer_id" not in model.children_["items"].context_.columns_
     per_order = out["items"].groupby("order_id").size()
     assert 1.5 < per_order.mean() < 2.5  # real: uniform 1..3
 

@@ -108,8 +108,13 @@ class ChildGenerator:
         parent_specs: list[ColumnSpec] | None = None,
         child_specs: list[ColumnSpec] | None = None,
         child_key: str | None = None,
+        parent_keys: tuple[str, ...] = (),
     ) -> ChildGenerator:
-        """Learn counts, attributes given the parent, and event times of ``child_frame``."""
+        """Learn counts, attributes given the parent, and event times of ``child_frame``.
+
+        ``parent_keys``: other key columns of the parent (its own foreign key to a grandparent):
+        never context, since released keys are fresh random values.
+        """
         _require(parent_frame, [parent_key], "parent")
         _require(child_frame, [child_foreign_key] + ([child_key] if child_key else []), "child")
         if float(self.pool_factor) < 1.0:
@@ -130,7 +135,8 @@ class ChildGenerator:
             child_foreign_key,
             child_key,
         )
-        self.context_ = ParentContext(int(self.max_context), exclude=(parent_key,)).fit(
+        exclude = (parent_key, *parent_keys)
+        self.context_ = ParentContext(int(self.max_context), exclude=exclude).fit(
             parent_frame, parent_specs
         )
         pos = pd.Index(keys).get_indexer(child_frame[child_foreign_key])
@@ -348,6 +354,14 @@ class RelationalSynthesizer:
                 specs.get(rel.parent),
                 specs.get(name),
                 child_key=keys.get(name),
+                parent_keys=tuple(
+                    k
+                    for k in (
+                        keys.get(rel.parent),
+                        getattr(self.relations_.get(rel.parent), "foreign_key", None),
+                    )
+                    if k
+                ),
             )
         return self
 

@@ -81,6 +81,7 @@ class ParentInputs:
     key: str  # the parent's key column (its synth.key)
     contract: tuple[str, str]  # the parent's training input (real rows)
     staging: tuple[str, str]  # the parent's staged synthetic rows
+    foreign_key: str | None = None  # the parent's own link to its parent (never context)
 
 
 def parent_inputs(request: Any) -> ParentInputs:
@@ -109,7 +110,8 @@ def parent_inputs(request: Any) -> ParentInputs:
     return ParentInputs(
         model=cfg.parent["model"], key=psynth["key"],
         contract=(contract["schema"], contract.get("alias") or contract["name"]),
-        staging=(parent["schema"], parent.get("alias") or parent["name"]))
+        staging=(parent["schema"], parent.get("alias") or parent["name"]),
+        foreign_key=(psynth.get("parent") or {}).get("key"))
 
 
 def _in_sample(column: str, seed: int, fraction: float) -> sql.Composable:
@@ -225,7 +227,8 @@ class _ChildTable:
         """``options`` (subjects) are not used: a child's rows are split by parent already."""
         cfg = self.ctx.cfg
         self.child.fit(self.mode.train_parents, frame, self.mode.parent.key, cfg.parent["key"],
-                       self.mode.parent_specs, specs, child_key=cfg.key)
+                       self.mode.parent_specs, specs, child_key=cfg.key,
+                       parent_keys=tuple(k for k in (self.mode.parent.foreign_key,) if k))
         return self
 
     def sample_children(self, seed: int) -> pd.DataFrame:
