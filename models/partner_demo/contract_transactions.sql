@@ -11,5 +11,11 @@ select
     {{ synthdb.coarsen_date('t.event_at', 'month') }}       as event_month,
     t.amount                                                as amount,
     t.channel                                               as channel
+    {%- if var('synthdb_related_demo', false) %},
+    {#- The subject of synthetic_transactions (synth.privacy.subject): counted, never released.
+        Same keyed pseudonym as contract_customers; only where that key is set (synthdb demo
+        release sets the var and the key). #}
+    {{ synthdb.pseudonymize('t.customer_id', 'partner_demo_customer') }} as customer_key
+    {%- endif %}
 from {{ source('prod', 'transactions') }} as t
 join {{ source('prod', 'customers') }} as c on c.customer_id = t.customer_id

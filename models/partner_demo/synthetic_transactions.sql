@@ -17,6 +17,7 @@
         },
         'utility': var('synthdb_utility', none),
         'privacy': {
+            'subject': ('customer_key' if var('synthdb_related_demo', false) else none),
             'quasi_identifiers': ['age_band', 'region', 'gender'],
             'k': var('synthdb_k', 10),
             'rare_min_count': 10,
