@@ -217,3 +217,11 @@ def create_people_source(settings: db.ConnectionSettings, schema: str,
             round((random() * 900 + 10)::numeric, 2), date '2024-01-01' + (i % 365)
             FROM generate_series(1, {}) i""").format(sql.Identifier(schema), sql.Literal(rows)))
         conn.commit()
+
+
+def plain_sources(schema: str, *tables: str) -> str:
+    """A ``sources.yml`` declaring ``tables`` of ``schema`` as dbt source ``schema``, without
+    column metadata (the tests that need classes and policies write their own)."""
+    listed = "".join(f"\n      - name: {table}" for table in tables)
+    return (f"version: 2\nsources:\n  - name: {schema}\n    schema: {schema}\n"
+            f"    tables:{listed}\n")

@@ -10,16 +10,9 @@ from collections import Counter
 
 import psycopg
 import pytest
-from dbtproject import make_project, share_of
+from dbtproject import make_project, plain_sources, share_of
 
-SOURCES = textwrap.dedent("""
-    version: 2
-    sources:
-      - name: src
-        schema: src
-        tables:
-          - name: people
-""")
+SOURCES = plain_sources("src", "people")
 
 CONTRACT = textwrap.dedent("""
     {{ config(materialized='view', schema='mode_contracts') }}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from dbtproject import make_project, share_of
+from dbtproject import make_project, plain_sources, share_of
 
 from synthdb.errors import ConfigError
 from synthdb.generators import GaussianCopula
@@ -20,14 +20,7 @@ from synthdb.release.pgio import PgColumn
 from synthdb.release.precheck import check_release_config
 from synthdb.release.training import split_by_subject
 
-SOURCES = textwrap.dedent("""
-    version: 2
-    sources:
-      - name: src
-        schema: src
-        tables:
-          - name: visits
-""")
+SOURCES = plain_sources("src", "visits")
 
 CONTRACT = textwrap.dedent("""
     {{ config(materialized='view', schema='subj_contracts') }}
