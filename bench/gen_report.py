@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import sys
 
+#: The bench's methods, in table order; generator_vs_sdv.py runs these (one list for both).
+#: synthdb_seq = SequentialTrees, synthdb = GaussianCopula; cart = synthpop-style baseline
+#: (bench/gen_cart.py); mostlyai = MOSTLY AI's open engine (TabularARGN, --mostly-minutes)
 METHODS = (
     "synthdb_seq",
     "synthdb_seq_leaf100",

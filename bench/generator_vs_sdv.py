@@ -31,20 +31,10 @@ sys.path.insert(0, str(HERE))
 
 import gen_data  # noqa: E402
 import gen_metrics  # noqa: E402
+from gen_report import METHODS  # noqa: E402  (the run's methods, in the report's order)
 from gen_run import run_isolated  # noqa: E402
 
 TARGETS = {"credit_data": 0.90, "CPS1988": 0.95}
-#: synthdb_seq = SequentialTrees, synthdb = GaussianCopula; cart = synthpop-style baseline
-#: (bench/gen_cart.py); mostlyai = MOSTLY AI's open engine (TabularARGN, --mostly-minutes)
-METHODS = (
-    "synthdb_seq",
-    "synthdb_seq_leaf100",
-    "synthdb",
-    "cart",
-    "mostlyai",
-    "sdv",
-    "marginals",
-)
 
 
 def _fmt(v: object) -> str:
