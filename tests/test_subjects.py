@@ -318,3 +318,37 @@ def test_a_pair_held_by_one_subject_is_not_emitted_by_the_sequential_model():
     fitted = SequentialTrees(random_state=0).fit(frame, subjects=subjects)
     assert pairs(fitted.sample(4000, seed=1)) == 0
     assert not hasattr(fitted, "_fit_subjects")  # the subjects are not kept in the model
+
+
+def test_routes_only_one_subject_flies_make_a_triple_checked_and_are_not_emitted():
+    """Nine routes (c = a + b mod 3) flown by many people make every pair of (a, b, c)
+    frequent; one person's 200 rows fly five more routes. By rows the triple holds 14 of the
+    27 combinations its pairs allow (not sparse, so not checked, and the person's routes are
+    emitted); by subjects it holds 9, so the sparse-triple search picks it and none of the
+    person's routes is emitted, while the nine common ones still are."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    a = rng.integers(0, 3, n)
+    b = rng.integers(0, 3, n)
+    c = (a + b) % 3
+    subjects = rng.integers(0, 800, n).astype(str)
+    whale_routes = [(0, 0, 1), (0, 1, 0), (1, 1, 0), (2, 0, 0), (2, 2, 0)]
+    for i, (x, y, z) in enumerate(whale_routes):
+        rows = slice(40 * i, 40 * (i + 1))
+        a[rows], b[rows], c[rows] = x, y, z
+    subjects[:200] = "whale"
+    frame = pd.DataFrame({"a": [f"A{v}" for v in a], "b": [f"B{v}" for v in b],
+                          "c": [f"C{v}" for v in c], "v": rng.normal(size=n)})
+    whale = {(f"A{x}", f"B{y}", f"C{z}") for x, y, z in whale_routes}
+
+    def whale_rows(out: pd.DataFrame) -> int:
+        return sum(t in whale for t in map(tuple, out[["a", "b", "c"]].to_numpy().tolist()))
+
+    plain = SequentialTrees(random_state=0, rare_min_count=10).fit(frame)
+    assert whale_rows(plain.sample(4000, seed=1)) > 50
+    fitted = SequentialTrees(random_state=0, rare_min_count=10).fit(frame, subjects=subjects)
+    assert fitted.describe()["privacy"]["rare_pair_checks"] > (
+        plain.describe()["privacy"]["rare_pair_checks"])  # the triple is checked
+    out = fitted.sample(4000, seed=1)
+    assert len(out) == 4000 and whale_rows(out) == 0
+    assert out.groupby(["a", "b", "c"]).ngroups == 9

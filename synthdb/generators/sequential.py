@@ -358,7 +358,7 @@ class SequentialTrees(GaussianCopula):
             small = [j for j in cat if self.dims_[j].n_codes <= int(self.pair_max_categories)]
             groups += [[a, b] for i, b in enumerate(small) for a in small[:i]]
             if self.protect_triples:
-                groups += self._sparse_triples(small, codes)
+                groups += self._sparse_triples(small, codes, subjects)
         k = int(self.rare_min_count)
         for group in groups:
             *earlier, last = group
@@ -376,10 +376,18 @@ class SequentialTrees(GaussianCopula):
             freq = held >= k
             self.dims_[last].pairs.append((earlier, uk[freq], np.cumsum(cnt[freq])))
 
-    def _sparse_triples(self, small: list[int], codes: dict[int, np.ndarray]) -> list[list[int]]:
+    def _sparse_triples(
+        self, small: list[int], codes: dict[int, np.ndarray], subjects: np.ndarray | None = None
+    ) -> list[list[int]]:
         """Triples of categorical dims whose observed combinations are a small part of what
         their pairs allow, with few rows in rare ones (routes: carrier, origin, dest): each gets
-        a rare-combination check, at most ``MAX_TRIPLES`` of them, sparsest first."""
+        a rare-combination check, at most ``MAX_TRIPLES`` of them, sparsest first.
+
+        With ``subjects``, a combination counts as frequent only when that many distinct
+        subjects hold it (as the check itself counts them), so routes that only one person's
+        many rows fly make a triple sparser, never denser. The rows in rare combinations (the
+        ``TRIPLE_MAX_RARE_ROWS`` rule, which keeps diffuse triples out) are still counted by
+        rows: one subject's many rows are structure to withhold, not diffuseness."""
         k = int(self.rare_min_count)
         found: list[tuple[float, list[int]]] = []
         for c, third in enumerate(small):
@@ -394,9 +402,10 @@ class SequentialTrees(GaussianCopula):
                     if not len(key):
                         continue
                     _, cnt = np.unique(key, return_counts=True)
-                    frequent = int((cnt >= k).sum())
                     if cnt[cnt < k].sum() > TRIPLE_MAX_RARE_ROWS * len(key):
                         continue
+                    held = cnt if subjects is None else subjects_per_key(key, subjects[ok])
+                    frequent = int((held >= k).sum())
                     # combinations its pairs allow: at most a pair's support times the
                     # categories of the third
                     bound = min(

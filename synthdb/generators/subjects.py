@@ -10,8 +10,8 @@ of those rows still train the model. The generators' own row counts then apply o
 must also have ``rare_min_count`` rows). A NULL subject is no subject: it adds nothing to a
 value's count (the safer side).
 
-Scope: categorical values per column, and the sequential model's protected value pairs and
-declared groups (``subjects_per_key``). Numeric quantile knots, datetime tails and tree
+Scope: categorical values per column, and the sequential model's protected value pairs, sparse
+triples (found and checked by subjects) and declared groups (``subjects_per_key``). Numeric quantile knots, datetime tails and tree
 leaves still count rows (docs/subjects.md).
 """
 
