@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthdb.errors import ConfigError
-from synthdb.metrics.gate import GateThresholds, MetricRow, evaluate_release
+from synthdb.errors import ConfigError, SynthdbError
+from synthdb.metrics.gate import GateThresholds, MetricRow, _leakage_rows, evaluate_release
 
 COLS = ["age years", 'income;"net"', "region's", "segment", "signup", "active", "score"]
 
@@ -125,3 +125,38 @@ def test_too_few_rows_fails_closed(frames):
     rows = by_metric(evaluate_release(train, holdout.iloc[:1], synthetic, GateThresholds()))
     assert rows["dcr_share"].passed is False
     assert "error" in rows["dcr_share"].details
+
+
+def small_table_draw(rows: int, seed: int) -> pd.DataFrame:
+    """Rows of a two-column table where exact matches with training happen by chance."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.integers(0, 3000, rows), "b": rng.integers(0, 3000, rows)})
+
+
+def test_identical_match_allows_chance_copies_but_fails_real_ones():
+    """Few-column tables: the holdout-only comparison failed fair generators about half the time.
+
+    Over 40 fair draws (synthetic rows from the same distribution as training), the gate without
+    the sampling allowance fails many; with it, almost none. A generator that copies 2 % of its
+    rows from training still fails every time.
+    """
+    train = small_table_draw(20_000, 1)
+    t = GateThresholds()
+    bare_failures = gated_failures = copier_passes = 0
+    for seed in range(40):
+        holdout = small_table_draw(20_000, 200 + seed)
+        fair = small_table_draw(10_000, 100 + seed)
+        row = by_metric(_leakage_rows(train, holdout, fair, t, d=SynthdbError("skip")))[
+            "identical_match_share"
+        ]
+        bare_failures += row.value > row.details["holdout_share"]
+        gated_failures += not row.passed
+        copier = fair.copy()
+        copier.iloc[:200] = train.iloc[1000:1200].to_numpy()
+        row = by_metric(_leakage_rows(train, holdout, copier, t, d=SynthdbError("skip")))[
+            "identical_match_share"
+        ]
+        copier_passes += bool(row.passed)
+    assert bare_failures >= 10, bare_failures
+    assert gated_failures <= 2, gated_failures
+    assert copier_passes == 0

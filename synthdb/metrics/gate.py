@@ -128,9 +128,14 @@ def _leakage_rows(
 ) -> list[MetricRow]:
     rows: list[MetricRow] = []
     ims = privacy.identical_match_share(train, holdout, synthetic)
-    limit = ims["holdout_share"] + t.identical_match_tolerance
-    ims["rule"] = "synthetic share <= holdout share + tolerance"
+    allowance = privacy.identical_share_noise(ims)
+    limit = ims["holdout_share"] + t.identical_match_tolerance + allowance
+    ims["rule"] = (
+        "synthetic share <= holdout share + tolerance + sampling allowance "
+        f"(one-sided z = {privacy.IDENTICAL_SHARE_Z} on the pooled share)"
+    )
     ims["tolerance"] = t.identical_match_tolerance
+    ims["sampling_allowance"] = allowance
     rows.append(
         MetricRow(
             "no_leakage",

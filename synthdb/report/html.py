@@ -90,7 +90,8 @@ def thresholds_statement(t: Mapping[str, Any]) -> list[str]:
         where = "all categorical columns" if cols is None else "{" + ", ".join(map(str, cols)) + "}"
         out.append(f"no value emitted fewer than {t['rare_min_count']} times in {where}")
     if "identical_match_tolerance" in t:
-        out.append(f"identical-match share ≤ holdout share + {t['identical_match_tolerance']:g}")
+        out.append(f"identical-match share ≤ holdout share + {t['identical_match_tolerance']:g}"
+                   " + sampling allowance (one-sided 1 % test)")
     if "dcr_share_max" in t:
         out.append(f"DCR share ≤ {t['dcr_share_max']:g} (ideal 0.5)")
     if "mia_advantage_max" in t:
