@@ -153,18 +153,15 @@ def render_html(
     (``metric_rows``; MetricRow objects or dicts), optionally ``thresholds`` and ``metrics`` (the
     dict of :func:`synthdb.metrics.report_metrics`), which supplies the privacy histograms, ML
     utility and group parity sections. ``real`` is the training data the generator saw.
+    The report is a list of sections, each drawn by its own function from the same inputs.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     metrics = evidence.get("metrics") or {}
     rows = _rows(evidence)
     t = _thresholds(evidence)
-    min_count = int(t.get("rare_min_count", 10))
     synthetic = synthetic[[c for c in real.columns]]
     kinds, skipped = fidelity_columns(real)
-    all_kinds = frame_kinds(real)
-    by_name = {str(c): c for c in real.columns}
-
     mocked = mock_columns(evidence)
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     parts: list[str] = [
@@ -182,12 +179,36 @@ def render_html(
         "<h2>Generator settings</h2>",
         generator_tables(evidence.get("generator"), mocked),
     ]
+    parts += _distribution_section(real, synthetic, kinds, skipped, metrics, t, mocked)
+    parts += _correlation_section(real, synthetic, kinds, metrics)
+    parts += _seasonality_section(real, synthetic, metrics)
+    parts += _privacy_section(metrics.get("privacy") or {})
+    parts += _ml_utility_section(metrics.get("ml_utility"))
+    parts += _group_parity_section(metrics.get("group_parity"))
+    # for the rendering test only (images decoded/total); not shown to readers
+    parts.append("<p class='meta' id='img-status' hidden>images not checked</p>")
+    parts.append(f"<script>{_CHECK_SCRIPT}</script></body></html>")
+    out_path.write_text("\n".join(parts), encoding="utf-8")
+    return out_path
 
-    # Per-column distributions: at most PLOT_MAX_COLUMNS plots, every column in the table.
+
+def _distribution_section(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    kinds: Mapping[str, str],
+    skipped: list[str],
+    metrics: Mapping[str, Any],
+    t: Mapping[str, Any],
+    mocked: set[str],
+) -> list[str]:
+    """Per-column distributions: at most PLOT_MAX_COLUMNS plots (those that differ most,
+    declared quasi-identifiers first), and every column's distance in a table."""
+    min_count = int(t.get("rare_min_count", 10))
+    by_name = {str(c): c for c in real.columns}
     distances = column_distances(real, synthetic, kinds, metrics)
     qis = [str(c) for c in t.get("quasi_identifiers") or () if str(c) in kinds]
     chosen = plotted_columns(distances, first=qis)
-    parts.append("<h2>Column distributions (real vs synthetic)</h2>")
+    parts = ["<h2>Column distributions (real vs synthetic)</h2>"]
     if len(chosen) < len(kinds):
         first = ", declared quasi-identifiers first" if qis else ""
         parts.append(
@@ -197,13 +218,12 @@ def render_html(
     parts.append("<div class='plots'>")
     shapes = {d.name: 1.0 - d.distance for d in distances if d.distance is not None}
     for name in chosen:
-        kind = kinds[name]
         col = by_name[name]
         title = f"{name[:40]}" + (f" (score {shapes[name]:.3f})" if name in shapes else "")
         if name in mocked:
             title = f"{name[:40]} (mock: fake values)"
-        if kind in ("numeric", "datetime"):
-            uri = plots.numeric_distribution(real[col], synthetic[col], kind, title)
+        if kinds[name] in ("numeric", "datetime"):
+            uri = plots.numeric_distribution(real[col], synthetic[col], kinds[name], title)
         else:
             uri = plots.categorical_distribution(real[col], synthetic[col], title, min_count)
         parts.append(_img(uri, f"distribution of {name}", "plot distribution"))
@@ -221,130 +241,106 @@ def render_html(
         parts.append(
             "<p>Key-like columns not plotted: " + ", ".join(_e(c) for c in skipped) + "</p>"
         )
+    return parts
 
-    # Correlations.
+
+def _correlation_section(
+    real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str],
+    metrics: Mapping[str, Any],
+) -> list[str]:
+    """Real and synthetic correlation heatmaps, side by side."""
     corr = (metrics.get("column_pair_trends") or {}).get("correlation")
     if corr is None:
         # only the matrices: the pair scores of column_pair_trends cost 16 s at 500 columns
         corr = correlation_matrices(
             _sample(real, 50_000, 0), _sample(synthetic, 50_000, 0), list(kinds), kinds
         )
-    if len(corr["columns"]) >= 2:
-        parts.append("<h2>Correlations</h2>")
-        uri = plots.heatmaps(corr["columns"], corr["real"], corr["synthetic"])
-        parts.append(_img(uri, "correlation heatmaps", "plot heatmap"))
+    if len(corr["columns"]) < 2:
+        return []
+    uri = plots.heatmaps(corr["columns"], corr["real"], corr["synthetic"])
+    return ["<h2>Correlations</h2>", _img(uri, "correlation heatmaps", "plot heatmap")]
 
-    # Seasonality.
+
+def _seasonality_section(
+    real: pd.DataFrame, synthetic: pd.DataFrame, metrics: Mapping[str, Any]
+) -> list[str]:
+    """Calendar profiles (day of week, month, hour) of every timestamp column."""
     seas = metrics.get("seasonality")
-    if seas is None and any(k == "datetime" for k in all_kinds.values()):
+    if seas is None and any(k == "datetime" for k in frame_kinds(real).values()):
         seas = seasonality(real, synthetic)
-    if seas:
-        parts.append("<h2>Seasonality</h2>")
-        srows = []
-        for col, info in seas.items():
-            parts.append(
-                _img(
-                    plots.seasonality_plot(col, info["parts"]),
-                    f"seasonality of {col}",
-                    "plot seasonality",
-                )
-            )
-            acf = info.get("lag1_autocorrelation", {})
-            srows.append([col, info.get("score"), acf.get("real"), acf.get("synthetic")])
-        parts.append(
-            _table(
-                ["column", "calendar score", "lag-1 ACF real", "lag-1 ACF synthetic"],
-                srows,
-                "seasonality",
-            )
+    if not seas:
+        return []
+    parts = ["<h2>Seasonality</h2>"]
+    srows = []
+    for col, info in seas.items():
+        uri = plots.seasonality_plot(col, info["parts"])
+        parts.append(_img(uri, f"seasonality of {col}", "plot seasonality"))
+        acf = info.get("lag1_autocorrelation", {})
+        srows.append([col, info.get("score"), acf.get("real"), acf.get("synthetic")])
+    parts.append(
+        _table(
+            ["column", "calendar score", "lag-1 ACF real", "lag-1 ACF synthetic"],
+            srows,
+            "seasonality",
         )
+    )
+    return parts
 
-    # Privacy distances.
-    priv = metrics.get("privacy") or {}
-    if priv.get("distance_histograms"):
-        parts.append("<h2>Privacy: distances to closest records</h2>")
-        parts.append(
-            _img(
-                plots.distance_histogram(priv["distance_histograms"]),
-                "DCR histograms",
-                "plot privacy",
-            )
-        )
-        q = priv["distances"]["dcr_quantiles"]
-        qrows = [[k, *[v.get(x) for x in ("q01", "q05", "q10", "q50")]] for k, v in q.items()]
-        parts.append(_table(["DCR", "1%", "5%", "10%", "50%"], qrows, "dcr-quantiles"))
-        mia = priv.get("membership_inference", {})
-        out = priv.get("outliers", {})
-        parts.append(
-            _table(
-                ["DCR share", "MIA AUC", "MIA advantage", "extreme records re-created"],
-                [
-                    [
-                        priv["distances"].get("dcr_share"),
-                        mia.get("auc"),
-                        mia.get("advantage"),
-                        f"{out.get('recreated', '–')}/{out.get('extreme_records', '–')}",
-                    ]
-                ],
-                "privacy-summary",
-            )
-        )
 
-    # ML utility and group parity.
-    mlu = metrics.get("ml_utility")
-    if mlu and "error" not in mlu:
-        parts.append("<h2>ML utility (train on synthetic, test on real holdout)</h2>")
-        parts.append(
-            _table(
-                ["target", "task", "score", "train on real", "train on synthetic", "ratio"],
-                [
-                    [
-                        mlu["target"],
-                        mlu["task"],
-                        mlu["score_name"],
-                        mlu["train_on_real"],
-                        mlu["train_on_synthetic"],
-                        mlu["ratio"],
-                    ]
-                ],
-                "ml-utility",
-            )
-        )
-    gp = metrics.get("group_parity")
-    if gp:
-        parts.append(f"<h2>Group parity ({_e(gp['statistic'])} of {_e(gp['target'])})</h2>")
-        for attr, info in gp["attributes"].items():
-            grows = [
-                [
-                    attr,
-                    g["group"],
-                    g["real_share"],
-                    g["synthetic_share"],
-                    g["real_target"],
-                    g["synthetic_target"],
-                ]
-                for g in info["groups"]
-            ]
-            parts.append(
-                _table(
-                    [
-                        "attribute",
-                        "group",
-                        "real share",
-                        "synthetic share",
-                        "real target",
-                        "synthetic target",
-                    ],
-                    grows,
-                    f"parity-{attr}",
-                )
-            )
+def _privacy_section(priv: Mapping[str, Any]) -> list[str]:
+    """Distances to closest records: histograms, quantiles, DCR share, MIA, outliers."""
+    if not priv.get("distance_histograms"):
+        return []
+    uri = plots.distance_histogram(priv["distance_histograms"])
+    q = priv["distances"]["dcr_quantiles"]
+    qrows = [[k, *[v.get(x) for x in ("q01", "q05", "q10", "q50")]] for k, v in q.items()]
+    mia = priv.get("membership_inference", {})
+    out = priv.get("outliers", {})
+    summary = [
+        priv["distances"].get("dcr_share"),
+        mia.get("auc"),
+        mia.get("advantage"),
+        f"{out.get('recreated', '–')}/{out.get('extreme_records', '–')}",
+    ]
+    return [
+        "<h2>Privacy: distances to closest records</h2>",
+        _img(uri, "DCR histograms", "plot privacy"),
+        _table(["DCR", "1%", "5%", "10%", "50%"], qrows, "dcr-quantiles"),
+        _table(
+            ["DCR share", "MIA AUC", "MIA advantage", "extreme records re-created"],
+            [summary],
+            "privacy-summary",
+        ),
+    ]
 
-    # for the rendering test only (images decoded/total); not shown to readers
-    parts.append("<p class='meta' id='img-status' hidden>images not checked</p>")
-    parts.append(f"<script>{_CHECK_SCRIPT}</script></body></html>")
-    out_path.write_text("\n".join(parts), encoding="utf-8")
-    return out_path
+
+def _ml_utility_section(mlu: Mapping[str, Any] | None) -> list[str]:
+    """Train on synthetic, test on the real holdout, against train on real."""
+    if not mlu or "error" in mlu:
+        return []
+    keys = ("target", "task", "score_name", "train_on_real", "train_on_synthetic", "ratio")
+    return [
+        "<h2>ML utility (train on synthetic, test on real holdout)</h2>",
+        _table(
+            ["target", "task", "score", "train on real", "train on synthetic", "ratio"],
+            [[mlu[k] for k in keys]],
+            "ml-utility",
+        ),
+    ]
+
+
+def _group_parity_section(gp: Mapping[str, Any] | None) -> list[str]:
+    """Per protected attribute: each group's share and target statistic, real vs synthetic."""
+    if not gp:
+        return []
+    parts = [f"<h2>Group parity ({_e(gp['statistic'])} of {_e(gp['target'])})</h2>"]
+    header = ["attribute", "group", "real share", "synthetic share", "real target",
+              "synthetic target"]
+    keys = ("group", "real_share", "synthetic_share", "real_target", "synthetic_target")
+    for attr, info in gp["attributes"].items():
+        grows = [[attr, *[g[k] for k in keys]] for g in info["groups"]]
+        parts.append(_table(header, grows, f"parity-{attr}"))
+    return parts
 
 
 def render_json(evidence: Mapping[str, Any], out_path: str | Path) -> Path:
