@@ -128,6 +128,34 @@ class DbtProject:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
 
+    def edited(self, relative: str, *replacements: tuple[str, str]) -> EditedFile:
+        """The project file ``relative`` with each (old, new) replaced, until the block ends."""
+        return edited_file(self.path / relative, *replacements)
+
+
+EditedFile = Iterator[Path]
+
+
+@contextmanager
+def edited_file(path: Path, *replacements: tuple[str, str]) -> EditedFile:
+    """Replace each (old, new) in ``path`` for the duration of the block, then restore it.
+
+    The attack and config tests change one line of a model or YAML file, run dbt, and must
+    leave the project as it was for the next test, also when dbt or an assertion fails. Every
+    ``old`` must occur in the file: an edit that silently matches nothing would turn the test
+    into a run of the unchanged project that passes for the wrong reason.
+    """
+    original = path.read_text()
+    text = original
+    for old, new in replacements:
+        assert old in text, f"{path.name}: the text to replace is not there: {old!r}"
+        text = text.replace(old, new)
+    path.write_text(text)
+    try:
+        yield path
+    finally:
+        path.write_text(original)
+
 
 def install_synthdb_package(project: Path) -> None:
     """Install the repository root as the dbt package ``synthdb`` of ``project``, as

@@ -231,13 +231,9 @@ def test_sample_size_has_a_project_floor():
 
 
 def test_a_looser_test_is_reported_in_log_and_evidence(project):
-    schema = project.path / "models" / "partner_demo" / "schema.yml"
-    original = schema.read_text()
-    schema.write_text(original.replace("k: \"{{ var('synthdb_k', 10) }}\"", "k: 3"))
-    try:
+    with project.edited("models/partner_demo/schema.yml",
+                        ("k: \"{{ var('synthdb_k', 10) }}\"", "k: 3")):
         run = project.dbt("run", "-s", "synthetic_transactions")
-    finally:
-        schema.write_text(original)
     assert run.ok, run.output
     warning = ("test k_anonymity sets k = 3, looser than the model's synth.privacy.k = 10; "
                "the gate enforces 10")

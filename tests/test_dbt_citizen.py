@@ -208,15 +208,10 @@ def test_release_report_header_names_the_release(project, built):
 
 def test_contract_mismatch_fails_before_anything_is_published(project, built):
     before = _release_state(project)
-    schema = project.path / "models" / "schema.yml"
-    original = schema.read_text()
-    schema.write_text(original.replace("{name: amount, data_type: numeric}",
-                                       "{name: amount, data_type: text}")
-                      .replace("      - {name: joined, data_type: date}\n", ""))
-    try:
+    with project.edited("models/schema.yml",
+                        ("{name: amount, data_type: numeric}", "{name: amount, data_type: text}"),
+                        ("      - {name: joined, data_type: date}\n", "")):
         run = project.dbt("run", "-s", "cz_release")
-    finally:
-        schema.write_text(original)
     assert not run.ok
     assert "enforced contract" in run.output and "amount" in run.output and "joined" in run.output
     assert _release_state(project) == before
@@ -224,39 +219,24 @@ def test_contract_mismatch_fails_before_anything_is_published(project, built):
 
 def test_grant_to_a_missing_role_publishes_nothing(project, built):
     before = _release_state(project)
-    model = project.path / "models" / "cz_release.sql"
-    original = model.read_text()
-    model.write_text(original.replace("['cz_bi']", "['cz_nobody_here']"))
-    try:
+    with project.edited("models/cz_release.sql", ("['cz_bi']", "['cz_nobody_here']")):
         run = project.dbt("run", "-s", "cz_release")
-    finally:
-        model.write_text(original)
     assert not run.ok
     assert "model cz_release" in run.output and "cz_nobody_here" in run.output
     assert _release_state(project) == before
 
 
 def test_synthetic_model_refuses_grants_and_checks_its_contract(project, built):
-    model = project.path / "models" / "cz_synthetic.sql"
-    original = model.read_text()
     with psycopg.connect(project.settings.conninfo()) as conn:
         runs_before = _one(conn, "SELECT count(*) FROM synthdb_audit.runs")[0]
-    try:
-        model.write_text(original.replace("tags=['cz_release'],",
-                                          "tags=['cz_release'], grants={'select': ['cz_bi']},"))
+    with project.edited("models/cz_synthetic.sql", (
+            "tags=['cz_release'],", "tags=['cz_release'], grants={'select': ['cz_bi']},")):
         granted = project.dbt("run", "-s", "cz_synthetic")
-        model.write_text(original.replace(
-            "tags=['cz_release'],", "tags=['cz_release'], contract={'enforced': true},"))
-        schema = project.path / "models" / "schema.yml"
-        yaml_before = schema.read_text()
-        schema.write_text(yaml_before.replace('      - {name: region, description: "Sales region"}',
-                                              '      - {name: region, data_type: integer}'))
-        try:
-            contracted = project.dbt("run", "-s", "cz_synthetic")
-        finally:
-            schema.write_text(yaml_before)
-    finally:
-        model.write_text(original)
+    with (project.edited("models/cz_synthetic.sql", (
+              "tags=['cz_release'],", "tags=['cz_release'], contract={'enforced': true},")),
+          project.edited("models/schema.yml", ('      - {name: region, description: "Sales region"}',
+                                               '      - {name: region, data_type: integer}'))):
+        contracted = project.dbt("run", "-s", "cz_synthetic")
     assert not granted.ok and "grants is not allowed on a synthetic" in granted.output
     assert not contracted.ok and "enforced contract" in contracted.output, contracted.output[-3000:]
     with psycopg.connect(project.settings.conninfo()) as conn:

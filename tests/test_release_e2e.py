@@ -188,15 +188,10 @@ def test_rebuild_publishes_next_version(project, released):
 def test_raw_identifier_in_contract_stops_the_build(project, released):
     """The in-build lint refuses a contract that passes customer_id raw; nothing is published."""
     before = _published_state(project)
-    contract = project.path / "models" / "partner_demo" / "contract_transactions.sql"
-    original = contract.read_text()
-    contract.write_text(original.replace(
-        "{{ synthdb.mask_uuid('t.customer_id') }}                as customer_ref",
-        "t.customer_id::text as customer_ref"))
-    try:
+    with project.edited("models/partner_demo/contract_transactions.sql", (
+            "{{ synthdb.mask_uuid('t.customer_id') }}                as customer_ref",
+            "t.customer_id::text as customer_ref")):
         run = project.dbt("build")
-    finally:
-        contract.write_text(original)
     assert not run.ok
     assert "failed validation" in run.output and "customer_id" in run.output
     assert "direct_identifier" in run.output

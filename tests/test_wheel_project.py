@@ -27,7 +27,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import PROFILE, REPO, create_people_source, scratch_database, share_of
+from dbtproject import (
+    PROFILE,
+    REPO,
+    create_people_source,
+    edited_file,
+    scratch_database,
+    share_of,
+)
 from psycopg import sql
 
 from synthdb import db
@@ -376,17 +383,10 @@ def test_contract_mismatch_fails_the_build_and_keeps_the_release(
     project, run = built
     assert run.returncode == 0, _tail(run)
     before = _release_state(project)
-    schema = project.path / "models" / "schema.yml"
-    original = schema.read_text()
-    broken = (original.replace('{name: amount, data_type: "numeric(10,2)"}',
-                                "{name: amount, data_type: text}")
-              .replace("      - {name: joined, data_type: date}\n", ""))
-    assert broken != original
-    schema.write_text(broken)
-    try:
+    with edited_file(project.path / "models" / "schema.yml",
+                     ('{name: amount, data_type: "numeric(10,2)"}', "{name: amount, data_type: text}"),
+                     ("      - {name: joined, data_type: date}\n", "")):
         failed = project.run("dbt", "build", "-s", "wheelco_people")
-    finally:
-        schema.write_text(original)
     output = failed.stdout + failed.stderr
     assert failed.returncode != 0, output[-4000:]
     assert "contract" in output and "amount" in output and "joined" in output
