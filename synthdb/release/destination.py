@@ -194,20 +194,22 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
     the rows into it with binary COPY (source transaction → destination transaction).
 
     Both transactions stay open: the caller commits the destination only when the release is
-    complete, so readers never see a half-copied table. Returns the number of rows copied.
+    complete, so readers never see a half-copied table. Returns the number of rows copied
+    (PostgreSQL's own ``COPY n`` count: no second scan of the copy).
     """
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     definition = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in columns)
     target_sql = sql.Identifier(*target)
     dst.execute(sql.SQL("CREATE TABLE {} ({})").format(target_sql, definition))
+    into_cur = dst.cursor()
     with src.cursor().copy(sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)").format(
             cols, sql.Identifier(*staging))) as out, \
-            dst.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            into_cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
                 target_sql, cols)) as into:
         for block in out:
             into.write(block)
-    return dst.execute(sql.SQL("SELECT count(*) FROM {}").format(target_sql)).fetchone()[0]
+    return into_cur.rowcount
 
 
 def record_release(dst, release: dict) -> None:

@@ -133,16 +133,18 @@ def staging_run_id(conn, schema: str, name: str) -> str | None:
         return None
 
 
-def check_gate(conn, request: PublishRequest) -> dict[str, Any]:
+def check_gate(conn, request: PublishRequest, *, with_content: bool = True) -> dict[str, Any]:
     """The stored verdict for the staging table, or GateError saying why publish is refused.
 
     The run is found from the table itself (synthdb.release.verdicts.bound_run: oid, name,
     kind, columns and content digest recorded at the swap), and the table stays SHARE-locked
     until the caller's transaction ends, so the rows copied are the rows that were measured.
+    ``with_content=False`` leaves the content digest to the caller (publish digests its copy).
     """
     staging = _label(*request.staging)
     prefix = f"synthdb gate: refusing to publish {staging} to {request.recipient}"
-    run_id = verdicts.bound_run(conn, request.audit_schema, *request.staging, prefix)
+    run_id = verdicts.bound_run(conn, request.audit_schema, *request.staging, prefix,
+                                with_content=with_content)
     verdict = audit.verdict(conn, request.audit_schema, run_id)
     if verdict is None:
         raise GateError(f"{prefix}: run {run_id} has no stored verdict")
@@ -288,8 +290,14 @@ def _group_facts(request: PublishRequest) -> dict[str, Any] | None:
 
 def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | None
                  ) -> dict[str, Any]:
-    """Gate-check one table and copy it into a temporary table of the destination."""
-    verdict = check_gate(conn, request)
+    """Gate-check one table and copy it into a temporary table of the destination.
+
+    The staged table is SHARE-locked from the gate check to the commit, and its content is
+    digested once, on the copy: the copy holds exactly the staged rows, so comparing the copy's
+    digest with the one the run recorded refuses a staged table changed after the checks just
+    as a digest of the staged table would, and also vouches for the bytes that were copied.
+    """
+    verdict = check_gate(conn, request, with_content=False)
     run_id = verdict["run_id"]
     run = conn.execute(
         sql.SQL("SELECT mode, generator, seed, synthetic_rows, config_hash, evidence_path "
@@ -325,7 +333,8 @@ def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | N
     # the same check approve and export make later; better found before anything commits.
     verdicts.check_published(
         dconn, request.audit_schema, run_id, request.target[0], tmp_name,
-        f"synthdb gate: refusing to publish {_label(*request.staging)}", audit_conn=conn)
+        f"synthdb gate: refusing to publish {_label(*request.staging)} to {request.recipient}",
+        audit_conn=conn, label=_label(*request.staging))
     return {"member": request, "verdict": verdict, "run_id": run_id, "run": run,
             "version": version, "metadata": metadata, "columns": columns,
             "tmp_name": tmp_name, "rows": run[3]}

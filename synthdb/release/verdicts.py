@@ -59,11 +59,15 @@ def _run(conn, audit_schema: str, where: str, value: Any) -> dict[str, Any] | No
             "subject": row[4]}
 
 
-def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str) -> str:
+def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str, *,
+              with_content: bool = True) -> str:
     """The run whose recorded fingerprint ``schema.name`` matches exactly, or GateError.
 
     ``prefix`` starts every refusal (e.g. "synthdb gate: refusing to publish x to y").
-    The table is SHARE-locked as a side effect when it is a plain table.
+    The table is SHARE-locked as a side effect when it is a plain table. ``with_content=False``
+    checks identity, kind and columns but leaves the content digest to the caller: publish
+    digests the copy it made under this lock instead (one full digest, not two), and the copy
+    holds the table's rows exactly, so a changed row still fails that comparison.
     """
     label = f"{schema}.{name}"
     found = digest.identify(conn, schema, name)
@@ -107,8 +111,8 @@ def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str) -> s
         raise GateError(
             f"{prefix}: the table's comment names run {claimed}, but the table is the one run "
             f"{run['run_id']} wrote; the comment was changed")
-    now = digest.fingerprint(conn, schema, name)
-    problems = digest.content_problems(fp, now)
+    now = digest.fingerprint(conn, schema, name, with_content=with_content)
+    problems = digest.content_problems(fp, now, with_content=with_content)
     if problems:
         raise GateError(f"{prefix}: run {run['run_id']} measured a different table: "
                         + "; ".join(problems))
@@ -135,13 +139,15 @@ def recorded_fingerprint(conn, audit_schema: str, run_id: str) -> dict[str, Any]
 
 
 def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str,
-                    prefix: str, audit_conn=None) -> None:
+                    prefix: str, audit_conn=None, label: str | None = None) -> int:
     """Refuse (GateError) unless published ``schema.name`` holds exactly run ``run_id``'s rows.
 
     For approve and export: the published table is a copy, so identity differs; kind, columns
     and content digest must match what the run measured. Locks the table until commit.
     ``audit_conn`` reads the run when the published table lives in another database than the
-    audit schema (``conn`` reaches the table).
+    audit schema (``conn`` reaches the table). ``label`` names the table in refusals (publish
+    checks a temporary copy but names the staged table). Returns the table's row count (from
+    the digest's own scan).
     """
     recorded = recorded_fingerprint(audit_conn or conn, audit_schema, run_id)
     if not recorded:
@@ -159,5 +165,6 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
         now = digest.fingerprint(conn, schema, name)
     problems = digest.content_problems(recorded, now)
     if problems:
-        raise GateError(f"{prefix}: {schema}.{name} no longer holds what run {run_id} measured: "
-                        + "; ".join(problems))
+        raise GateError(f"{prefix}: {label or now.label} no longer holds what run {run_id} "
+                        "measured: " + "; ".join(problems))
+    return int(now.rows or 0)
