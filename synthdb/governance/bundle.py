@@ -12,6 +12,7 @@ streaming CSV reader into a Parquet writer, so memory stays flat in the number o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -213,117 +214,141 @@ def export_bundle(
     audit_schema: str = "synthdb_audit",
     now: dt.datetime | None = None,
 ) -> ExportResult:
-    """Write the signed bundle of ``ref`` into the empty or new folder ``out``."""
+    """Write the signed bundle of ``ref`` into the empty or new folder ``out``.
+
+    Every attempt leaves an audit row: a refused one (not approved, superseded, or a copy whose
+    rows are no longer the measured ones) logs its reason and writes nothing; a written bundle
+    exists only together with its ``export`` row (the folder is removed if that commit fails).
+    """
     started = time.perf_counter()
     if not ticket.strip():
         raise ConfigError(f"export {ref}: --ticket must not be empty")
     lifetime = parse_ttl(ttl)
-    out = roles.inside(project_dir or ".", out, f"export {ref}: --out")
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"export {ref}: output folder {out} is not empty")
-    key_path = Path(key_file) if key_file else Path(project_dir or ".") / signing.DEFAULT_KEY_FILE
-    if key_path.resolve().is_relative_to(out.resolve()):
-        raise ConfigError(
-            f"export {ref}: the signing key {key_path} must not be inside the bundle folder {out}"
-        )
-    key = signing.load_key(key_path, create=True)
+    out = _empty_output(ref, out, project_dir)
+    key = _signing_key(ref, out, key_file, project_dir)
     now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     expires = now + lifetime
     with releases.connect(settings, audit_schema) as conn:
         rel = releases.find_release(conn, audit_schema, ref)
-        refusal: SynthdbError | None = None
-        dconn = psycopg.connect(releases.destination_of(settings, rel).conninfo())
-        live_run = releases.live_run_id(dconn, rel)
-        if not rel.approved:
-            refusal = NotApproved(
-                f"export {rel.name}: the release requires approval and has none; "
-                f"run `synthdb approve {rel.name} --ticket <id> --by <name>`"
-            )
-        elif live_run != rel.run_id:
-            refusal = ExportError(
-                f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
-                f"release's run {rel.run_id}; only the latest version's data can be exported"
-            )
-        else:
-            try:  # the bundle carries the table's rows now: they must be the measured rows
-                verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema,
-                                         rel.table, f"export {rel.name}: refused",
-                                         audit_conn=conn)
-            except GateError as exc:
-                conn.rollback()
-                dconn.rollback()
-                refusal = exc
-        if refusal is not None:  # refused attempts are evidence too
-            releases.log_download(
-                conn,
-                audit_schema,
-                rel.release_id,
-                "export_refused",
-                ticket,
-                {"reason": str(refusal)},
-            )
-            conn.commit()
-            dconn.close()
-            raise refusal
-        columns = pgio.relation_columns(dconn, rel.schema, rel.table)
-        run = _run_facts(conn, audit_schema, rel.run_id)
-        out.mkdir(parents=True, exist_ok=True)
-        try:
-            with dconn:
-                counts = {"rows": write_table_data(dconn, rel.schema, rel.table, out, csv)}
-            _write_evidence(
-                out, rel, columns, run, ticket, expires, Path(project_dir) if project_dir else None
-            )
-            files = sorted(p for p in out.iterdir() if p.is_file())
-            manifest = {
-                "release": rel.name,
-                "release_id": rel.release_id,
-                "run_id": rel.run_id,
-                "created_at": now.isoformat(),
-                "rows": counts["rows"],
-                "files": {p.name: sha256_file(p) for p in files},
-            }
-            (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            token = signing.sign(
-                {
-                    "ticket": ticket,
-                    "recipient": rel.recipient,
-                    "release": rel.name,
-                    "release_id": rel.release_id,
-                    "issued_at": now.isoformat(),
-                    "expires_at": expires.isoformat(),
-                    "manifest_sha256": sha256_file(out / MANIFEST),
-                },
-                key,
-            )
-            (out / TOKEN).write_text(json.dumps(token, indent=2))
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)
-            raise
+        with contextlib.closing(
+            psycopg.connect(releases.destination_of(settings, rel).conninfo())
+        ) as dconn:
+            refusal = _refusal(conn, dconn, rel, audit_schema)
+            if refusal is not None:  # refused attempts are evidence too
+                releases.log_download(conn, audit_schema, rel.release_id, "export_refused",
+                                      ticket, {"reason": str(refusal)})
+                conn.commit()
+                raise refusal
+            run = _run_facts(conn, audit_schema, rel.run_id)
+            out.mkdir(parents=True, exist_ok=True)
+            try:
+                rows, files = _write_bundle(
+                    out, dconn, rel, run, ticket=ticket, now=now, expires=expires, key=key,
+                    csv=csv, project_dir=Path(project_dir) if project_dir else None,
+                )
+            except BaseException:
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         size = sum(p.stat().st_size for p in out.iterdir())
         releases.log_download(
-            conn,
-            audit_schema,
-            rel.release_id,
-            "export",
-            ticket,
-            {
-                "bundle": str(out.resolve()),
-                "expires_at": expires.isoformat(),
-                "files": sorted(manifest["files"]),
-                "bytes": size,
-                "rows": counts["rows"],
-                "key_id": signing.key_id(key),
-            },
+            conn, audit_schema, rel.release_id, "export", ticket,
+            {"bundle": str(out.resolve()), "expires_at": expires.isoformat(), "files": files,
+             "bytes": size, "rows": rows, "key_id": signing.key_id(key)},
         )
         try:
             conn.commit()
         except BaseException:
             shutil.rmtree(out, ignore_errors=True)  # no bundle without its audit row
             raise
-    return ExportResult(
-        out, rel.name, counts["rows"], size, time.perf_counter() - started, expires.isoformat()
-    )
+    return ExportResult(out, rel.name, rows, size, time.perf_counter() - started,
+                        expires.isoformat())
+
+
+def _empty_output(ref: ReleaseRef, out: str | Path, project_dir: str | Path | None) -> Path:
+    """The bundle folder: inside the project, and new or empty (a bundle never mixes files)."""
+    path = roles.inside(project_dir or ".", out, f"export {ref}: --out")
+    if path.exists() and any(path.iterdir()):
+        raise ConfigError(f"export {ref}: output folder {path} is not empty")
+    return path
+
+
+def _signing_key(
+    ref: ReleaseRef, out: Path, key_file: str | Path | None, project_dir: str | Path | None
+) -> bytes:
+    """The HMAC key (created on first use); refused inside the bundle, which would carry it."""
+    key_path = Path(key_file) if key_file else Path(project_dir or ".") / signing.DEFAULT_KEY_FILE
+    if key_path.resolve().is_relative_to(out.resolve()):
+        raise ConfigError(
+            f"export {ref}: the signing key {key_path} must not be inside the bundle folder {out}"
+        )
+    return signing.load_key(key_path, create=True)
+
+
+def _refusal(
+    conn: psycopg.Connection, dconn: psycopg.Connection, rel: Release, audit_schema: str
+) -> SynthdbError | None:
+    """Why this release may not be exported now, or None: it needs its approval, it must still
+    be the live version, and the published rows must be the rows its run measured."""
+    if not rel.approved:
+        return NotApproved(
+            f"export {rel.name}: the release requires approval and has none; "
+            f"run `synthdb approve {rel.name} --ticket <id> --by <name>`"
+        )
+    live_run = releases.live_run_id(dconn, rel)
+    if live_run != rel.run_id:
+        return ExportError(
+            f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
+            f"release's run {rel.run_id}; only the latest version's data can be exported"
+        )
+    try:
+        verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
+                                 f"export {rel.name}: refused", audit_conn=conn)
+    except GateError as exc:
+        conn.rollback()
+        dconn.rollback()
+        return exc
+    return None
+
+
+def _write_bundle(
+    out: Path,
+    dconn: psycopg.Connection,
+    rel: Release,
+    run: dict[str, Any],
+    *,
+    ticket: str,
+    now: dt.datetime,
+    expires: dt.datetime,
+    key: bytes,
+    csv: bool,
+    project_dir: Path | None,
+) -> tuple[int, list[str]]:
+    """Data, evidence, manifest and signed token into ``out``; returns (rows, file names)."""
+    columns = pgio.relation_columns(dconn, rel.schema, rel.table)
+    with dconn.transaction():
+        rows = write_table_data(dconn, rel.schema, rel.table, out, csv)
+    _write_evidence(out, rel, columns, run, ticket, expires, project_dir)
+    files = sorted(p for p in out.iterdir() if p.is_file())
+    manifest = {
+        "release": rel.name,
+        "release_id": rel.release_id,
+        "run_id": rel.run_id,
+        "created_at": now.isoformat(),
+        "rows": rows,
+        "files": {p.name: sha256_file(p) for p in files},
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    claims = {
+        "ticket": ticket,
+        "recipient": rel.recipient,
+        "release": rel.name,
+        "release_id": rel.release_id,
+        "issued_at": now.isoformat(),
+        "expires_at": expires.isoformat(),
+        "manifest_sha256": sha256_file(out / MANIFEST),
+    }
+    (out / TOKEN).write_text(json.dumps(signing.sign(claims, key), indent=2))
+    return rows, sorted(manifest["files"])
 
 
 def _write_evidence(
