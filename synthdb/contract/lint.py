@@ -149,13 +149,15 @@ def lint_contract(
     classifications: dict[str, dict[str, dict[str, object]]],
     schema: Schema,
 ) -> list[LintIssue]:
-    """All lint issues of one contract (see the module docstring for the rules)."""
+    """All lint issues of one contract (see the module docstring for the rules).
+
+    The checks run in order and an earlier failure ends the lint: without compiled SQL there
+    is nothing to parse, an implicit ``*`` hides which columns are read, and a column that does
+    not resolve makes every lineage below it meaningless.
+    """
     import sqlglot
-    from sqlglot import exp
     from sqlglot.errors import OptimizeError, ParseError, SqlglotError
-    from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
-    from sqlglot.optimizer.scope import build_scope, traverse_scope
 
     model = contract.name
     if not contract.compiled_sql:
@@ -170,6 +172,30 @@ def lint_contract(
         return [
             LintIssue(model, None, "unparsable", f"sqlglot cannot parse the compiled SQL: {exc}")
         ]
+    stars = _star_issues(model, tree)
+    if stars:
+        return stars
+    try:
+        qualified = qualify(
+            tree.copy(),
+            schema=schema,
+            dialect="postgres",
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+        )
+    except (OptimizeError, SqlglotError) as exc:
+        return [LintIssue(model, None, "unresolved_column", str(exc).splitlines()[0])]
+    return [
+        *_unclassified_issues(model, qualified, classifications),
+        *_unnamed_output_issues(model, qualified),
+        *_lineage_issues(model, qualified, classifications, schema),
+    ]
+
+
+def _star_issues(model: str, tree) -> list[LintIssue]:
+    """``SELECT *`` (or ``t.*``) anywhere: the columns it reads cannot be reviewed."""
+    from sqlglot import exp
+
     issues: list[LintIssue] = []
     for select in tree.find_all(exp.Select):
         for projection in select.expressions:
@@ -185,69 +211,78 @@ def lint_contract(
                         f"'{projection.sql('postgres')}' selects columns implicitly; list them",
                     )
                 )
-    if issues:
-        return issues
-    try:
-        qualified = qualify(
-            tree.copy(),
-            schema=schema,
-            dialect="postgres",
-            validate_qualify_columns=True,
-            quote_identifiers=False,
-        )
-    except (OptimizeError, SqlglotError) as exc:
-        return [LintIssue(model, None, "unresolved_column", str(exc).splitlines()[0])]
+    return issues
 
-    # every source column read anywhere (select list, join, where, group by, window...)
+
+def _is_relation(source) -> bool:
+    """A real relation, not a table function such as ``generate_series(...) AS i``."""
+    from sqlglot import exp
+
+    return isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier)
+
+
+def _unclassified_issues(
+    model: str, qualified, classifications: dict[str, dict[str, dict[str, object]]]
+) -> list[LintIssue]:
+    """Every source column read anywhere (select list, join, where, group by, window...) must
+    carry a valid ``meta.synthdb`` classification, also when it is not an output."""
+    from sqlglot.optimizer.scope import traverse_scope
+
     read: set[tuple[str, str]] = set()
     for scope in traverse_scope(qualified):
         for col in scope.columns:
             source = scope.sources.get(col.table)
-            # a real relation, not a table function such as generate_series(...) AS i
-            if isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            if _is_relation(source):
                 read.add((f"{source.db}.{source.name}".lower(), col.name.lower()))
+    issues: list[LintIssue] = []
     for key, col in sorted(read):
         block = classifications.get(key, {}).get(col)
-        if block is None:
-            issues.append(
-                LintIssue(
-                    model,
-                    f"{key}.{col}",
-                    "unclassified_column",
-                    "source column is read but has no meta.synthdb class/policy",
-                )
-            )
-            continue
-        problem = _check_classification(block)
+        problem = (
+            "source column is read but has no meta.synthdb class/policy"
+            if block is None else _check_classification(block)
+        )
         if problem:
             issues.append(LintIssue(model, f"{key}.{col}", "unclassified_column", problem))
+    return issues
+
+
+def _unnamed_output_issues(model: str, qualified) -> list[LintIssue]:
+    """Output columns without an explicit alias: their name would be sqlglot's, not the SQL's."""
+    return [
+        LintIssue(model, f"#{i + 1}", "unnamed_output", "give the output column an explicit alias")
+        for i, name in enumerate(qualified.named_selects)
+        if not name or re.fullmatch(r"_col_\d+", name)
+    ]
+
+
+def _lineage_issues(
+    model: str,
+    qualified,
+    classifications: dict[str, dict[str, dict[str, object]]],
+    schema: Schema,
+) -> list[LintIssue]:
+    """The policy rules on the path from each classified source column to each output."""
+    from sqlglot.errors import SqlglotError
+    from sqlglot.lineage import lineage
+    from sqlglot.optimizer.scope import build_scope
 
     root = build_scope(qualified)
-    outputs = list(qualified.named_selects)
-    for i, name in enumerate(outputs):
-        if not name or re.fullmatch(r"_col_\d+", name):
-            issues.append(
-                LintIssue(
-                    model, f"#{i + 1}", "unnamed_output", "give the output column an explicit alias"
-                )
-            )
-    for name in outputs:
+    issues: list[LintIssue] = []
+    for name in qualified.named_selects:
         try:
             node = lineage(name, qualified, schema=schema, dialect="postgres", scope=root)
         except SqlglotError as exc:
             issues.append(LintIssue(model, name, "unresolved_column", f"no lineage: {exc}"))
             continue
         for leaf, state in _leaves(node, _PathState()):
-            if not isinstance(leaf.expression, exp.Table) or not isinstance(
-                leaf.expression.this, exp.Identifier
-            ):
+            if not _is_relation(leaf.expression):
                 continue
             table = leaf.expression
             key = f"{table.db}.{table.name}".lower()
             source_col = leaf.name.split(".")[-1].lower()
             block = classifications.get(key, {}).get(source_col)
             if block is None or _check_classification(block):
-                continue  # reported above
+                continue  # reported by _unclassified_issues
             issues.extend(_rules(model, name, f"{key}.{source_col}", block, state))
     return issues
 
