@@ -166,13 +166,27 @@ def utility_rows(
     """One gated ``utility`` row per declared threshold (none when nothing is declared)."""
     if not t.declared():
         return []
+    kinds = frame_kinds(train)
+    _check_declared_columns(train, t, kinds, model)
+    return [
+        *_shape_rows(train, synthetic, t, sample_size, seed),
+        *_pair_rows(train, synthetic, t, kinds),
+        *_seasonality_rows(train, synthetic, t),
+        *_unseen_rows(train, holdout, synthetic, t),
+    ]
+
+
+def _check_declared_columns(
+    train: pd.DataFrame, t: UtilityThresholds, kinds: dict[str, Any], model: str
+) -> None:
+    """A threshold on a column the release lacks, or a correlation of a category, is a config
+    error named before any figure is computed (never a silently skipped check)."""
     missing = [c for c in t.columns() if c not in train.columns]
     if missing:
         raise ConfigError(
             f"model {model}: synth.utility names column(s) {', '.join(map(repr, missing))} "
             "that the released table does not have (or that are mocked)"
         )
-    kinds = frame_kinds(train)
     for pair in t.critical_pairs:
         for c in pair["columns"]:
             if kinds.get(c) not in ("numeric", "datetime", "boolean"):
@@ -180,60 +194,70 @@ def utility_rows(
                     f"model {model}: synth.utility.critical_pairs: column {c!r} is not a number "
                     "or timestamp, so it has no rank correlation"
                 )
+
+
+def _shape_rows(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    t: UtilityThresholds,
+    sample_size: int | None,
+    seed: int | None,
+) -> list[MetricRow]:
+    """Overall accuracy (shapes and pair trends) and each column's KS/TVD distance."""
+    if t.min_accuracy is None and t.max_column_distance is None:
+        return []
     rows: list[MetricRow] = []
-    if t.min_accuracy is not None or t.max_column_distance is not None:
-        shapes = utility.column_shapes(train, synthetic, sample_size, seed)
-        if t.min_accuracy is not None:
-            trends = utility.column_pair_trends(train, synthetic, sample_size, seed)
-            score = utility.quality_score(shapes, trends)
-            ok = score is not None and score >= t.min_accuracy
-            rows.append(_row("min_accuracy", score, t.min_accuracy, ok, score="overall_quality"))
-        if t.max_column_distance is not None:
-            for name, col in shapes["columns"].items():
-                d = 1.0 - float(col["score"])
-                kind = "KS" if col["metric"] == "KSComplement" else "TVD"
-                ok = d <= t.max_column_distance
-                rows.append(
-                    _row(
-                        f"column_distance:{name}",
-                        d,
-                        t.max_column_distance,
-                        ok,
-                        distance=kind,
-                        column=name,
-                    )
-                )
+    shapes = utility.column_shapes(train, synthetic, sample_size, seed)
+    if t.min_accuracy is not None:
+        trends = utility.column_pair_trends(train, synthetic, sample_size, seed)
+        score = utility.quality_score(shapes, trends)
+        ok = score is not None and score >= t.min_accuracy
+        rows.append(_row("min_accuracy", score, t.min_accuracy, ok, score="overall_quality"))
+    if t.max_column_distance is not None:
+        for name, col in shapes["columns"].items():
+            d = 1.0 - float(col["score"])
+            kind = "KS" if col["metric"] == "KSComplement" else "TVD"
+            rows.append(_row(f"column_distance:{name}", d, t.max_column_distance,
+                             d <= t.max_column_distance, distance=kind, column=name))
+    return rows
+
+
+def _pair_rows(
+    train: pd.DataFrame, synthetic: pd.DataFrame, t: UtilityThresholds, kinds: dict[str, Any]
+) -> list[MetricRow]:
+    """Each critical pair's rank correlation, real against synthetic, within its tolerance."""
+    rows: list[MetricRow] = []
     for pair in t.critical_pairs:
         a, b = pair["columns"]
         real, syn = _spearman(train, a, b, kinds), _spearman(synthetic, a, b, kinds)
         gap = None if real is None or syn is None else abs(real - syn)
         ok = gap is not None and gap <= pair["tolerance"]
-        rows.append(
-            _row(
-                f"pair_correlation:{a}|{b}",
-                gap,
-                pair["tolerance"],
-                ok,
-                real=real,
-                synthetic=syn,
-                method="spearman",
-            )
-        )
-    if t.max_seasonality_tvd is not None:
-        for name, col in seasonality.seasonality(train, synthetic).items():
-            for part, v in col["parts"].items():
-                tvd = 1.0 - float(v["score"])
-                ok = tvd <= t.max_seasonality_tvd
-                rows.append(
-                    _row(
-                        f"seasonality_tvd:{name}.{part}",
-                        tvd,
-                        t.max_seasonality_tvd,
-                        ok,
-                        column=name,
-                        part=part,
-                    )
-                )
+        rows.append(_row(f"pair_correlation:{a}|{b}", gap, pair["tolerance"], ok,
+                         real=real, synthetic=syn, method="spearman"))
+    return rows
+
+
+def _seasonality_rows(
+    train: pd.DataFrame, synthetic: pd.DataFrame, t: UtilityThresholds
+) -> list[MetricRow]:
+    """Calendar-part TVD (day of week, month, hour) of every timestamp column."""
+    if t.max_seasonality_tvd is None:
+        return []
+    rows: list[MetricRow] = []
+    for name, col in seasonality.seasonality(train, synthetic).items():
+        for part, v in col["parts"].items():
+            tvd = 1.0 - float(v["score"])
+            rows.append(_row(f"seasonality_tvd:{name}.{part}", tvd, t.max_seasonality_tvd,
+                             tvd <= t.max_seasonality_tvd, column=name, part=part))
+    return rows
+
+
+def _unseen_rows(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t: UtilityThresholds
+) -> list[MetricRow]:
+    """Share of synthetic combinations of a column group never seen in training, against a
+    fixed limit or the holdout's own share (``max_share: holdout``)."""
+    rows: list[MetricRow] = []
     for group in t.unseen_combinations:
         cols = group["columns"]
         share = _unseen_share(train, synthetic, cols)
@@ -241,15 +265,7 @@ def utility_rows(
         own = _unseen_share(train, holdout, cols) if len(holdout) else None
         threshold = own if limit == "holdout" else limit
         ok = threshold is not None and share <= threshold
-        rows.append(
-            _row(
-                "unseen_combinations:" + "|".join(cols),
-                share,
-                float(threshold) if threshold is not None else None,
-                ok,
-                columns=cols,
-                holdout_share=own,
-                limit=str(limit),
-            )
-        )
+        rows.append(_row("unseen_combinations:" + "|".join(cols), share,
+                         float(threshold) if threshold is not None else None, ok,
+                         columns=cols, holdout_share=own, limit=str(limit)))
     return rows
