@@ -201,3 +201,48 @@ def test_fresh_keys_fit_the_key_columns_type_and_never_repeat() -> None:
     with pytest.raises(ConfigError, match="smallint"):
         fresh_keys(20_000, "smallint")  # too dense to stay unguessable
     assert fresh_keys(3, "text").str.match(r"^[0-9a-f-]{36}$").all()
+
+
+def test_children_are_drawn_given_their_parent_and_keep_rare_pairs_out() -> None:
+    """Conditional sampling (``sample_given``): a segment's kinds follow it; a (segment, kind)
+    pair that only 4 real orders hold is never emitted, though both values are frequent."""
+    customers = _customers()
+    orders = _orders(customers)
+    seg = orders["customer_id"].map(customers.set_index("customer_id")["segment"])
+    kind = orders["kind"].where(seg != "c", "x").where(~orders["kind"].eq("y") | (seg == "c"))
+    kind = kind.fillna("z")  # segments a and b: kinds x and z
+    kind.loc[kind.index[(seg == "c").to_numpy()][:4]] = "z"  # segment c with z: 4 orders
+    orders = orders.assign(kind=kind)
+    gen = ChildGenerator(random_state=2).fit(
+        customers, orders, "customer_id", "customer_id", child_key="order_id"
+    )
+    assert gen.conditional_ and "conditional" in gen.describe()["children_drawn"]
+    parents = _synthetic_parents(customers)
+    joined = gen.sample(parents, seed=5).merge(parents, on="customer_id")
+    by_segment = pd.crosstab(joined["segment"], joined["kind"])
+    assert by_segment.loc["c", "x"] > 1000
+    assert by_segment.get("z", pd.Series(0, index=by_segment.index))["c"] == 0
+    assert by_segment.loc["a", "z"] > 500 and by_segment.loc["b", "z"] > 500
+
+
+def test_sampling_in_blocks_of_parents_is_deterministic_and_local() -> None:
+    """``sample_chunks``: one frame per block of parents, holding only that block's parents;
+    the same seed and blocks give the same attributes."""
+    customers = _customers(900)
+    orders = _orders(customers)
+    gen = ChildGenerator(chunk_rows=1_000, random_state=4).fit(
+        customers, orders, "customer_id", "customer_id", child_key="order_id"
+    )
+    parents = _synthetic_parents(customers)
+    step = gen.parents_per_block()
+    assert 100 < step < 300  # about 1,000 children per block at ~5.3 per customer
+    blocks = [parents.iloc[i : i + step] for i in range(0, len(parents), step)]
+    frames = list(gen.sample_chunks(iter(blocks), seed=8))
+    assert len(frames) == len(blocks)
+    for block, frame in zip(blocks, frames, strict=True):
+        assert frame["customer_id"].isin(block["customer_id"]).all()
+    whole = gen.sample(parents, seed=8)
+    again = pd.concat(frames, ignore_index=True)
+    pd.testing.assert_frame_equal(
+        whole.drop(columns="order_id"), again.drop(columns="order_id")
+    )

@@ -27,6 +27,7 @@ matching reads only synthetic rows.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,10 @@ class ChildGenerator:
         = its first datetime/date column, ``None`` = none.
     keep_time_of_day: a sequenced timestamp keeps the generated row's time of day (hour
         seasonality and its relation to the other columns), the date comes from the sequence.
+    conditional: draw each child given its synthetic parent's attributes (the table
+        generator's ``sample_given``) instead of matching pool rows (the fallback, and the
+        way for generators without it, such as the copula).
+    chunk_rows: sampling works on blocks of parents with about this many children each.
     random_state: seed for fitting randomness.
     """
 
@@ -86,6 +91,8 @@ class ChildGenerator:
         min_leaf_parents: int = 100,
         order_by: str | None = "auto",
         keep_time_of_day: bool = True,
+        conditional: bool = True,
+        chunk_rows: int = 100_000,
         random_state: int | None = None,
     ) -> None:
         self.rare_min_count = rare_min_count
@@ -96,6 +103,8 @@ class ChildGenerator:
         self.min_leaf_parents = min_leaf_parents
         self.order_by = order_by
         self.keep_time_of_day = keep_time_of_day
+        self.conditional = conditional
+        self.chunk_rows = chunk_rows
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -160,18 +169,22 @@ class ChildGenerator:
         attrs = [c for c in self.columns_ if c not in own_keys]
         by_name = {s.name: s for s in child_specs}
         self.child_key_style_ = key_style(by_name.get(child_key)) if child_key else None
+        # context first: the trees condition every child column on the parent's attributes,
+        # and ``sample_given`` fixes them for the synthetic parent of each child slot
         train = pd.concat(
             [
-                children[attrs].reset_index(drop=True),
                 self.context_.renamed(parent_frame.iloc[pos]),
+                children[attrs].reset_index(drop=True),
             ],
             axis=1,
         )
         p_specs = {s.name: s for s in parent_specs}
-        specs = [by_name[c] for c in attrs] + [
+        specs = [
             dataclasses.replace(p_specs[c], name=context_name(c)) for c in self.context_.columns_
-        ]
+        ] + [by_name[c] for c in attrs]
         self.model_ = self._table_generator().fit(train, specs)
+        self.model_columns_ = list(train.columns)
+        self.conditional_ = self._can_condition(parent_frame.iloc[:0])
         self.kinds_ = {c: by_name[c].kind for c in attrs}
         self.order_by_ = self._order_column(attrs, by_name)
         self.gaps_ = None
@@ -196,6 +209,19 @@ class ChildGenerator:
             params.setdefault("leaf_rows_per_knot", int(self.rare_min_count))
         return build_generator(**params)
 
+    def _can_condition(self, no_parents: pd.DataFrame) -> bool:
+        """Whether children can be drawn given their parent (``sample_given`` accepts the
+        context: the sequential trees with the context columns first; not the copula)."""
+        if not self.conditional or not self.context_.columns_:
+            return False
+        if not hasattr(self.model_, "sample_given"):
+            return False
+        try:
+            self.model_.sample_given(self.context_.renamed(no_parents), seed=0)
+        except ConfigError:
+            return False
+        return True
+
     def _order_column(self, attrs: list[str], by_name: dict[str, ColumnSpec]) -> str | None:
         if self.order_by is None:
             return None
@@ -209,21 +235,50 @@ class ChildGenerator:
         return stamps[0] if stamps else None
 
     # --------------------------------------------------------------- sample
+    @property
+    def parent_columns(self) -> list[str]:
+        """The columns of a synthetic parent frame that sampling reads (key and context)."""
+        return [self.parent_key_, *self.context_.columns_]
+
+    def parents_per_block(self) -> int:
+        """Parents per sampling block: about ``chunk_rows`` children each."""
+        return max(1, int(int(self.chunk_rows) / max(self.counts_.mean_count_, 1.0)))
+
     def sample(self, synthetic_parents: pd.DataFrame, seed: int | None = None) -> pd.DataFrame:
         """Child rows of ``synthetic_parents`` (which carry their fresh ``parent_key``)."""
+        step = self.parents_per_block()
+        blocks = (
+            synthetic_parents.iloc[i : i + step] for i in range(0, len(synthetic_parents), step)
+        )
+        frames = list(self.sample_chunks(blocks, seed))
+        if not frames:
+            return self._sample_block(synthetic_parents.iloc[:0], np.random.default_rng(seed))
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def sample_chunks(
+        self, parent_blocks: Iterable[pd.DataFrame], seed: int | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """The children of each block of synthetic parents, one frame per block.
+
+        Block ``i`` draws from its own stream ``SeedSequence(seed, spawn_key=(i,))``, so the
+        rows depend on the seed and the blocks, not on how far a consumer has read; memory is
+        one block's parents and children (``parents_per_block`` keeps a block near
+        ``chunk_rows`` children).
+        """
         if not hasattr(self, "model_"):
             raise ConfigError("ChildGenerator: call fit() before sampling")
-        _require(synthetic_parents, [self.parent_key_, *self.context_.columns_], "synthetic parent")
-        rng = np.random.default_rng(seed)
-        parents = synthetic_parents.reset_index(drop=True)
+        entropy = np.random.SeedSequence(seed).entropy
+        for i, block in enumerate(parent_blocks):
+            rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(i,)))
+            yield self._sample_block(block, rng)
+
+    def _sample_block(self, parents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        _require(parents, self.parent_columns, "synthetic parent")
+        parents = parents.reset_index(drop=True)
         counts = self.counts_.sample(self.context_.numbers(parents), rng)
         total = int(counts.sum())
         owner = np.repeat(np.arange(len(parents)), counts)
-        pool = self.model_.sample(
-            max(total, int(np.ceil(float(self.pool_factor) * total))),
-            seed=int(rng.integers(2**31 - 1)),
-        )
-        rows = self._matched(parents, owner, pool, rng)
+        rows = self._attributes(parents, owner, rng)
         if self.gaps_ is not None and total:
             rows, owner = self._sequenced(rows, owner, counts, rng)
         rows[self.foreign_key_] = parents[self.parent_key_].to_numpy()[owner]
@@ -231,20 +286,46 @@ class ChildGenerator:
             rows[self.child_key_] = fresh_keys(total, self.child_key_style_).to_numpy()
         return rows[self.columns_]
 
-    def _matched(
-        self,
-        parents: pd.DataFrame,
-        owner: np.ndarray,
-        pool: pd.DataFrame,
-        rng: np.random.Generator,
+    def _attributes(
+        self, parents: pd.DataFrame, owner: np.ndarray, rng: np.random.Generator
     ) -> pd.DataFrame:
-        """One pool row per child slot, matched on the parent's context; context dropped."""
+        """Child attributes for every slot (``owner``: its parent's row), context dropped.
+
+        Conditional sampling when the table generator offers it (``sample_given``: the
+        parent's attributes fixed, the child's drawn given them); slots it could not fill
+        without a rare value combination, and generators without it, take a matched pool row.
+        """
         ctx = self.context_.columns_
         names = [context_name(c) for c in ctx]
         slots = parents[ctx].iloc[owner].reset_index(drop=True)
+        attrs = [c for c in self.model_columns_ if c not in names]
+        parts: list[pd.DataFrame] = []
+        open_slots = np.arange(len(slots))
+        if self.conditional_ and len(slots):
+            drawn = self.model_.sample_given(
+                slots.set_axis(names, axis=1), seed=int(rng.integers(2**31 - 1))
+            )
+            parts.append(drawn[attrs])
+            open_slots = np.setdiff1d(open_slots, drawn.index.to_numpy())
+        if len(open_slots) or not parts:
+            parts.append(self._matched(slots.iloc[open_slots], pool_rng=rng).set_axis(open_slots))
+        if len(parts) == 1:
+            return parts[0].reset_index(drop=True)
+        return pd.concat(parts).sort_index().reset_index(drop=True)
+
+    def _matched(self, slots: pd.DataFrame, pool_rng: np.random.Generator) -> pd.DataFrame:
+        """For each slot (its parent's context), a pool row whose context matches as far as
+        can be (``context_match``); context dropped."""
+        ctx = self.context_.columns_
+        names = [context_name(c) for c in ctx]
+        n = len(slots)
+        pool = self.model_.sample(
+            max(n, int(np.ceil(float(self.pool_factor) * n))),
+            seed=int(pool_rng.integers(2**31 - 1)),
+        )
         drawn = pool[names].set_axis(ctx, axis=1)
         cells = self.context_.cells(pd.concat([slots, drawn], ignore_index=True), MATCH_BINS)
-        chosen = match_rows(cells.iloc[: len(slots)], cells.iloc[len(slots) :], rng)
+        chosen = match_rows(cells.iloc[:n], cells.iloc[n:], pool_rng)
         return pool.drop(columns=names).iloc[chosen].reset_index(drop=True)
 
     def _sequenced(
@@ -277,6 +358,11 @@ class ChildGenerator:
             "child_key": self.child_key_,
             "keys": "fresh random values per release (OS randomness), no mapping to the source",
             "context_columns": list(self.context_.columns_),
+            "children_drawn": (
+                "given the synthetic parent's context (conditional sampling)"
+                if self.conditional_
+                else "pool rows matched to the synthetic parent's context"
+            ),
             "children_per_parent": self.counts_.describe(),
             "event_times": (
                 {"column": self.order_by_, **self.gaps_.describe()} if self.gaps_ else None

@@ -32,6 +32,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from synthdb.errors import ConfigError
@@ -439,14 +440,20 @@ class SequentialTrees(GaussianCopula):
             have += len(u)
         return out
 
-    def _draw(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """Latent scores of ``m`` rows, and which rows hold no rare pair."""
+    def _draw(
+        self, rng: np.random.Generator, m: int, given: np.ndarray | None = None, n_given: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Latent scores of ``m`` rows, and which rows hold no rare pair; the first ``n_given``
+        dims are not drawn but read from ``given`` (see ``sample_given``)."""
         d_total = sum(c.dims for c in self.columns_)
         u = np.full((m, d_total), 0.5)
         feats = np.full((m, len(self.dims_)), np.nan, dtype=np.float32)
         codes: dict[int, np.ndarray] = {}
         ok_rows = np.ones(m, dtype=bool)
         for j, d in enumerate(self.dims_):
+            if j < n_given:
+                self._set_given(j, d, given, u, feats, codes, rng)
+                continue
             live = np.ones(m, dtype=bool)
             if d.null_dim is not None:
                 live = codes[d.null_dim] == 0
@@ -479,6 +486,69 @@ class SequentialTrees(GaussianCopula):
                 feats[rows, j] = v
                 u[rows, d.offset] = np.clip(v, 1e-9, 1 - 1e-9)
         return u, ok_rows
+
+    def _set_given(
+        self,
+        j: int,
+        d: _Dim,
+        given: np.ndarray,
+        u: np.ndarray,
+        feats: np.ndarray,
+        codes: dict[int, np.ndarray],
+        rng: np.random.Generator,
+    ) -> None:
+        """Dim ``j`` takes the given scores (NaN: NULL or unknown), as fit read its own."""
+        g = given[:, d.offset]
+        if d.discrete:
+            mj = self._month_dim(d) if d.part == "dow" else None
+            c = self._codes_of(d, g, codes.get(mj) if mj is not None else None)
+            codes[j] = c
+            feats[:, j] = np.where(c >= 0, c, np.nan)
+        else:
+            feats[:, j] = g
+        u[:, d.offset] = np.where(np.isnan(g), 0.5, np.clip(g, 1e-9, 1 - 1e-9))
+
+    def sample_given(
+        self, given: pd.DataFrame, seed: int | None = None, rounds: int = REPAIR_ROUNDS + 1
+    ) -> pd.DataFrame:
+        """One row per row of ``given``, its columns fixed, the other columns drawn given them.
+
+        ``given``'s columns must come first in the conditioning order (fit the model with them
+        as the leading columns and ``order="input"``), be modelled (not derived), and not share
+        a null flag with a column that is not given. A row whose draw still holds a rare value
+        combination is drawn again, at most ``rounds`` times; a row that never passes is left
+        out, so the result's index names the rows of ``given`` it answers (``0..len-1`` when
+        all). The given columns come back as the model decodes them (callers drop them).
+        """
+        from .given import given_scores
+
+        if not hasattr(self, "dims_"):
+            raise ConfigError("SequentialTrees: call fit() before sampling")
+        by_name = {self.names_[p]: i for i, p in enumerate(self.model_pos_)}
+        fixed = {by_name.get(c, -1) for c in given.columns}
+        leaders = {self.null_leader_.get(i, i) for i in fixed}
+        n_given = next((j for j, d in enumerate(self.dims_) if d.col not in fixed), len(self.dims_))
+        if -1 in fixed or not leaders <= fixed or {d.col for d in self.dims_[n_given:]} & fixed:
+            raise ConfigError(
+                "SequentialTrees.sample_given: the given columns must be modelled columns that "
+                "come first in the conditioning order and share no null flag with other columns"
+            )
+        rng = np.random.default_rng(seed)
+        offsets = np.concatenate([[0], np.cumsum([c.dims for c in self.columns_])]).astype(int)
+        scores = given_scores(
+            self.columns_, offsets, {by_name[c]: given[c] for c in given.columns}, rng
+        )
+        out = np.full_like(scores, 0.5)
+        pending = np.arange(len(given))
+        for _ in range(max(1, int(rounds))):
+            drawn, ok = self._draw(rng, len(pending), scores[pending], n_given)
+            out[pending[ok]] = drawn[ok]
+            pending = pending[~ok]
+            if not len(pending):
+                break
+        done = np.setdiff1d(np.arange(len(given)), pending)
+        frame = self._decode_chunk(out[done], rng, self._decode_order(), offsets)
+        return frame.set_axis(done, axis=0)
 
     def _repair(
         self,

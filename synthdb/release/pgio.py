@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import pandas as pd
 from psycopg import sql
@@ -98,18 +100,56 @@ def read_frame(conn, query: sql.Composable, columns: list[PgColumn]) -> pd.DataF
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    names = [c.name for c in columns]
     if buffer.getbuffer().nbytes == 0:
-        raw = pd.DataFrame({n: pd.Series([], dtype="object") for n in names})
-    else:
-        raw = pd.read_csv(
-            buffer, header=None, names=list(range(len(names))), dtype=str,
-            na_values=[NULL_MARKER], keep_default_na=False, quoting=csv.QUOTE_MINIMAL,
-        )
-    frame = pd.DataFrame(
+        return _typed(pd.DataFrame({i: pd.Series([], dtype="object")
+                                    for i in range(len(columns))}), columns)
+    return _typed(pd.read_csv(buffer, **_csv_options(columns)), columns)
+
+
+def _csv_options(columns: list[PgColumn]) -> dict:
+    """How ``pd.read_csv`` reads COPY's CSV: text cells, ``NULL_MARKER`` as NULL."""
+    return dict(header=None, names=list(range(len(columns))), dtype=str,
+                na_values=[NULL_MARKER], keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+
+
+def _typed(raw: pd.DataFrame, columns: list[PgColumn]) -> pd.DataFrame:
+    return pd.DataFrame(
         {col.name: _convert(raw[i], col) for i, col in enumerate(columns)}, index=raw.index
     )
-    return frame
+
+
+def spool(conn, query: sql.Composable) -> tuple[IO[bytes], int]:
+    """COPY the rows of ``query`` into an anonymous temporary file; (file, rows).
+
+    The rows are then read in frames (``spooled_frames``) while the connection is busy with
+    something else (a COPY into the staging table), and memory holds one frame, not the
+    result. The scan does not join another session's scan mid-table
+    (``synchronize_seqscans``), so a table written once comes back in the order it was written.
+    """
+    conn.execute("SET LOCAL TimeZone = 'UTC'")
+    conn.execute("SET LOCAL synchronize_seqscans = off")
+    copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, NULL {})").format(
+        query, sql.Literal(NULL_MARKER)
+    )
+    fh = tempfile.TemporaryFile()
+    with conn.cursor() as cur:
+        with cur.copy(copy_sql) as copy:
+            for block in copy:
+                fh.write(block)
+        rows = cur.rowcount
+    fh.seek(0)
+    return fh, max(int(rows), 0)
+
+
+def spooled_frames(fh: IO[bytes], columns: list[PgColumn], rows: int) -> Iterator[pd.DataFrame]:
+    """Typed frames of at most ``rows`` rows from a ``spool`` file (closed at the end)."""
+    try:
+        if fh.read(1):
+            fh.seek(0)
+            for raw in pd.read_csv(fh, chunksize=max(1, int(rows)), **_csv_options(columns)):
+                yield _typed(raw, columns)
+    finally:
+        fh.close()
 
 
 def _csv_text(frame: pd.DataFrame, columns: list[PgColumn]) -> str:

@@ -186,15 +186,12 @@ class Child(Keyed):
         from synthdb.generators import infer_specs
 
         self.parent_specs = infer_specs(parents, {c.name: c.pg_type for c in pcolumns})
-        scolumns = pgio.relation_columns(conn, *self.parent.staging)
-        if not scolumns:
+        self.staged_columns = pgio.relation_columns(conn, *self.parent.staging)
+        conn.commit()
+        if not self.staged_columns:
             raise ConfigError(f"model {ctx.request.model}: the parent's staged table "
                               f"{label(*self.parent.staging)} does not exist; build "
                               f"{self.parent.model} first")
-        self.synthetic_parents = pgio.read_frame(conn, sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in scolumns),
-            qualified(*self.parent.staging)), scolumns)
-        conn.commit()
 
     def build_generator(self, ctx: stages.RunContext):
         from synthdb.generators.relational import ChildGenerator
@@ -209,10 +206,28 @@ class Child(Keyed):
             self, ctx)
 
     def write(self, ctx: stages.RunContext) -> int:
-        frame = ctx.generator.sample_children(ctx.seed)
-        size = max(1, int(ctx.cfg.chunk_size))
-        chunks = (frame.iloc[i:i + size] for i in range(0, max(len(frame), 1), size))
-        return stages.write_frames(ctx, chunks, len(frame))
+        """Children of the parent's staged rows, written block of parents by block.
+
+        The parent's key and context columns are spooled to a temporary file first (the
+        connection then carries the COPY into the staging table), and read back in blocks of
+        ``ChildGenerator.parents_per_block`` parents: memory holds one block's parents and
+        children, whatever the size of the parent table. Block ``i`` draws from its own seeded
+        stream, so the rows depend on the seed, not on the speed of the consumer.
+        """
+        child = ctx.generator.child
+        by_name = {c.name: c for c in self.staged_columns}
+        missing = [c for c in child.parent_columns if c not in by_name]
+        if missing:
+            raise ConfigError(f"model {ctx.request.model}: the parent's staged table "
+                              f"{label(*self.parent.staging)} has no column "
+                              f"{', '.join(map(repr, missing))}; rebuild {self.parent.model}")
+        columns = [by_name[c] for c in child.parent_columns]
+        fh, self.n_parents = pgio.spool(ctx.conn, sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+            qualified(*self.parent.staging)))
+        blocks = pgio.spooled_frames(fh, columns, child.parents_per_block())
+        expected = int(self.n_parents * child.counts_.mean_count_)
+        return stages.write_frames(ctx, child.sample_chunks(blocks, ctx.seed), expected)
 
 
 class _ChildTable:
@@ -231,14 +246,11 @@ class _ChildTable:
                        parent_keys=tuple(k for k in (self.mode.parent.foreign_key,) if k))
         return self
 
-    def sample_children(self, seed: int) -> pd.DataFrame:
-        return self.child.sample(self.mode.synthetic_parents, seed=seed)
-
     def describe(self) -> dict[str, Any]:
         out = self.child.describe()
         out["parent"] = {"model": self.mode.parent.model,
                          "staging": label(*self.mode.parent.staging),
-                         "rows": len(self.mode.synthetic_parents)}
+                         "rows": getattr(self.mode, "n_parents", None)}
         out["privacy"] = (out.get("attributes") or {}).get("privacy", {})
         return out
 
