@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "approve",
     "key",
     "roles",
+    "package",
 ]
 
 

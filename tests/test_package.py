@@ -103,3 +103,13 @@ def test_include_project_is_found_through_the_installed_package() -> None:
     root = Path(include_path())
     assert root == Path(synthdb.__file__).resolve().parent / "dbt_plugin" / "include"
     assert all((root / name).is_file() for name in REQUIRED)
+
+
+def test_package_path_of_a_source_checkout_is_the_repository_root() -> None:
+    """From a checkout (editable install) the dbt package is the repository root itself; the
+    wheel's own copy is checked in test_wheel_project.py."""
+    from synthdb.cli import main
+    from synthdb.dbt_package_path import dbt_package_path
+
+    assert dbt_package_path() == Path(synthdb.__file__).resolve().parent.parent
+    assert main(["package-path"]) == 0

@@ -3,7 +3,7 @@
 The test builds a wheel from the repository's sources, installs it (not editable) into a fresh
 venv, writes a small dbt project in the run's temporary folder (outside the repository) with
 its own generated source data, installs the dbt package ``synthdb`` with one ``packages.yml``
-entry and runs that venv's ``dbt deps`` and ``dbt build``: two ordinary models with an enforced
+entry (the copy inside the installed wheel, found by ``synthdb package-path``) and runs that venv's ``dbt deps`` and ``dbt build``: two ordinary models with an enforced
 contract, a share contract, a synthetic model carrying the three synthdb tests (called as
 ``synthdb.k_anonymity`` etc.) and a publish model with ``grants`` and an enforced contract. It
 then checks the release and that the recipient role can read it, and that ``dbt debug`` stops
@@ -44,7 +44,7 @@ ROLE = "wheelco_reader"
 BI_ROLE = "wheel_bi_reader"  # an extra reader given by dbt's own `grants` config
 
 # The files a wheel is built from (the sdist's content): the package, its build configuration.
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "MANIFEST.in", "dbt_project.yml")
 
 SOURCES = """
 version: 2
@@ -133,6 +133,7 @@ models:
 class Venv:
     path: Path
     install_seconds: float
+    dbt_package: str  # what `synthdb package-path` prints in this venv
 
     def bin(self, name: str) -> str:
         return str(self.path / "bin" / name)
@@ -156,8 +157,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     src.mkdir()
     for name in BUILD_INPUTS:
         shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "synthdb", src / "synthdb",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder in ("synthdb", "macros"):
+        shutil.copytree(REPO / folder, src / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     dist = root / "dist"
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(src)],
                  cwd=root)
@@ -172,7 +174,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     assert installed.returncode == 0, _tail(installed)
     (root / "install_seconds.txt").write_text(f"{seconds:.1f}\n")
     print(f"\nfresh venv + non-editable install of {wheel.name}: {seconds:.1f} s")
-    return Venv(path, seconds)
+    located = _run([str(path / "bin" / "synthdb"), "package-path"], cwd=root)
+    assert located.returncode == 0, _tail(located)
+    return Venv(path, seconds, located.stdout.strip())
 
 
 @pytest.fixture(scope="module")
@@ -201,10 +205,12 @@ def _write_project(path: Path) -> None:
             profile: synthdb_test
             flags: {send_anonymous_usage_stats: false}
         """,
-        # the only thing the project needs to get synthdb's macros and tests: one entry
-        "packages.yml": f"""
+        # the only thing the project needs to get synthdb's macros and tests: one entry, the
+        # copy of the dbt package inside the installed wheel (`synthdb package-path`), so no
+        # checkout of the repository is involved
+        "packages.yml": """
             packages:
-              - local: {REPO}
+              - local: "{{ env_var('SYNTHDB_DBT_PACKAGE') }}"
         """,
         # settings from SYNTHDB_* variables, as in the demo: dbt and the synthdb CLI
         # (`synthdb validate`) then reach the same database
@@ -239,7 +245,8 @@ class UserProject:
                     "SYNTHDB_HOST": self.settings.host, "SYNTHDB_PORT": str(self.settings.port),
                     "SYNTHDB_USER": self.settings.user,
                     "SYNTHDB_PASSWORD": self.settings.password,
-                    "SYNTHDB_DBNAME": self.settings.dbname})
+                    "SYNTHDB_DBNAME": self.settings.dbname,
+                    "SYNTHDB_DBT_PACKAGE": self.venv.dbt_package})
         return env
 
     def run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
@@ -282,6 +289,13 @@ def test_the_wheel_is_a_plain_install(venv: Venv) -> None:
     for path in (module, include):
         assert Path(path).is_relative_to(venv.path) and "site-packages" in path
     assert (Path(include) / "macros" / "materializations" / "publish.sql").is_file()
+    # the dbt package travels in the wheel, byte for byte the repository's macros
+    package = Path(venv.dbt_package)
+    assert package.is_relative_to(venv.path) and "site-packages" in str(package)
+    shipped = {p.relative_to(package): p.read_bytes() for p in package.rglob("*") if p.is_file()}
+    source = {p.relative_to(REPO): p.read_bytes()
+              for p in [REPO / "dbt_project.yml", *(REPO / "macros").rglob("*")] if p.is_file()}
+    assert shipped == source
     assert not list((venv.path / "lib").glob("python*/site-packages/__editable__*"))
 
 
