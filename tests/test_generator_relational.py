@@ -141,6 +141,28 @@ def test_count_and_rare_values_are_protected() -> None:
         assert "rare_kind" not in set(out["kind"])
 
 
+def test_a_child_value_of_one_parent_is_withheld_when_subjects_are_counted() -> None:
+    """200 orders of one customer carry a kind nobody else has: frequent by rows, one person
+    by subjects. Counted in rows it is emitted; with ``subjects`` (each order's customer) never."""
+    customers = _customers(600)
+    orders = _orders(customers)
+    whale = customers["customer_id"].iloc[0]
+    extra = orders.iloc[:200].copy()
+    extra["customer_id"], extra["kind"] = whale, "whale_kind"
+    extra["order_id"] = np.arange(200) + 1
+    orders = pd.concat([orders, extra], ignore_index=True)
+    parents = _synthetic_parents(customers)
+
+    def emitted(**options) -> int:
+        gen = ChildGenerator(random_state=1).fit(
+            customers, orders, "customer_id", "customer_id", child_key="order_id", **options)
+        return sum(int((gen.sample(parents, seed=s)["kind"] == "whale_kind").sum())
+                   for s in range(3))
+
+    assert emitted() > 0
+    assert emitted(subjects=orders["customer_id"].to_numpy()) == 0
+
+
 def test_three_levels_chain_with_consistent_keys() -> None:
     customers = _customers(800)
     orders = _orders(customers)

@@ -92,7 +92,7 @@ def related_project(tmp_path, fresh_db):
         project.write(f"models/{name}.sql",
                       "{{ config(materialized='view', schema='rel_contracts') }}\n" + body)
     project.write("models/customers_synthetic.sql",
-                  synthetic("customers_contract", "customer_id", "['segment', 'region']"))
+                  synthetic("customers_contract", "customer_id", "['segment']"))
     project.write("models/orders_synthetic.sql",
                   synthetic("orders_contract", "order_id", "['kind']",
                             ("customers_synthetic", "customer_id")))
@@ -150,6 +150,19 @@ def test_three_levels_publish_with_keys_constraints_and_no_orphans(related_proje
     released = _keys(related_project)
     for table in real:
         assert released[table] and not released[table] & real[table], table
+    # a child's rare values are counted in distinct synthetic parents too, on the staged rows
+    with psycopg.connect(related_project.settings.conninfo()) as conn:
+        counted = conn.execute("""
+            SELECT r.model, m.metric, m.value, m.passed, m.details ->> 'counted'
+            FROM synthdb_audit.metrics m JOIN synthdb_audit.runs r USING (run_id)
+            WHERE m.metric LIKE 'rare_subject_values:%' ORDER BY 1, 2""").fetchall()
+        assert [(c[0], c[1], c[3]) for c in counted] == [
+            ("items_synthetic", "rare_subject_values:colour", True),
+            ("orders_synthetic", "rare_subject_values:kind", True)], counted
+        assert all("synthetic parents" in c[4] for c in counted)
+        fewest = conn.execute("SELECT min(n) FROM (SELECT count(DISTINCT customer_id) n FROM "
+                              "rel_staging.orders_synthetic GROUP BY kind) v").fetchone()[0]
+        assert fewest >= 10  # each kind is held by >= rare_min_count synthetic customers
 
 
 def test_keys_are_fresh_in_every_release(related_project):
@@ -197,3 +210,68 @@ def test_a_child_whose_parent_is_not_released_with_it_is_refused(related_project
             n = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'rel_recipient'"
                              ).fetchone()[0]
         assert n == 0
+
+
+def _group_checks(project) -> list[tuple]:
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        return conn.execute(
+            "SELECT metric, value, threshold, passed, details FROM synthdb_audit.group_checks "
+            "ORDER BY group_check_id").fetchall()
+
+
+def _verdicts(project) -> dict[str, bool]:
+    """The latest successful run's stored verdict of each synthetic model."""
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        return dict(conn.execute(
+            "SELECT DISTINCT ON (model) model, passed FROM synthdb_audit.verdicts v "
+            "JOIN synthdb_audit.runs r USING (run_id, model) WHERE r.outcome = 'success' "
+            "ORDER BY model, r.finished_at DESC").fetchall())
+
+
+def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
+    """Every table alone passes k = 100 (the smallest class, premium customers, has ~210
+    rows), but a premium customer's combination with an order's kind and an item's qty is held
+    by ~50 synthetic customers: the joined check fails and no table of the group is published,
+    not even by a forced `dbt run -s`."""
+    first = related_project.dbt("build")
+    assert first.ok, first.output
+    passed = _group_checks(related_project)
+    # one chain customers -> orders -> items, counted in customers, passing at k = 5
+    assert [(m, t, p) for m, _, t, p, _ in passed] == [
+        ("min_subjects_per_class:customers>orders>items", 5, True)]
+    assert passed[0][1] >= 5 and passed[0][4]["subject"] == "customers.customer_id"
+    with _share(related_project) as conn:
+        meta = conn.execute("SELECT metadata FROM synthdb_share.releases WHERE table_name = "
+                            "'items'").fetchone()[0]
+    assert meta["release_group"]["checks"][0]["passed"] is True
+    before = _keys(related_project)
+
+    for name, source, key, qis, parent, extra, privacy in (
+            ("customers", "customers_contract", "customer_id", "['segment']", None, "", ""),
+            ("orders", "orders_contract", "order_id", "['kind']",
+             ("customers_synthetic", "customer_id"), "", ""),
+            ("items", "items_contract", "item_id", "['qty']", ("orders_synthetic", "order_id"),
+             ITEMS_GENERATOR, ITEMS_PRIVACY)):
+        related_project.write(f"models/{name}_synthetic.sql", synthetic(
+            source, key, qis, parent, extra, privacy).replace("'k': 5", "'k': 100"))
+    build = related_project.dbt("build")
+    assert not build.ok
+    verdicts = _verdicts(related_project)
+    assert all(verdicts[m] for m in ("customers_synthetic", "orders_synthetic",
+                                     "items_synthetic")), verdicts  # each table alone passes
+    assert "joined_k_anonymity" in build.output and "release group" in build.output
+    for name in ("customers.segment", "orders.kind", "items.qty", "customers -> orders -> items"):
+        assert name in build.output, name
+    failed = _group_checks(related_project)[-1]
+    assert failed[2] == 100 and failed[3] is False and failed[1] < 100
+    assert failed[4]["classes_below_k"] > 0
+
+    forced = related_project.dbt("run", "-s", "release")
+    assert not forced.ok and "joined_k_anonymity" in forced.output
+    assert _keys(related_project) == before  # nothing of the group was republished
+    with _share(related_project) as conn:
+        versions = dict(conn.execute(
+            "SELECT table_name, max(version) FROM synthdb_share.releases GROUP BY table_name"
+        ).fetchall())
+    assert versions == {"customers": 1, "orders": 1, "items": 1}
+    assert len(_group_checks(related_project)) == 3  # the forced attempt was measured too

@@ -43,6 +43,7 @@ from .event_gaps import EventGaps
 from .fresh_keys import fresh_keys, key_style
 from .registry import build_generator
 from .specs import ColumnSpec, infer_specs
+from .subjects import check_subjects
 
 #: context cells for matching: numbers fall into this many quantile bins
 MATCH_BINS = 10
@@ -118,11 +119,15 @@ class ChildGenerator:
         child_specs: list[ColumnSpec] | None = None,
         child_key: str | None = None,
         parent_keys: tuple[str, ...] = (),
+        subjects: Any = None,
     ) -> ChildGenerator:
         """Learn counts, attributes given the parent, and event times of ``child_frame``.
 
         ``parent_keys``: other key columns of the parent (its own foreign key to a grandparent):
         never context, since released keys are fresh random values.
+        ``subjects``: whose each child row is (one entry per row of ``child_frame``, e.g. the
+        parent key or the grandparent's), passed to the table generator, which then emits a
+        category only when held by ``rare_min_count`` distinct subjects, not rows.
         """
         _require(parent_frame, [parent_key], "parent")
         _require(child_frame, [child_foreign_key] + ([child_key] if child_key else []), "child")
@@ -153,6 +158,8 @@ class ChildGenerator:
         self.n_orphans_dropped_ = int((~linked).sum())
         children = child_frame.loc[linked].reset_index(drop=True)
         pos = pos[linked]
+        if subjects is not None:
+            subjects = check_subjects(subjects, len(child_frame))[linked]
         if not len(children):
             raise EmptyInputError(
                 f"ChildGenerator.fit: no child row's {child_foreign_key!r} matches a parent's "
@@ -182,7 +189,8 @@ class ChildGenerator:
         specs = [
             dataclasses.replace(p_specs[c], name=context_name(c)) for c in self.context_.columns_
         ] + [by_name[c] for c in attrs]
-        self.model_ = self._table_generator().fit(train, specs)
+        options = {} if subjects is None else {"subjects": subjects}
+        self.model_ = self._table_generator().fit(train, specs, **options)
         self.model_columns_ = list(train.columns)
         self.conditional_ = self._can_condition(parent_frame.iloc[:0])
         self.kinds_ = {c: by_name[c].kind for c in attrs}

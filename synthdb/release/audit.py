@@ -85,6 +85,22 @@ _DDL = [
                  FILTER (WHERE m.passed = false) AS failed_metrics
         FROM {schema}.runs r LEFT JOIN {schema}.metrics m USING (run_id)
         GROUP BY r.run_id, r.model, r.outcome""",
+    # The gate on a release group's joined tables (synthdb.release.joined_checks): one row per
+    # measured figure, kept whether the publish went ahead or was refused.
+    """CREATE TABLE IF NOT EXISTS {schema}.group_checks (
+        group_check_id bigserial PRIMARY KEY,
+        publish_model  text NOT NULL,
+        invocation_id  text,
+        runs           jsonb NOT NULL,
+        check_name     text NOT NULL,
+        metric         text NOT NULL,
+        value          double precision,
+        threshold      double precision,
+        passed         boolean,
+        details        jsonb,
+        measured_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+        db_user        text NOT NULL DEFAULT current_user
+    )""",
     # One row per approval of one exact release (and so one exact run): who, when, which ticket.
     """CREATE TABLE IF NOT EXISTS {schema}.approvals (
         approval_id  bigserial PRIMARY KEY,

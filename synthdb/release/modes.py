@@ -97,6 +97,10 @@ class Mode:
         """Gated leakage/utility rows and the report's full metrics."""
         raise NotImplementedError
 
+    def owner_rows(self, ctx: stages.RunContext, rare: list[str]) -> list[dict[str, Any]]:
+        """Privacy rows counted in the staged rows' owners (a child's parents); none here."""
+        return []
+
     def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
         """Row counts for the evidence (None where the mode has no such set)."""
         return {"source": ctx.n_source, "training": None, "holdout": None,

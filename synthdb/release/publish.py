@@ -32,7 +32,7 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.governance import roles
-from synthdb.release import audit, destination, pgio, table_keys, verdicts
+from synthdb.release import audit, destination, joined_checks, pgio, table_keys, verdicts
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
@@ -215,6 +215,7 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
                 {info["member"].target[1]: info["tmp_name"] for info in staged},
                 request.keys, request.links,
                 f"synthdb gate: refusing to publish release {_label(*request.target)}")
+        _joined_gate(settings, conn, dconn, request, staged, group)
         for info in reversed(staged):  # children first: their FOREIGN KEYs name the parents
             dconn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
                 _qualified(*info["member"].target)))
@@ -251,6 +252,23 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     return {**root, "role": request.role, "destination": dest.dbname,
             "approval_required": request.approval_required, "warnings": warnings,
             "tables": tables}
+
+
+def _joined_gate(settings: ConnectionSettings, conn, dconn, request: PublishRequest,
+                 staged: list[dict[str, Any]], group: dict[str, Any] | None) -> None:
+    """k-anonymity of the subject on the joined copies (synthdb.release.joined_checks): stored
+    as audit rows, named in every table's metadata, GateError (nothing exposed) on failure."""
+    if group is None:
+        return
+    tables = {info["member"].target[1]: (info["run_id"], (request.target[0], info["tmp_name"]))
+              for info in staged}
+    members = joined_checks.members_from_runs(conn, request.audit_schema, tables)
+    rows = joined_checks.measure(dconn, members)
+    joined_checks.record(settings, request.audit_schema, request.model, request.invocation_id,
+                         {t: run for t, (run, _) in tables.items()}, rows)
+    joined_checks.refuse_failed(_label(*request.target), rows)
+    group["checks"] = [{k: r[k] for k in ("check", "metric", "value", "threshold", "passed")}
+                       for r in rows]
 
 
 def _member(request: PublishRequest, table: RelatedTable) -> PublishRequest:

@@ -29,7 +29,7 @@ import pandas as pd
 from psycopg import sql
 
 from synthdb.errors import ConfigError, EmptyInputError
-from synthdb.release import pgio, stages, training
+from synthdb.release import pgio, run_metrics, stages, training
 from synthdb.release.modes import Synthesize
 from synthdb.release.names import label, qualified
 
@@ -169,8 +169,11 @@ class Child(Keyed):
                               f"{self.parent.key!r} is not in {label(*self.parent.contract)}")
         parents = _read(conn, self.parent.contract, pcolumns,
                         _in_sample(self.parent.key, ctx.seed, fraction))
-        children = _read(conn, ctx.request.source, ctx.columns, _in_sample(fk, ctx.seed, fraction))
+        subject = [ctx.subject] if ctx.subject is not None else []
+        children = _read(conn, ctx.request.source, ctx.columns + subject,
+                         _in_sample(fk, ctx.seed, fraction))
         conn.commit()
+        owners = self._owners(ctx, children, parents)
         if not len(parents):
             raise EmptyInputError(f"model {ctx.request.model}: the parent's training input "
                                   f"{label(*self.parent.contract)} has no rows")
@@ -179,6 +182,7 @@ class Child(Keyed):
         held = set(keys[rng.permutation(len(keys))[: int(round(len(keys) * cfg.holdout))]])
         in_holdout = children[fk].isin(held).to_numpy()
         self.train_parents = parents[~parents[self.parent.key].isin(held)].reset_index(drop=True)
+        self.train_subjects = owners[~in_holdout]
         ctx.train = children[~in_holdout].reset_index(drop=True)
         ctx.holdout = children[in_holdout].reset_index(drop=True)
         ctx.specs, mock = training.column_specs(ctx.train, ctx.columns, cfg, ctx.request.model)
@@ -193,6 +197,24 @@ class Child(Keyed):
                               f"{label(*self.parent.staging)} does not exist; build "
                               f"{self.parent.model} first")
 
+    def _owners(self, ctx: stages.RunContext, children: pd.DataFrame,
+                parents: pd.DataFrame) -> np.ndarray:
+        """Whose each child row is (taken out of ``children`` if it is a column): the declared
+        subject, else the parent's own parent (a customer for an order's items), else the
+        parent. A row whose owner is unknown has a NULL owner: it helps no value's count."""
+        if ctx.subject is not None:
+            return children.pop(ctx.subject.name).to_numpy(dtype=object)
+        fk = children[ctx.cfg.parent["key"]]
+        up = self.parent.foreign_key
+        if up and up in parents.columns:
+            owner = parents.drop_duplicates(self.parent.key).set_index(self.parent.key)[up]
+            return fk.map(owner).to_numpy(dtype=object)
+        return fk.to_numpy(dtype=object)
+
+    def fit_options(self, ctx: stages.RunContext) -> dict[str, Any]:
+        # rare child values are counted in owners, not rows (docs/related-tables.md)
+        return {"subjects": self.train_subjects}
+
     def build_generator(self, ctx: stages.RunContext):
         from synthdb.generators.relational import ChildGenerator
 
@@ -204,6 +226,16 @@ class Child(Keyed):
             ChildGenerator(rare_min_count=cfg.privacy.rare_min_count, generator_params=params,
                            random_state=ctx.seed),
             self, ctx)
+
+    def owner_rows(self, ctx: stages.RunContext, rare: list[str]) -> list[dict[str, Any]]:
+        """Each rare-checked value of the staged children must be held by ``rare_min_count``
+        distinct synthetic parents (the foreign key column), not only rows: 200 children of one
+        parent are one owner. (Combinations are counted in the root's keys by the group's
+        joined check at publish, synthdb.release.joined_checks.)"""
+        fk = ctx.cfg.parent["key"]
+        return run_metrics.rare_subject_rows(
+            ctx.conn, ctx.tmp, fk, rare, ctx.cfg.privacy.rare_min_count,
+            f"distinct synthetic parents ({fk}, synth.parent)")
 
     def write(self, ctx: stages.RunContext) -> int:
         """Children of the parent's staged rows, written block of parents by block.
@@ -238,12 +270,13 @@ class _ChildTable:
         self.mode = mode
         self.ctx = ctx
 
-    def fit(self, frame: pd.DataFrame, specs: list[Any], **options: Any) -> _ChildTable:
-        """``options`` (subjects) are not used: a child's rows are split by parent already."""
+    def fit(self, frame: pd.DataFrame, specs: list[Any], subjects: Any = None) -> _ChildTable:
+        """``subjects``: each training row's owner (Child._owners), for the rare-value rule."""
         cfg = self.ctx.cfg
         self.child.fit(self.mode.train_parents, frame, self.mode.parent.key, cfg.parent["key"],
                        self.mode.parent_specs, specs, child_key=cfg.key,
-                       parent_keys=tuple(k for k in (self.mode.parent.foreign_key,) if k))
+                       parent_keys=tuple(k for k in (self.mode.parent.foreign_key,) if k),
+                       subjects=subjects)
         return self
 
     def describe(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from synthdb.release import audit, digest, ledger
 # results are left to their defaults (outcome 'running') and to seal_run.
 RUN_START_COLUMNS = ("run_id", "invocation_id", "model", "source_relation", "target_relation",
                      "mode", "config", "config_hash", "seed", "code_version")
-APPEND_ONLY = ("releases", "downloads", "budget_spend")
+APPEND_ONLY = ("releases", "downloads", "budget_spend", "group_checks")
 
 _SEAL = """
 CREATE OR REPLACE FUNCTION {a}.seal_run(p_run_id text, p_schema text, p_name text,
@@ -112,6 +112,20 @@ BEGIN
                 INTO v_value USING v_n;
             v_passed := v_value = 0;
             v_details := v_details || jsonb_build_object('rare_values', v_value,
+                'measured_by', 'synthdb owner (seal_run)');
+        ELSIF r ->> 'check' = 'rare_categories' AND r ->> 'metric' LIKE 'rare_subject_values:%'
+              AND v_run.config -> 'parent' ->> 'key' IS NOT NULL THEN
+            -- a child table: values counted in distinct synthetic parents, the foreign key
+            -- column the run declared when it started (synth.parent.key)
+            v_n := ceil((v_details ->> 'min_subjects')::numeric)::int;
+            EXECUTE format('SELECT count(*) FILTER (WHERE n < $1) FROM (SELECT count(DISTINCT '
+                           '%I) AS n FROM %I.%I WHERE %I IS NOT NULL GROUP BY %I) v',
+                           v_run.config -> 'parent' ->> 'key', p_schema, p_name,
+                           v_details ->> 'column', v_details ->> 'column')
+                INTO v_value USING v_n;
+            v_passed := v_value = 0;
+            v_details := v_details || jsonb_build_object('rare_values', v_value,
+                'subject_column', v_run.config -> 'parent' ->> 'key',
                 'measured_by', 'synthdb owner (seal_run)');
         ELSIF r ->> 'check' IN ('k_anonymity', 'rare_categories')
               AND r ->> 'metric' NOT IN ('suppressed_share', 'columns_checked',

@@ -91,13 +91,24 @@ def subject_privacy_rows(conn, table: sql.Composable, subject: str, request: Syn
             "details": {**stats, "quasi_identifiers": privacy.quasi_identifiers,
                         "counted": "distinct subjects (synth.privacy.subject)"},
         })
-    for column in rare_checked_columns(request, specs, mock):
-        stats = sqlchecks.rare_categories(conn, table, column, privacy.rare_min_count, subject)
+    return rows + rare_subject_rows(conn, table, subject,
+                                    rare_checked_columns(request, specs, mock),
+                                    privacy.rare_min_count,
+                                    "distinct subjects (synth.privacy.subject)")
+
+
+def rare_subject_rows(conn, table: sql.Composable, subject: str, columns: list[str],
+                      min_subjects: int, counted: str) -> list[dict[str, Any]]:
+    """``rare_categories.rare_subject_values:<column>``: values of ``columns`` held by fewer
+    than ``min_subjects`` distinct ``subject`` values, counted in SQL on the whole ``table``."""
+    rows = []
+    for column in columns:
+        stats = sqlchecks.rare_categories(conn, table, column, min_subjects, subject)
         rows.append({
             "check": "rare_categories", "metric": f"rare_subject_values:{column}",
             "value": stats["rare_values"], "threshold": 0, "passed": stats["rare_values"] == 0,
-            "details": {**stats, "column": column, "min_subjects": privacy.rare_min_count,
-                        "counted": "distinct subjects (synth.privacy.subject)"},
+            "details": {**stats, "column": column, "min_subjects": min_subjects,
+                        "counted": counted},
         })
     return rows
 

@@ -261,6 +261,7 @@ def check(ctx: RunContext) -> None:
             counts = count()  # the released rows: after the suppression
     ctx.metric_rows += run_metrics.privacy_rows(counts, ctx.request, rare, ctx.suppressed,
                                                 ctx.written)
+    ctx.metric_rows += ctx.mode.owner_rows(ctx, rare)
     if ctx.counted_in is not None:
         ctx.metric_rows += run_metrics.subject_privacy_rows(conn, ctx.counted_in, subject,
                                                             ctx.request, ctx.specs, ctx.mock)
