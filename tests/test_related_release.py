@@ -275,3 +275,42 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
         ).fetchall())
     assert versions == {"customers": 1, "orders": 1, "items": 1}
     assert len(_group_checks(related_project)) == 3  # the forced attempt was measured too
+
+
+def _readable(project) -> dict[str, bool]:
+    with _share(project) as conn:
+        return {t: conn.execute("SELECT has_table_privilege('rel_recipient_reader', %s, "
+                                "'SELECT')", (f"rel_recipient.{t}",)).fetchone()[0]
+                for t in ("customers", "orders", "items")}
+
+
+def test_a_release_group_is_approved_in_one_call_or_not_at_all(related_project):
+    from synthdb.errors import GateError
+    from synthdb.governance.approvals import approve_group
+    from synthdb.governance.releases import ReleaseRef
+
+    related_project.write("models/release.sql", PUBLISH.replace(
+        "'recipient': 'rel_recipient',", "'recipient': 'rel_recipient', 'approval_required': True,"))
+    assert related_project.dbt("build").ok
+    assert _readable(related_project) == {"customers": False, "orders": False, "items": False}
+    settings = related_project.settings
+    # one member's published rows changed: the whole group is refused, nothing approved
+    with _share(related_project) as conn:
+        conn.execute("UPDATE rel_recipient.items SET qty = qty + 1 WHERE item_id = "
+                     "(SELECT min(item_id) FROM rel_recipient.items)")
+    with pytest.raises(GateError, match="items"):
+        approve_group(settings, ReleaseRef.parse("rel_recipient/customers/v1"), ticket="CAB-1",
+                      by="Pat Officer")
+    with psycopg.connect(settings.conninfo()) as conn:
+        assert conn.execute("SELECT count(*) FROM synthdb_audit.approvals").fetchone()[0] == 0
+    assert _readable(related_project) == {"customers": False, "orders": False, "items": False}
+
+    assert related_project.dbt("build").ok  # v2 of every table, untouched
+    done = approve_group(settings, ReleaseRef.parse("rel_recipient/orders/v2"), ticket="CAB-2",
+                         by="Pat Officer")
+    assert sorted(done["releases"]) == ["rel_recipient/customers/v2", "rel_recipient/items/v2",
+                                        "rel_recipient/orders/v2"]
+    assert _readable(related_project) == {"customers": True, "orders": True, "items": True}
+    with psycopg.connect(settings.conninfo()) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT ticket) FROM "
+                            "synthdb_audit.approvals").fetchone() == (3, 1)

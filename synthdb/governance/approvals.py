@@ -6,6 +6,12 @@ and only then grants, in the same transaction, so there is never a grant without
 row. Approving an old version whose table has since been replaced is refused: the grant would
 expose a different run than the one approved. The grant happens in the release's destination
 database, the approval row in the source-side audit schema (committed first).
+
+``approve_group`` does the same for every table of a release group (``publish.related``,
+published together): one call, one ticket, all or nothing. A group is released together, so
+it is approved together: granting the parent alone would expose keys whose children the
+approver has not seen, and each member is refused if its table no longer holds the rows its
+run measured.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from psycopg import sql
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, roles
-from synthdb.governance.releases import ReleaseRef
+from synthdb.governance.releases import Release, ReleaseRef
 from synthdb.release import verdicts
 from synthdb.release.destination import SHARE_SCHEMA
 
@@ -32,76 +38,114 @@ def approve(
     audit_schema: str = "synthdb_audit",
 ) -> dict[str, Any]:
     """Record the approval of ``ref`` (a versioned release) and grant SELECT to its role."""
+    _check_arguments(ref, ticket, by)
+    with releases.connect(settings, audit_schema) as conn:
+        rel = releases.find_release(conn, audit_schema, ref)
+        _approve_all(settings, conn, audit_schema, [rel], ticket, by)
+    return {"release": rel.name, "run_id": rel.run_id, "role": rel.role, "ticket": ticket,
+            "approved_by": by}
+
+
+def approve_group(
+    settings: ConnectionSettings,
+    ref: ReleaseRef,
+    *,
+    ticket: str,
+    by: str,
+    audit_schema: str = "synthdb_audit",
+) -> dict[str, Any]:
+    """Approve every release published together with ``ref`` (its release group) in one call.
+
+    Refused, with nothing approved or granted, if ``ref`` is not part of a group or if any
+    member is already approved, needs no approval, was replaced, or its table's content
+    digest no longer matches its run.
+    """
+    _check_arguments(ref, ticket, by)
+    with releases.connect(settings, audit_schema) as conn:
+        rel = releases.find_release(conn, audit_schema, ref)
+        group = ((rel.manifest.get("metadata") or {}).get("release_group") or {}).get("id")
+        if not group:
+            raise ConfigError(f"approve {rel.name}: this release is not part of a release "
+                              "group (publish.related); approve it without --group")
+        rows = conn.execute(sql.SQL(
+            "SELECT recipient, split_part(published_relation, '.', 2), version FROM {}.releases "
+            "WHERE manifest -> 'metadata' -> 'release_group' ->> 'id' = %s ORDER BY release_id"
+        ).format(sql.Identifier(audit_schema)), (group,)).fetchall()
+        members = [releases.find_release(conn, audit_schema, ReleaseRef(r[0], r[1], r[2]))
+                   for r in rows]
+        _approve_all(settings, conn, audit_schema, members, ticket, by)
+    return {"release": rel.name, "releases": [m.name for m in members],
+            "run_id": rel.run_id, "role": rel.role, "ticket": ticket, "approved_by": by}
+
+
+def _check_arguments(ref: ReleaseRef, ticket: str, by: str) -> None:
     if ref.version is None:
         raise ConfigError(f"approve {ref}: name the exact version, e.g. {ref}/v1")
     if not ticket.strip() or not by.strip():
         raise ConfigError(f"approve {ref}: --ticket and --by must not be empty")
-    with releases.connect(settings, audit_schema) as conn:
-        rel = releases.find_release(conn, audit_schema, ref)
-        a = sql.Identifier(audit_schema)
-        done = conn.execute(
-            sql.SQL(
-                "SELECT ticket, approved_by, approved_at FROM {}.approvals WHERE release_id = %s"
-            ).format(a),
-            (rel.release_id,),
-        ).fetchone()
-        if done is not None:
-            raise ConfigError(
-                f"approve {rel.name}: already approved by {done[1]} under ticket "
-                f"{done[0]} at {done[2]:%Y-%m-%d %H:%M:%S %Z}"
-            )
-        if not rel.approval_required:
-            raise ConfigError(
-                f"approve {rel.name}: this release did not require approval "
-                "(approval_required was not set when it was published)"
-            )
-        dconn = psycopg.connect(releases.destination_of(settings, rel).conninfo())
-        live_run = releases.live_run_id(dconn, rel)
-        if live_run != rel.run_id:
-            dconn.close()
-            raise ConfigError(
-                f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "
-                f"approved release's run {rel.run_id} (a newer version replaced it); approve "
-                "the latest version instead"
-            )
-        # The grant exposes the table's rows now: they must be the rows the run measured
-        # (the table is in the destination, the run's fingerprint in the audit schema).
+
+
+def _check_pending(conn, audit_schema: str, rel: Release) -> None:
+    """ConfigError unless ``rel`` was published to await an approval and has none yet."""
+    done = conn.execute(
+        sql.SQL("SELECT ticket, approved_by, approved_at FROM {}.approvals WHERE release_id = %s"
+                ).format(sql.Identifier(audit_schema)), (rel.release_id,)).fetchone()
+    if done is not None:
+        raise ConfigError(
+            f"approve {rel.name}: already approved by {done[1]} under ticket "
+            f"{done[0]} at {done[2]:%Y-%m-%d %H:%M:%S %Z}")
+    if not rel.approval_required:
+        raise ConfigError(
+            f"approve {rel.name}: this release did not require approval "
+            "(approval_required was not set when it was published)")
+
+
+def _check_live(conn, dconn, audit_schema: str, rel: Release) -> None:
+    """ConfigError/GateError unless ``rel``'s table still holds exactly its run's rows."""
+    live_run = releases.live_run_id(dconn, rel)
+    if live_run != rel.run_id:
+        raise ConfigError(
+            f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "
+            f"approved release's run {rel.run_id} (a newer version replaced it); approve "
+            "the latest version instead")
+    # The grant exposes the table's rows now: they must be the rows the run measured
+    # (the table is in the destination, the run's fingerprint in the audit schema).
+    verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
+                             f"approve {rel.name}: refused", audit_conn=conn)
+
+
+def _approve_all(settings: ConnectionSettings, conn, audit_schema: str, rels: list[Release],
+                 ticket: str, by: str) -> None:
+    """Check every release, then approval rows (committed first) and grants, all or none."""
+    a = sql.Identifier(audit_schema)
+    for rel in rels:
+        _check_pending(conn, audit_schema, rel)
+    with psycopg.connect(releases.destination_of(settings, rels[0]).conninfo()) as dconn:
+        for rel in rels:
+            _check_live(conn, dconn, audit_schema, rel)
+        for rel in rels:
+            conn.execute(sql.SQL("INSERT INTO {}.approvals (release_id, run_id, ticket, "
+                                 "approved_by) VALUES (%s, %s, %s, %s)").format(a),
+                         (rel.release_id, rel.run_id, ticket, by))
+            _grant(dconn, rel)
+        # the approval rows first: a grant never exists without them
+        conn.commit()
         try:
-            verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
-                                     f"approve {rel.name}: refused", audit_conn=conn)
+            dconn.commit()
         except BaseException:
-            dconn.close()
-            raise
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {}.approvals (release_id, run_id, ticket, approved_by) "
-                "VALUES (%s, %s, %s, %s)"
-            ).format(a),
-            (rel.release_id, rel.run_id, ticket, by),
-        )
-        with dconn:
-            roles.validate_group_role(dconn, rel.recipient, rel.role)
-            schema, table = sql.Identifier(rel.schema), sql.Identifier(rel.table)
-            role = sql.Identifier(rel.role)
-            dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
-            dconn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
-            if rel.manifest.get("destination"):
-                dconn.execute(sql.SQL("UPDATE {}.releases SET approved_at = now() "
-                                      "WHERE release_id = %s").format(
-                    sql.Identifier(SHARE_SCHEMA)), (rel.release_id,))
-            # the approval row first: a grant never exists without it
+            conn.execute(sql.SQL("DELETE FROM {}.approvals WHERE release_id = ANY(%s)").format(a),
+                         ([rel.release_id for rel in rels],))
             conn.commit()
-            try:
-                dconn.commit()
-            except BaseException:
-                conn.execute(sql.SQL("DELETE FROM {}.approvals WHERE release_id = %s").format(a),
-                             (rel.release_id,))
-                conn.commit()
-                raise
-    return {
-        "release": rel.name,
-        "run_id": rel.run_id,
-        "role": rel.role,
-        "ticket": ticket,
-        "approved_by": by,
-    }
+            raise
+
+
+def _grant(dconn, rel: Release) -> None:
+    roles.validate_group_role(dconn, rel.recipient, rel.role)
+    schema, table = sql.Identifier(rel.schema), sql.Identifier(rel.table)
+    role = sql.Identifier(rel.role)
+    dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+    dconn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
+    if rel.manifest.get("destination"):
+        dconn.execute(sql.SQL("UPDATE {}.releases SET approved_at = now() "
+                              "WHERE release_id = %s").format(sql.Identifier(SHARE_SCHEMA)),
+                      (rel.release_id,))

@@ -299,7 +299,9 @@ def _group_facts(request: PublishRequest) -> dict[str, Any] | None:
     """What each table's metadata says about the release group it belongs to (None: alone)."""
     if not request.related:
         return None
-    return {"tables": [request.target[1], *(r.name for r in request.related)],
+    # id: finds the releases of one publish of the group again (synthdb approve --group)
+    return {"id": uuid.uuid4().hex,
+            "tables": [request.target[1], *(r.name for r in request.related)],
             "primary_keys": dict(request.keys),
             "foreign_keys": [{"table": link.child, "column": link.foreign_key,
                               "references": f"{link.parent}({link.parent_key})"}
