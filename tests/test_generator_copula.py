@@ -281,6 +281,26 @@ def test_mock_generator_schema_only() -> None:
     assert sum(len(c) for c in gen.sample_chunks(250, chunk_size=100)) == 250
 
 
+def test_mock_uuids_are_the_rng_bytes_as_version_4_text() -> None:
+    """random_uuids writes the text with numpy into one Arrow buffer (no Python string per
+    value); each value must still be the canonical text of the rng's 16 bytes, version 4."""
+    import uuid
+
+    import numpy as np
+
+    from synthdb.generators._output import take_series
+    from synthdb.generators.mock import random_uuids
+
+    values = random_uuids(1000, np.random.default_rng(11))
+    raw = np.random.default_rng(11).integers(0, 256, size=(1000, 16), dtype=np.uint8)
+    expected = [str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw]
+    assert list(values) == expected and len(set(expected)) == 1000
+    assert len(random_uuids(0, np.random.default_rng(1))) == 0
+    codes = np.where(np.arange(1000) % 3 == 0, -1, np.arange(1000))
+    as_objects = take_series(values, codes, object)  # NULL codes stay None, the rest text
+    assert as_objects.isna().sum() == 334 and as_objects[1] == expected[1]
+
+
 def test_calendar_grain_of_coarsened_dates_is_kept():
     """A month-coarsened date (coarsen_date policy) stays on first days of months."""
     import numpy as np

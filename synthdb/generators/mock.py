@@ -59,26 +59,29 @@ def default_dtype(spec: ColumnSpec) -> Any:
     return pd.Series(["x"]).dtype  # default string dtype of this pandas (str on 3.x, object on 2.x)
 
 
-def random_uuids(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Version-4 UUID strings from ``rng`` (seeded, unlike uuid.uuid4), without a Python loop."""
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # not the dashes
+
+
+def random_uuids(n: int, rng: np.random.Generator) -> pd.api.extensions.ExtensionArray:
+    """Version-4 UUID strings from ``rng`` (seeded, unlike uuid.uuid4), without a Python loop.
+
+    The 36 ASCII characters of each value are written into one byte buffer and handed to Arrow
+    as a string array: no Python string per value (at 200k values the former U36 -> object
+    conversion took 0.15-0.4 s of each sampled chunk; this takes 0.05 s), and the binary COPY
+    encoder reads the Arrow buffer as it is. Same values for the same ``rng`` as before.
+    """
+    import pyarrow as pa
+
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexes = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype="S32").astype("U32")
-    chars = hexes.view("U1").reshape(n, 32)
-    dash = np.full((n, 1), "-", dtype="U1")
-    parts = [
-        chars[:, :8],
-        dash,
-        chars[:, 8:12],
-        dash,
-        chars[:, 12:16],
-        dash,
-        chars[:, 16:20],
-        dash,
-        chars[:, 20:],
-    ]
-    return np.ascontiguousarray(np.concatenate(parts, axis=1)).view("U36").reshape(n).astype(object)
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)
+    text[:, _UUID_HEX_AT[0::2]] = _HEX_DIGITS[raw >> 4]
+    text[:, _UUID_HEX_AT[1::2]] = _HEX_DIGITS[raw & 0x0F]
+    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int64)
+    strings = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return pd.array(strings, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _faker_pool(spec: ColumnSpec, size: int, seed: int) -> list[str]:

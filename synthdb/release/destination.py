@@ -195,7 +195,10 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
 
     Both transactions stay open: the caller commits the destination only when the release is
     complete, so readers never see a half-copied table. Returns the number of rows copied
-    (PostgreSQL's own ``COPY n`` count: no second scan of the copy).
+    (PostgreSQL's own ``COPY n`` count: no second scan of the copy). ``FREEZE``: the table is
+    created in this transaction, so its rows can be written frozen; nobody sees them before
+    the commit, and the digest, the recipients' first reads and VACUUM then find no hint bits
+    to set.
     """
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     definition = sql.SQL(", ").join(
@@ -205,7 +208,7 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
     into_cur = dst.cursor()
     with src.cursor().copy(sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)").format(
             cols, sql.Identifier(*staging))) as out, \
-            into_cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            into_cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)").format(
                 target_sql, cols)) as into:
         for block in out:
             into.write(block)

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,7 @@ class RunContext:
     described: dict[str, Any] = field(default_factory=dict)  # generator.describe() or mode's
     managed: bool = False
     content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
+    digest_job: Any = None  # the content digest running in the background (leakage → evidence)
     evidence: Path | None = None
 
     @property
@@ -280,48 +282,68 @@ def leakage(ctx: RunContext) -> None:
             sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns), ctx.tmp,
             sql.Literal(ctx.cfg.privacy.sample_size)), ctx.columns)
     # The content digest (SHA-256 over every row, seconds per million rows) is computed by
-    # PostgreSQL while Python computes the leakage and utility metrics. Same transaction, and
-    # the table has been SHARE-locked since the checks, so it vouches for exactly the rows
-    # measured. A managed audit schema seals with the owner's own digest at the swap instead.
+    # PostgreSQL while Python computes the leakage and utility metrics and draws the QA report
+    # (the evidence stage waits for it). Same transaction, and the table has been SHARE-locked
+    # since the checks, so it vouches for exactly the rows measured. A managed audit schema
+    # seals with the owner's own digest at the swap instead.
     ctx.managed = audit.managed(ctx.conn, ctx.request.audit_schema)
-    job = None if ctx.managed else _in_background(
+    ctx.digest_job = None if ctx.managed else _in_background(
         digest.content_digest, ctx.conn, ctx.request.target[0], TMP_PREFIX + ctx.run_id[:16])
     try:
         rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
-    finally:
-        if job is not None:
-            ctx.content = job.result()
+    except BaseException:
+        _join_digest(ctx)  # the connection is the digest's until it ends (then rolled back)
+        raise
     ctx.metric_rows += rows
+
+
+def _join_digest(ctx: RunContext) -> None:
+    """Wait for the background content digest (if one runs) and keep its result."""
+    job, ctx.digest_job = ctx.digest_job, None
+    if job is not None:
+        ctx.content = job.result()
 
 
 def _in_background(fn: Callable[..., Any], *args: Any):
     """Run ``fn(*args)`` in a thread now; ``.result()`` waits and returns (or raises)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthdb-digest")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"synthdb-{fn.__name__}")
     job = pool.submit(fn, *args)
     pool.shutdown(wait=False)
     return job
 
 
 def evidence(ctx: RunContext) -> None:
-    """Store the metric rows (unless the owner seals them at the swap), then the QA report."""
+    """Draw the QA report while the digest ends, store the metric rows (unless the owner seals
+    them at the swap) and commit.
+
+    The report needs no database: it is drawn in a thread from the moment the metric rows are
+    final, while PostgreSQL finishes the content digest (on a 5M-row table the digest outlasts
+    the metrics by tens of seconds, and the report took 7 s after it). The transaction commits
+    as soon as the digest and the metric rows are in, whether or not the drawing has finished,
+    so no transaction sits open only because a report is drawn (on a wide contract that took
+    minutes). Cleanup by a concurrent run skips a live run's temporary table.
+    """
     request, conn = ctx.request, ctx.conn
     if request.warnings:
         ctx.metric_rows.append({
             "check": "config", "metric": "looser_tests", "value": len(request.warnings),
             "threshold": None, "passed": None, "details": {"warnings": request.warnings}})
-    ctx.managed = audit.managed(conn, request.audit_schema)
-    if not ctx.managed:  # managed: the owner's seal_run stores them at the swap
-        audit.store_metrics(conn, request.audit_schema, ctx.run_id, ctx.metric_rows)
-    # Commit the measured table (still a temporary name; the run still 'running') so no
-    # transaction sits open while the report is drawn: on a wide contract that took minutes.
-    # Cleanup by a concurrent run skips a live run's temporary table.
-    conn.commit()
     ctx.described = ctx.mode.describe(ctx)
-    ctx.evidence = write_run_evidence(request, ctx.run_id, ctx.described,
-                                      ctx.metric_rows, ctx.full_metrics, ctx.train,
-                                      ctx.synthetic_sample, ctx.mode.counts(ctx))
+    report = _in_background(write_run_evidence, request, ctx.run_id, ctx.described,
+                            list(ctx.metric_rows), ctx.full_metrics, ctx.train,
+                            ctx.synthetic_sample, ctx.mode.counts(ctx))
+    try:
+        _join_digest(ctx)
+        ctx.managed = audit.managed(conn, request.audit_schema)
+        if not ctx.managed:  # managed: the owner's seal_run stores them at the swap
+            audit.store_metrics(conn, request.audit_schema, ctx.run_id, ctx.metric_rows)
+        conn.commit()
+    except BaseException:
+        wait([report])  # the drawing ends before the run is failed and its folder cleaned up
+        raise
+    ctx.evidence = report.result()  # a failed drawing fails the run here
 
 
 def swap(ctx: RunContext) -> None:
