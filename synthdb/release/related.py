@@ -224,7 +224,7 @@ class Child(Keyed):
                   **cfg.generator}
         return _ChildTable(
             ChildGenerator(rare_min_count=cfg.privacy.rare_min_count, generator_params=params,
-                           random_state=ctx.seed),
+                           chunk_rows=cfg.chunk_size, random_state=ctx.seed),
             self, ctx)
 
     def owner_rows(self, ctx: stages.RunContext, rare: list[str]) -> list[dict[str, Any]]:
