@@ -314,3 +314,22 @@ def test_a_release_group_is_approved_in_one_call_or_not_at_all(related_project):
     with psycopg.connect(settings.conninfo()) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT ticket) FROM "
                             "synthdb_audit.approvals").fetchone() == (3, 1)
+
+
+def test_a_child_published_apart_from_its_parent_is_refused_by_its_run(related_project):
+    """The child's config loses synth.parent (not rebuilt) and a second publish releases it
+    alone: the graph sees no parent, the run that generated the rows does, and refuses."""
+    assert related_project.dbt("build").ok
+    related_project.write("models/orders_synthetic.sql",
+                          synthetic("orders_contract", "order_id", "['kind']"))
+    related_project.write("models/orders_alone.sql", textwrap.dedent("""
+        {{ config(materialized='publish', schema='rel_alone', alias='orders',
+                  publish={'from': 'orders_synthetic', 'recipient': 'rel_recipient'}) }}
+        -- depends_on: {{ ref('orders_synthetic') }}
+        select * from {{ this }}
+    """))
+    run = related_project.dbt("run", "-s", "orders_alone")
+    assert not run.ok
+    assert "generated for the synthetic rows of 'customers_synthetic'" in run.output, run.output
+    with _share(related_project) as conn:
+        assert conn.execute("SELECT to_regclass('rel_alone.orders')").fetchone()[0] is None

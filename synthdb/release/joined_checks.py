@@ -74,6 +74,21 @@ def members_from_runs(audit_conn, audit_schema: str,
     return out
 
 
+def check_parents_published(members: list[Member], release: str) -> None:
+    """GateError when a table's run was generated for a parent model this publish does not
+    release: its foreign keys are that parent's keys, so published apart (say after
+    ``synth.parent`` was deleted from the config, without rebuilding) the two would join
+    outside the joined check. Read from the runs, so editing the graph does not help."""
+    models = {m.model for m in members}
+    for m in members:
+        if m.parent_model and m.parent_model not in models:
+            raise GateError(
+                f"synthdb gate: refusing to publish {release}: table {m.table} (run {m.run_id} "
+                f"of model {m.model}) was generated for the synthetic rows of "
+                f"{m.parent_model!r}, which this publish does not release; publish them "
+                "together (publish.related) so the joined release is gated")
+
+
 def paths(members: list[Member]) -> list[list[Member]]:
     """Every root-to-leaf chain of at least two tables (root first).
 
