@@ -559,6 +559,36 @@ def test_a_superuser_can_still_forge(managed):
         conn.rollback()
 
 
+def test_engineer_releases_a_related_group_through_the_owner(managed):
+    """Under `synthdb roles setup` the demo's related release runs as the engineer: the owner's
+    seal measures the child's values per synthetic parent itself, and the joined check is an
+    append-only audit row of the engineer's, deciding the publish either way."""
+    from synthdb.release import keys
+
+    project, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:  # the owner sets the contracts' link key
+        keys.set_key(conn, "partner_demo_customer", grant_to=[ENGINEER])
+    build = project.dbt("build", "--vars", "{synthdb_seed: 11, synthdb_related_demo: true}",
+                        "-s", "+partner_demo_customers")
+    with psycopg.connect(admin.conninfo()) as conn:
+        sealed = conn.execute(
+            "SELECT m.metric, m.passed, m.details ->> 'measured_by', "
+            "m.details ->> 'subject_column' FROM synthdb_audit.metrics m JOIN "
+            "synthdb_audit.runs r USING (run_id) WHERE r.model = "
+            "'synthetic_customer_transactions' AND m.metric LIKE 'rare_subject_values:%' "
+            "ORDER BY 1").fetchall()
+        joined = conn.execute(
+            "SELECT passed, value, threshold, db_user FROM synthdb_audit.group_checks "
+            "WHERE publish_model = 'partner_demo_customers'").fetchall()
+    assert [s[0] for s in sealed] == ["rare_subject_values:channel",
+                                      "rare_subject_values:product_category"], build.output
+    assert all(s[2] == "synthdb owner (seal_run)" and s[3] == "customer_key" for s in sealed)
+    assert len(joined) == 1 and joined[0][2] == 10 and joined[0][3] == ENGINEER
+    assert build.ok == joined[0][0], build.output  # published exactly when the check passed
+    if not build.ok:
+        assert "joined_k_anonymity" in build.output
+
+
 def test_hand_written_verdict_is_still_refused_at_publish(managed):
     """Even with the rights publish needs, a verdict the engineer writes by hand is refused.
 
