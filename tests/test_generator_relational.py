@@ -182,7 +182,12 @@ def test_three_levels_chain_with_consistent_keys() -> None:
         Relation("orders", "items", "order_id", "order_id"),
     ]
     keys = {"customers": "customer_id", "orders": "order_id", "items": "item_id"}
-    model = RelationalSynthesizer(random_state=0).fit(tables, rels, keys)
+    model = RelationalSynthesizer(
+        random_state=0, child_params={"items": {"generator_params": {"min_leaf_rows": 40}}}
+    ).fit(tables, rels, keys)
+    # a child's own generator parameters are merged over the shared ones
+    assert model.children_["items"].model_.min_leaf_rows == 40
+    assert model.children_["orders"].model_.min_leaf_rows == 20
     out = model.sample(500, seed=4)
     assert len(out["customers"]) == 500 and out["customers"]["customer_id"].is_unique
     assert out["orders"]["customer_id"].isin(out["customers"]["customer_id"]).all()

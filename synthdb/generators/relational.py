@@ -380,7 +380,8 @@ class RelationalSynthesizer:
     rare_min_count: the privacy floor of every model.
     generator_params: parameters of each table generator (``related_generator``: without a
         ``method``, the sequential trees with leaf knots of ``rare_min_count`` rows).
-    child_params: extra ``ChildGenerator`` parameters, per child table name.
+    child_params: extra ``ChildGenerator`` parameters, per child table name (its
+        ``generator_params`` are merged over the shared ones).
     """
 
     def __init__(
@@ -428,10 +429,12 @@ class RelationalSynthesizer:
             rel = self.relations_.get(name)
             if rel is None:
                 continue
-            extra = (self.child_params or {}).get(name, {})
+            extra = dict((self.child_params or {}).get(name, {}))
+            # a child's own generator parameters refine the shared ones
+            own = {**(self.generator_params or {}), **extra.pop("generator_params", {})}
             gen = ChildGenerator(
                 rare_min_count=int(self.rare_min_count),
-                generator_params=self.generator_params,
+                generator_params=own or None,
                 random_state=self.random_state,
                 **extra,
             )
