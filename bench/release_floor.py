@@ -215,6 +215,12 @@ def main() -> None:
     env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT),
                DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                DBT_TARGET_PATH=str(work / "target"), DBT_LOG_PATH=str(work / "logs"))
+    # A user's `pip install` leaves compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as in
+    # some CI and sandbox shells) every build would compile the modules lacking it again
+    # (~0.9 CPU-s of a 100k build's start-up, py-spy). Import what a build imports once first.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-c", "import dbt.cli.main, synthdb.metrics, "
+                    "synthdb.release.synthesize, synthdb.report.html"], env=env, check=True)
     code, out, _, _ = dbt(["deps"], env, args.echo)
     if code:
         raise SystemExit(f"dbt deps failed:\n{out}")
