@@ -303,3 +303,36 @@ def test_checked_combinations_never_emitted_rare(frame: pd.DataFrame, seed: int)
         frequent = set(counts[counts >= RARE].index)
         emitted = set(map(tuple, out[cols].dropna().to_numpy().tolist()))
         assert emitted <= frequent, cols
+
+
+def test_pruning_drops_splits_that_only_memorise_and_keeps_real_ones() -> None:
+    """``label`` is noise given ``x``, ``kind`` is decided by ``x``. Grown without pruning, the
+    tree of ``label`` cuts ``x`` into dozens of 20-row leaves whose label shares are the sampled
+    rows' noise (each synthetic row then inherits a few training rows' combination); judged on
+    held-out rows those splits lose, so the pruned tree keeps next to none, while the split that
+    decides ``kind`` predicts held-out rows and stays."""
+    rng = np.random.default_rng(11)
+    n = 6000
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "kind": pd.Series(np.where(x > 0, "hi", "lo"), dtype=object),
+            "label": pd.Series(rng.choice(["a", "b", "c"], n), dtype=object),
+        }
+    )
+
+    def leaves(gen: SequentialTrees, name: str) -> int:
+        return next(d.n_leaves for d in gen.dims_ if gen.names_[gen.model_pos_[d.col]] == name)
+
+    grown = SequentialTrees(random_state=0, prune=False).fit(frame)
+    pruned = SequentialTrees(random_state=0).fit(frame)
+    assert leaves(grown, "label") > 20
+    assert leaves(pruned, "label") <= 3
+    assert 2 <= leaves(pruned, "kind") <= leaves(grown, "kind")
+    out = pruned.sample(6000, seed=1)
+    agree = (out["kind"] == np.where(out["x"] > 0, "hi", "lo")).mean()
+    assert agree > 0.97
+    assert (out["label"].value_counts(normalize=True) - 1 / 3).abs().max() < 0.03
+    with pytest.raises(ConfigError, match="prune_share"):
+        SequentialTrees(prune_share=1.0).fit(frame)

@@ -22,6 +22,11 @@ Privacy controls, all structural:
   from the leaf, then from the training frequencies of the value's frequent combinations with
   the row's earlier values, and only a row that still holds one is dropped and replaced.
 
+Each tree is grown on most of its rows and pruned where its splits do not predict the rest
+(held-out log-likelihood, ``pruning.py``): on CPS1988 the fine splits of wage cut into 20-row
+leaves made synthetic rows repeat training rows' (education, experience) at their wage (DCR
+share 0.538, identical rows above the holdout's); pruned, 0.515.
+
 Trees are scikit-learn's CART, fitted on at most ``tree_rows`` rows; sampling is vectorised per
 chunk (one ``apply`` and one draw per dimension), so memory is flat in the number of rows.
 """
@@ -40,6 +45,7 @@ from synthdb.errors import ConfigError
 from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
 from .marginals import IntervalMarginal
+from .pruning import pruned_leaves, score_bins
 from .subjects import subjects_per_key
 
 VERSION = "1"
@@ -116,6 +122,12 @@ class SequentialTrees(GaussianCopula):
     tree_classes: a categorical column with more categories is learnt by its tree as its
         most frequent ones plus "other" (its leaves still keep every emitted category).
     order: ``"input"`` or ``"discrete_first"`` (see ``_column_order``).
+    prune: grow each tree on part of its rows and keep only the splits that predict the
+        other ``prune_share`` of them better than their parent does (``pruning.py``): leaf
+        sizes then follow the data per tree, small where the structure is real, large where
+        small leaves would only hand out the sampled rows' own combinations.
+    prune_share: the held-out share of the rows (the trees still grow on at most
+        ``tree_rows`` rows; on larger inputs the held-out rows come on top).
 
     A value that still forms a rare combination after ``REDRAWS`` draws from its leaf is drawn
     from the training frequencies of its frequent combinations with the row's earlier values;
@@ -136,6 +148,8 @@ class SequentialTrees(GaussianCopula):
         protect_triples: bool = True,
         tree_classes: int = MAX_TREE_CLASSES,
         order: str = "input",
+        prune: bool = True,
+        prune_share: float = 0.15,
         **copula_params: Any,
     ) -> None:
         # the trees condition every column on the ones before it: no per-category tables
@@ -150,6 +164,8 @@ class SequentialTrees(GaussianCopula):
         self.protect_triples = protect_triples
         self.tree_classes = tree_classes
         self.order = order
+        self.prune = prune
+        self.prune_share = prune_share
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -157,6 +173,10 @@ class SequentialTrees(GaussianCopula):
             raise ConfigError(
                 "SequentialTrees: differential privacy (epsilon) is not available for the "
                 "sequential generator; use method gaussian_copula with epsilon"
+            )
+        if not 0.0 <= float(self.prune_share) < 1.0:
+            raise ConfigError(
+                f"SequentialTrees: prune_share must be in [0, 1), got {self.prune_share!r}"
             )
         if int(self.min_leaf_rows) < 1 or int(self.max_leaves) < 2 or int(self.tree_rows) < 1:
             raise ConfigError(
@@ -264,11 +284,17 @@ class SequentialTrees(GaussianCopula):
         self.dims_ = self._dims()
         n = len(blocks[0]) if blocks else 0
         subjects = getattr(self, "_fit_subjects", None)  # fit(..., subjects=): pairs by subject
-        if n > int(self.tree_rows):
-            rows = np.sort(rng.choice(n, size=int(self.tree_rows), replace=False))
+        share = float(self.prune_share) if self.prune else 0.0
+        # the trees grow on at most tree_rows rows; held-out rows for pruning come on top
+        total = min(n, int(int(self.tree_rows) / (1.0 - share)))
+        if n > total:
+            rows = np.sort(rng.choice(n, size=total, replace=False))
             blocks = [b[rows] for b in blocks]
             subjects = subjects[rows] if subjects is not None else None
             n = len(rows)
+        held_out = np.zeros(n, dtype=bool)
+        if share > 0:
+            held_out[rng.choice(n, size=int(round(share * n)), replace=False)] = True
         feats = np.full((n, len(self.dims_)), np.nan, dtype=np.float32)
         codes: dict[int, np.ndarray] = {}
         for j, d in enumerate(self.dims_):
@@ -291,11 +317,27 @@ class SequentialTrees(GaussianCopula):
             n_leaves = 1
             if j > 0 and len(rows) >= 2 * min_leaf:
                 d.tree = self._tree(d, y, min_leaf, rng)
+                grow, check = np.flatnonzero(~held_out[rows]), np.flatnonzero(held_out[rows])
+                if len(grow) < 2 * min_leaf or not len(check):
+                    grow, check = np.arange(len(rows)), check[:0]
                 with warnings.catch_warnings():
                     # many outcomes on few rows is expected here, not a mistaken regression
                     warnings.filterwarnings("ignore", "The number of unique classes")
-                    d.tree.fit(feats[rows, :j], self._tree_target(d, y, int(self.tree_classes)))
-                node_leaf, n_leaves = _leaf_numbers(d.tree)
+                    d.tree.fit(
+                        feats[rows[grow], :j],
+                        self._tree_target(d, y[grow], int(self.tree_classes)),
+                    )
+                if len(check):
+                    outcome = y if d.discrete else score_bins(y)
+                    node_leaf, n_leaves = pruned_leaves(
+                        d.tree,
+                        feats[rows[check], :j],
+                        outcome[grow],
+                        outcome[check],
+                        feats[rows[grow], :j],
+                    )
+                else:
+                    node_leaf, n_leaves = _leaf_numbers(d.tree)
                 d.n_leaves = n_leaves
                 d.leaf_of = node_leaf
                 leaf = node_leaf[d.tree.apply(feats[rows, :j])]
@@ -616,6 +658,7 @@ class SequentialTrees(GaussianCopula):
             "leaves": int(sum(d.n_leaves for d in self.dims_)),
             "tree_rows": int(self.n_tree_rows_),
             "order": self.order,
+            "pruned_on_held_out_share": float(self.prune_share) if self.prune else 0.0,
             "columns_in_order": [
                 str(self.names_[self.model_pos_[d.col]]) for d in self.dims_ if d.role != "flag"
             ],
