@@ -187,7 +187,7 @@ def test_three_levels_chain_with_consistent_keys() -> None:
     ).fit(tables, rels, keys)
     # a child's own generator parameters are merged over the shared ones
     assert model.children_["items"].model_.min_leaf_rows == 40
-    assert model.children_["orders"].model_.min_leaf_rows == 20
+    assert model.children_["orders"].model_.min_leaf_rows == 80  # 8 * rare_min_count
     out = model.sample(500, seed=4)
     assert len(out["customers"]) == 500 and out["customers"]["customer_id"].is_unique
     assert out["orders"]["customer_id"].isin(out["customers"]["customer_id"]).all()
