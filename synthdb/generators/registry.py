@@ -1,10 +1,11 @@
 """Which generator a ``synth.generator.method`` names, and which one ``synthesize`` uses by default.
 
 The default is the one that measured better on the benchmark (``bench/results/generator.md``,
-re-measured in session 4): the trees are more accurate on all four datasets (+0.02 to +0.05 QA
-accuracy), but on two of them still miss the privacy targets the copula meets (DCR share
-0.537 / 0.532 > 0.52, identical rows 0.035 above the holdout's 0.031 on CPS1988), so the copula
-stays the default ("when unsure, the safer default") and the trees are chosen per model
+re-measured in session 5): the trees are more accurate on all four datasets (+0.015 to +0.05 QA
+accuracy) and, pruned on held-out rows, meet the DCR and identical-row targets on three of
+them, but on credit_data their DCR share (0.528) still exceeds 0.52 where the copula's (0.517)
+does not, so the copula stays the default ("when unsure, the safer default") and the trees are
+chosen per model
 (``synth.generator.method: sequential_trees``). A differentially
 private fit (``epsilon``) exists only for the copula, so asking for one without naming a method
 selects the copula.
