@@ -336,3 +336,29 @@ def test_pruning_drops_splits_that_only_memorise_and_keeps_real_ones() -> None:
     assert (out["label"].value_counts(normalize=True) - 1 / 3).abs().max() < 0.03
     with pytest.raises(ConfigError, match="prune_share"):
         SequentialTrees(prune_share=1.0).fit(frame)
+
+
+def test_pooled_rare_categories_do_not_open_a_rare_pair() -> None:
+    """Twelve rare values of ``a`` (one row each) are pooled into one code, and that code meets
+    ``b = 'q'`` in all twelve rows: a frequent *code* combination made of rare values. Counted
+    as allowed, the repair step drew the pool for rows with ``q`` and decoding turned it into
+    ``x`` or ``y``, emitting (x, q) and (y, q), which no training row holds (382 of 3,000 rows
+    before the fix). Only emittable codes make a combination allowed now."""
+    a = ["x"] * 40 + ["y"] * 40 + [f"r{i}" for i in range(12)]
+    b = ["p"] * 80 + ["q"] * 12
+    frame = pd.DataFrame({"b": b, "a": a}).astype("string")
+    gen = SequentialTrees(rare_min_count=10, random_state=0).fit(frame, infer_specs(frame))
+    out = gen.sample(3000, seed=1)
+    emitted = set(map(tuple, out[["a", "b"]].dropna().to_numpy().tolist()))
+    seen = set(map(tuple, frame[["a", "b"]].to_numpy().tolist()))
+    assert emitted and emitted <= seen, emitted - seen
+
+
+def test_columns_without_any_frequent_combination_are_refused_at_fit() -> None:
+    """When no combination of two protected columns is held by rare_min_count rows, no row
+    can show both: the fit says so, naming the columns, instead of sampling forever."""
+    frame = pd.DataFrame(
+        {"a": ["x"] * 12 + ["y"] * 12, "b": ["p", "q"] * 12}  # every pair 6 rows, values 12
+    ).astype("string")
+    with pytest.raises(UnsupportedColumnError, match="no combination of the columns 'a', 'b'"):
+        SequentialTrees(rare_min_count=10, random_state=0).fit(frame, infer_specs(frame))

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from synthdb.errors import ConfigError
+from synthdb.errors import ConfigError, UnsupportedColumnError
 
 from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
@@ -55,6 +55,8 @@ MAX_TREE_CLASSES = 16
 REDRAWS = 8
 #: rounds of drawing a still-rare value from its frequent combinations before the row is dropped
 REPAIR_ROUNDS = 3
+# Draws in a row that keep no row before sampling gives up with an error instead of looping.
+MAX_EMPTY_DRAWS = 50
 #: a categorical triple is checked when its frequent combinations are fewer than this share of
 #: an upper bound of those its pairs allow (flights' routes: 0.37) ...
 TRIPLE_SPARSITY = 0.5
@@ -405,18 +407,28 @@ class SequentialTrees(GaussianCopula):
         k = int(self.rare_min_count)
         for group in groups:
             *earlier, last = group
-            size = int(np.prod([float(self.dims_[j].n_codes) for j in group]))
-            if size >= 2**62:
+            if float(np.prod([float(self.dims_[j].n_codes) for j in group])) >= 2**62:
                 raise ConfigError(
                     "SequentialTrees: a protected column group has too many combinations"
                 )
-            ok = np.all([codes[j] >= 0 for j in group], axis=0)
+            size = int(np.prod([self.dims_[j].n_codes - len(self.dims_[j].banned)
+                                for j in group]))
+            ok = self._emittable(group, codes)
             keys = self._group_key(group, codes, ok)
             uk, cnt = np.unique(keys, return_counts=True)
             held = cnt if subjects is None else subjects_per_key(keys, subjects[ok])
-            if len(uk[held >= k]) == size:
-                continue  # every combination is frequent: nothing to check
             freq = held >= k
+            if int(freq.sum()) == size:
+                continue  # every combination is frequent: nothing to check
+            if not freq.any():
+                names = ", ".join(repr(str(self.names_[self.model_pos_[self.dims_[j].col]]))
+                                  for j in group)
+                raise UnsupportedColumnError(
+                    f"SequentialTrees: no combination of the columns {names} is held by "
+                    f"{k} training rows (rare_min_count), so no row could show them together "
+                    "without a rare combination; collapse their categories, or leave one of "
+                    "them out of the release"
+                )
             self.dims_[last].pairs.append((earlier, uk[freq], np.cumsum(cnt[freq])))
 
     def _sparse_triples(
@@ -440,7 +452,7 @@ class SequentialTrees(GaussianCopula):
                     sizes = [self.dims_[j].n_codes for j in group]
                     if min(sizes) < 2 or float(np.prod(sizes, dtype=float)) >= 2**62:
                         continue
-                    ok = np.all([codes[j] >= 0 for j in group], axis=0)
+                    ok = self._emittable(group, codes)
                     key = self._group_key(group, codes, ok)
                     if not len(key):
                         continue
@@ -461,6 +473,15 @@ class SequentialTrees(GaussianCopula):
         found.sort(key=lambda t: t[0])
         return [g for _, g in found[:MAX_TRIPLES]]
 
+    def _emittable(self, group: list[int], codes: dict[int, np.ndarray]) -> np.ndarray:
+        """Training rows whose codes in ``group`` are all values the sampler may emit: not
+        NULL and not the pooled code of rare categories. The pool is a frequent *code* made of
+        rare values; allowed as a combination, the repair step drew it and decoding turned it
+        into a kept category, emitting pairs the training rows hold fewer than k times."""
+        return np.all(
+            [(codes[j] >= 0) & ~np.isin(codes[j], self.dims_[j].banned) for j in group], axis=0
+        )
+
     def _group_key(self, group: list[int], codes: dict[int, np.ndarray], rows: Any) -> np.ndarray:
         """Mixed-radix key of the group's codes on ``rows`` (mask or positions)."""
         key = np.zeros(len(codes[group[0]][rows]), dtype=np.int64)
@@ -473,10 +494,17 @@ class SequentialTrees(GaussianCopula):
         """``m`` rows of latent scores drawn dim by dim from the trees' leaves."""
         d_total = sum(c.dims for c in self.columns_)
         out = np.full((m, d_total), 0.5)
-        have = 0
+        have = empty_rounds = 0
         while have < m:
             want = m - have if have == 0 else int((m - have) * 1.2) + 16
             u, ok = self._draw(rng, want)
+            empty_rounds = 0 if ok.any() else empty_rounds + 1
+            if empty_rounds >= MAX_EMPTY_DRAWS:
+                raise UnsupportedColumnError(
+                    f"SequentialTrees: {MAX_EMPTY_DRAWS} draws of {want} rows in a row held a "
+                    "rare value combination in every row; the protected columns leave no "
+                    "frequent combination to emit"
+                )
             u = u[ok][: m - have]
             out[have : have + len(u)] = u
             have += len(u)
