@@ -164,16 +164,31 @@ def measure(conn, members: list[Member]) -> list[dict[str, Any]]:
 def record(settings: ConnectionSettings, audit_schema: str, publish_model: str,
            invocation_id: str | None, runs: dict[str, str], rows: list[dict[str, Any]]) -> None:
     """Store the rows in ``<audit>.group_checks`` on a connection of their own (kept when the
-    publish is refused)."""
+    publish is refused). An audit schema handed to an owner by ``synthdb roles setup`` before
+    related releases existed has no such table, and the engineer may not create it: that is
+    said in one line instead of PostgreSQL's "relation does not exist" (still fail-closed)."""
     with psycopg.connect(settings.conninfo(), autocommit=True) as conn:
         with conn.cursor() as cur:
-            cur.executemany(sql.SQL(
-                "INSERT INTO {}.group_checks (publish_model, invocation_id, runs, check_name, "
-                "metric, value, threshold, passed, details) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s)").format(sql.Identifier(audit_schema)),
-                [(publish_model, invocation_id, json.dumps(runs), r["check"], r["metric"],
-                  r["value"], r["threshold"], r["passed"], json.dumps(r["details"], default=str))
-                 for r in rows])
+            try:
+                _insert(cur, audit_schema, publish_model, invocation_id, runs, rows)
+            except psycopg.errors.UndefinedTable as exc:
+                raise GateError(
+                    f"synthdb gate: refusing to publish {publish_model}: the audit schema "
+                    f"{audit_schema} has no group_checks table to record the joined release's "
+                    "check in (it was set up before related releases existed); have the owner "
+                    "re-run `synthdb roles setup`. Nothing was published."
+                ) from exc
+
+
+def _insert(cur, audit_schema: str, publish_model: str, invocation_id: str | None,
+            runs: dict[str, str], rows: list[dict[str, Any]]) -> None:
+    cur.executemany(sql.SQL(
+        "INSERT INTO {}.group_checks (publish_model, invocation_id, runs, check_name, "
+        "metric, value, threshold, passed, details) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s)").format(sql.Identifier(audit_schema)),
+        [(publish_model, invocation_id, json.dumps(runs), r["check"], r["metric"],
+          r["value"], r["threshold"], r["passed"], json.dumps(r["details"], default=str))
+         for r in rows])
 
 
 def refuse_failed(group: str, rows: list[dict[str, Any]]) -> None:
