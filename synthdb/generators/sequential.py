@@ -300,14 +300,7 @@ class SequentialTrees(GaussianCopula):
         feats = np.full((n, len(self.dims_)), np.nan, dtype=np.float32)
         codes: dict[int, np.ndarray] = {}
         for j, d in enumerate(self.dims_):
-            u = blocks[d.offset]
-            if d.discrete:
-                mj = self._month_dim(d) if d.part == "dow" else None
-                c = self._codes_of(d, u, codes.get(mj) if mj is not None else None)
-                codes[j] = c
-                feats[:, j] = np.where(c >= 0, c, np.nan)
-            else:
-                feats[:, j] = u
+            self._read_dim(j, d, blocks[d.offset], feats, codes)
         min_leaf = max(int(self.min_leaf_rows), int(self.rare_min_count))
         for j, d in enumerate(self.dims_):
             target_ok = (codes[j] >= 0) if d.discrete else ~np.isnan(feats[:, j])
@@ -522,7 +515,7 @@ class SequentialTrees(GaussianCopula):
         ok_rows = np.ones(m, dtype=bool)
         for j, d in enumerate(self.dims_):
             if j < n_given:
-                self._set_given(j, d, given, u, feats, codes, rng)
+                self._set_given(j, d, given, u, feats, codes)
                 continue
             live = np.ones(m, dtype=bool)
             if d.null_dim is not None:
@@ -557,6 +550,26 @@ class SequentialTrees(GaussianCopula):
                 u[rows, d.offset] = np.clip(v, 1e-9, 1 - 1e-9)
         return u, ok_rows
 
+    def _read_dim(
+        self,
+        j: int,
+        d: _Dim,
+        scores: np.ndarray,
+        feats: np.ndarray,
+        codes: dict[int, np.ndarray],
+    ) -> None:
+        """Dim ``j``'s tree feature from its latent scores: the outcome code of a discrete dim
+        (also kept in ``codes``; a weekday read within its month), else the score itself. One
+        reading for fitting and for given columns, so a given value lands in the leaves fit
+        built for it."""
+        if d.discrete:
+            mj = self._month_dim(d) if d.part == "dow" else None
+            c = self._codes_of(d, scores, codes.get(mj) if mj is not None else None)
+            codes[j] = c
+            feats[:, j] = np.where(c >= 0, c, np.nan)
+        else:
+            feats[:, j] = scores
+
     def _set_given(
         self,
         j: int,
@@ -565,17 +578,10 @@ class SequentialTrees(GaussianCopula):
         u: np.ndarray,
         feats: np.ndarray,
         codes: dict[int, np.ndarray],
-        rng: np.random.Generator,
     ) -> None:
         """Dim ``j`` takes the given scores (NaN: NULL or unknown), as fit read its own."""
         g = given[:, d.offset]
-        if d.discrete:
-            mj = self._month_dim(d) if d.part == "dow" else None
-            c = self._codes_of(d, g, codes.get(mj) if mj is not None else None)
-            codes[j] = c
-            feats[:, j] = np.where(c >= 0, c, np.nan)
-        else:
-            feats[:, j] = g
+        self._read_dim(j, d, g, feats, codes)
         u[:, d.offset] = np.where(np.isnan(g), 0.5, np.clip(g, 1e-9, 1 - 1e-9))
 
     def sample_given(
