@@ -19,7 +19,7 @@ from psycopg import sql
 
 from synthdb.cli import main
 from synthdb.governance import bundle, signing
-from synthdb.governance.errors import NotApproved
+from synthdb.governance.errors import ExportError, NotApproved
 from synthdb.governance.releases import ReleaseRef
 from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
 
@@ -431,9 +431,20 @@ def test_approval_required_grants_only_after_approve(project, cli, capsys, tmp_p
         ).rows
         > 2000
     )
+    # v2 awaits its approval, then v3 replaces it: approving v2 would grant rows v2 no longer
+    # holds (the table is v3's now), so it is refused and grants nothing
+    assert run_publish(project.settings, request)["version"] == 2
+    assert run_publish(project.settings, request)["version"] == 3
+    assert cli("approve", "gamma/people/v2", "--ticket", "CAB-10", "--by", "X") == 2
+    assert "a newer version replaced it" in capsys.readouterr().err
+    with _share(project) as conn:
+        assert (
+            _one(conn, "SELECT has_table_privilege('gamma_reader', 'gamma.people', 'SELECT')")[0]
+            is False
+        )
 
 
-def test_releases_view_and_changelog(project, cli):
+def test_releases_view_and_changelog(project, cli, tmp_path, bundles):
     run = project.dbt("run", "-s", "acme_people")
     assert run.ok, run.output
     with _login(project, "gov_ann") as conn:
@@ -452,6 +463,13 @@ def test_releases_view_and_changelog(project, cli):
     )
     assert manifest["changelog"]["rows"] == [rows[0][2], rows[1][2]]
     assert manifest["role"] == "acme_reader" and manifest["approval_required"] is False
+    # v1's rows are no longer what the table holds: exporting v1 is refused, v2 is not
+    with pytest.raises(ExportError, match="only the latest version's data can be exported"):
+        bundle.export_bundle(project.settings, ReleaseRef.parse("acme/people/v1"), ticket="T",
+                             ttl="1d", out=bundles / "b1", key_file=tmp_path / "k" / "key")
+    assert bundle.export_bundle(project.settings, ReleaseRef.parse("acme/people/v2"),
+                                ticket="T", ttl="1d", out=bundles / "b2",
+                                key_file=tmp_path / "k" / "key").rows == rows[1][2]
     assert {c["name"] for c in manifest["columns"]} == {"ref", "region", "band", "amount", "joined"}
 
 

@@ -25,7 +25,6 @@ from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, roles
 from synthdb.governance.releases import Release, ReleaseRef
-from synthdb.release import verdicts
 from synthdb.release.destination import SHARE_SCHEMA
 
 
@@ -100,20 +99,6 @@ def _check_pending(conn, audit_schema: str, rel: Release) -> None:
             "(approval_required was not set when it was published)")
 
 
-def _check_live(conn, dconn, audit_schema: str, rel: Release) -> None:
-    """ConfigError/GateError unless ``rel``'s table still holds exactly its run's rows."""
-    live_run = releases.live_run_id(dconn, rel)
-    if live_run != rel.run_id:
-        raise ConfigError(
-            f"approve {rel.name}: table {rel.relation} now holds run {live_run}, not the "
-            f"approved release's run {rel.run_id} (a newer version replaced it); approve "
-            "the latest version instead")
-    # The grant exposes the table's rows now: they must be the rows the run measured
-    # (the table is in the destination, the run's fingerprint in the audit schema).
-    verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
-                             f"approve {rel.name}: refused", audit_conn=conn)
-
-
 def _approve_all(settings: ConnectionSettings, conn, audit_schema: str, rels: list[Release],
                  ticket: str, by: str) -> None:
     """Check every release, then approval rows (committed first) and grants, all or none."""
@@ -122,7 +107,9 @@ def _approve_all(settings: ConnectionSettings, conn, audit_schema: str, rels: li
         _check_pending(conn, audit_schema, rel)
     with psycopg.connect(releases.destination_of(settings, rels[0]).conninfo()) as dconn:
         for rel in rels:
-            _check_live(conn, dconn, audit_schema, rel)
+            releases.check_live(conn, dconn, audit_schema, rel, "approve",
+                                stale_hint="a newer version replaced it; approve the latest "
+                                "version instead", stale_error=ConfigError)
         for rel in rels:
             conn.execute(sql.SQL("INSERT INTO {}.approvals (release_id, run_id, ticket, "
                                  "approved_by) VALUES (%s, %s, %s, %s)").format(a),

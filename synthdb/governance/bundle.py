@@ -34,7 +34,7 @@ from synthdb.governance import releases, roles, signing
 from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
-from synthdb.release import pgio, verdicts
+from synthdb.release import pgio
 
 MANIFEST = "manifest.json"
 TOKEN = "token.json"
@@ -294,16 +294,11 @@ def _refusal(
             f"export {rel.name}: the release requires approval and has none; "
             f"run `synthdb approve {rel.name} --ticket <id> --by <name>`"
         )
-    live_run = releases.live_run_id(dconn, rel)
-    if live_run != rel.run_id:
-        return ExportError(
-            f"export {rel.name}: table {rel.relation} now holds run {live_run}, not this "
-            f"release's run {rel.run_id}; only the latest version's data can be exported"
-        )
     try:
-        verdicts.check_published(dconn, audit_schema, rel.run_id, rel.schema, rel.table,
-                                 f"export {rel.name}: refused", audit_conn=conn)
-    except GateError as exc:
+        releases.check_live(conn, dconn, audit_schema, rel, "export",
+                            stale_hint="only the latest version's data can be exported",
+                            stale_error=ExportError)
+    except (GateError, ExportError) as exc:
         conn.rollback()
         dconn.rollback()
         return exc

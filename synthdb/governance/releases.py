@@ -15,9 +15,9 @@ import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
-from synthdb.errors import ConfigError
+from synthdb.errors import ConfigError, SynthdbError
 from synthdb.governance.errors import ReleaseNotFound
-from synthdb.release import audit
+from synthdb.release import audit, verdicts
 
 _REF = re.compile(r"^(?P<recipient>[^/]+)/(?P<table>[^/]+)(?:/v(?P<version>\d+))?$")
 
@@ -156,12 +156,14 @@ def destination_of(settings: ConnectionSettings, release: Release) -> Connection
     return dest
 
 
-def live_run_id(conn, release: Release) -> str | None:
-    """The run whose rows the published table holds now (from its release comment); ``conn``
-    reaches the release's destination (``destination_of``).
+def live_version(conn, release: Release) -> tuple[str | None, int | None]:
+    """(run id, version) of the release the published table holds now, from its release
+    comment; ``conn`` reaches the release's destination (``destination_of``).
 
     Each publish replaces the table, so an older version's release row no longer describes
-    the data in it; approve and export compare this with the release's own run id.
+    the table; approve and export compare this with the release's own run and version (the
+    version too: re-publishing the same staged run makes a new version with the same run id,
+    and approving the older one would grant the newer, unapproved one).
     """
     import json
 
@@ -171,8 +173,38 @@ def live_run_id(conn, release: Release) -> str | None:
         (release.schema, release.table),
     ).fetchone()
     if row is None or not row[0]:
-        return None
+        return None, None
     try:
-        return json.loads(row[0]).get("run_id")
+        comment = json.loads(row[0])
+        return comment.get("run_id"), comment.get("version")
     except (ValueError, AttributeError):
-        return None
+        return None, None
+
+
+def check_live(
+    conn: psycopg.Connection,
+    dconn: psycopg.Connection,
+    audit_schema: str,
+    release: Release,
+    action: str,
+    *,
+    stale_hint: str,
+    stale_error: type[SynthdbError],
+) -> None:
+    """Raise unless ``release``'s table still holds exactly its run's rows.
+
+    Approve (which grants) and export (which copies out) both act on the rows the table holds
+    *now*, so both must refuse when a newer version replaced them (``stale_error`` with
+    ``stale_hint``) or when the rows differ from what the run measured (``GateError`` from the
+    digest comparison, computed in the destination).
+    """
+    live_run, live = live_version(dconn, release)
+    if (live_run, live) != (release.run_id, release.version):
+        raise stale_error(
+            f"{action} {release.name}: table {release.relation} now holds v{live} (run "
+            f"{live_run}), not this release (v{release.version}, run {release.run_id}); "
+            f"{stale_hint}"
+        )
+    verdicts.check_published(dconn, audit_schema, release.run_id, release.schema,
+                             release.table, f"{action} {release.name}: refused",
+                             audit_conn=conn)
