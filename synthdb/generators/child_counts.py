@@ -17,6 +17,9 @@ Measured (KS complement of children per parent, real parents' attributes, mean o
 nycflights13 1,000 planes / mlmRev Hsb82 160 schools): leaves of >= 100 parents 0.969 / 0.938,
 of >= 50 0.966 / 0.936, of >= 20 0.926 / 0.878 (two or three blocks per leaf shrink the tails).
 A shared residual shape with per-leaf location and spread gave 0.947-0.957 / 0.924-0.938.
+Draws are stratified within each leaf (``strata.stratified_uniforms``): with independent
+uniforms the same measure gave 0.970 / 0.934 (Hsb82 0.894-0.962 over seeds), stratified
+0.978 / 0.962 (every seed), 20 seeds, real parents' attributes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from .conditional import _split
 from .sequential import _leaf_numbers
+from .strata import stratified_uniforms
 
 
 class ChildCounts:
@@ -78,12 +82,15 @@ class ChildCounts:
             leaf = self.leaf_of_[self.tree_.apply(context)]
         else:
             leaf = np.zeros(len(context), dtype=np.int64)
+        # stratified within each leaf: a leaf's parents follow its count table closely
+        # instead of by chance (same marginal per parent, so the same privacy bounds)
+        u = stratified_uniforms(leaf, rng)
         x = np.zeros(len(context))
         for g, rows in _split(leaf):
             means, middle = self.tables_[g]
-            x[rows] = np.interp(rng.random(len(rows)), middle, means)
+            x[rows] = np.interp(u[rows], middle, means)
         base = np.floor(x)
-        n = base + (rng.random(len(x)) < (x - base))
+        n = base + (stratified_uniforms(leaf, rng) < (x - base))
         return np.clip(n, self.min_count_, self.max_count_).astype(np.int64)
 
     def describe(self) -> dict[str, Any]:

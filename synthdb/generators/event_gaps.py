@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .leaves import LeafQuantiles
+from .strata import stratified_uniforms
 
 
 def _band_of(counts: np.ndarray) -> np.ndarray:
@@ -62,7 +63,9 @@ class EventGaps:
         counts = np.asarray(counts, dtype=np.int64)
         keep = counts > 0
         band = self.band_map_[np.minimum(_band_of(counts[keep]), len(self.band_map_) - 1)]
-        first = self.first_.sample(band, rng.random(len(band)))
+        # stratified within each band: the first events of a band's parents spread over its
+        # table rather than bunching by chance (same marginal per parent)
+        first = self.first_.sample(band, stratified_uniforms(band, rng))
         c = counts[keep]
         total = int(c.sum())
         owner = np.repeat(np.arange(len(c)), c)
