@@ -6,17 +6,30 @@ view renamed into place, another model's table moved in — all were published b
 synthetic step records a :class:`Fingerprint` of the table it swapped in, and every later step
 recomputes it and compares.
 
-The content digest is order-independent and cryptographic: SHA-256 of the sorted list of the
-per-row SHA-256 hashes of each row's text form. A plain sum of 64-bit hashes would let an
-insider craft rows that cancel out; forging this needs a SHA-256 collision. Rows are rendered
-under fixed output settings (transaction-local, restored afterwards) so two sessions with
-different ``TimeZone`` or ``DateStyle`` render — and so hash — the same bytes. The row is
-written ``ROW(t.*)``, never ``t``: a column named like the alias would otherwise be hashed alone. The multiset of
-rows is what counts: duplicates are kept, order is not.
+The content digest is order-independent and cryptographic, in two levels: every row's text
+form is hashed (SHA-256); the row hashes are put in 65,536 buckets by their first two bytes; a
+bucket's digest is SHA-256 over its sorted hashes; the table's digest is SHA-256 over the
+non-empty buckets' digests in bucket order. A plain sum or XOR of hashes would let an insider
+craft rows that cancel out; two different multisets of rows with the same digest need a
+SHA-256 collision at one of the three levels (fixed 32-byte units, so no concatenation is
+ambiguous). One level — SHA-256 over *all* sorted hashes, the definition before version 2 —
+built a single ``bytea`` of 32 bytes per row, and PostgreSQL caps a value at 1 GB: a table
+above ~33.5M rows could not be digested, so it could not be released at all (fail closed).
+Each bucket's value is now 1/65,536 of that (the cap is ~2.2 trillion rows), at the same cost.
 
-Cost, measured on the embedded server of this shared 2-core machine: 4.3-4.6 s for 1M rows of
-9 demo-like columns (the copy itself, ``CREATE TABLE AS``, took 0.4 s); it is paid once at the
-swap and once per publish, approve or export. See ``docs/design-notes.md`` note 15.
+Rows are rendered under fixed output settings (transaction-local, restored afterwards) so two
+sessions with different ``TimeZone`` or ``DateStyle`` render — and so hash — the same bytes.
+The row is written ``ROW(t.*)``, never ``t``: a column named like the alias would otherwise be
+hashed alone. The multiset of rows is what counts: duplicates are kept, order is not.
+
+Cost, measured on the embedded server of this shared 2-core machine (load ~4.5, 1M rows of the
+demo's 9 columns, ``bench/results/release_floor.md``): 2.3-3.4 s, the same as version 1
+(3.4 s) — rendering and hashing the rows is most of it, the sort the rest. PostgreSQL's
+parallel workers were slower, not faster, on this loaded machine, and the subquery is fenced
+(``OFFSET 0``) so each row is hashed once. It is paid once at the swap (overlapped with the
+Python metrics) and once per publish, approve or export. A fingerprint records
+``digest_version``: a digest recorded under another definition cannot be compared and is
+refused with a message saying so. See ``docs/design-notes.md`` notes 15 and 21.
 """
 
 from __future__ import annotations
@@ -38,10 +51,16 @@ RENDER_SETTINGS = {
 
 # The one definition of the content digest; the owner's seal function (synthdb.release.roles)
 # runs the same text, so both sides hash identically. ``{table}`` is the qualified table.
+# Bucket = the first two bytes of the row hash as an integer (an int key sorts faster than a
+# bytea prefix); ``OFFSET 0`` keeps PostgreSQL from inlining the subquery, which would hash
+# every row twice (once for the bucket, once for the value).
+DIGEST_VERSION = 2
 DIGEST_SELECT = (
-    "SELECT encode(sha256(coalesce(string_agg(h, ''::bytea ORDER BY h), ''::bytea)), 'hex'), "
-    "count(*) FROM (SELECT sha256(convert_to(ROW(t.*)::text, 'UTF8')) AS h "
-    "FROM {table} AS t) rows"
+    "SELECT encode(sha256(coalesce(string_agg(d, ''::bytea ORDER BY b), ''::bytea)), 'hex'), "
+    "coalesce(sum(n), 0)::bigint FROM (SELECT get_byte(h, 0) * 256 + get_byte(h, 1) AS b, "
+    "sha256(string_agg(h, ''::bytea ORDER BY h)) AS d, count(*) AS n "
+    "FROM (SELECT sha256(convert_to(ROW(t.*)::text, 'UTF8')) AS h FROM {table} AS t "
+    "OFFSET 0) rows GROUP BY 1) buckets"
 )
 
 
@@ -56,6 +75,7 @@ class Fingerprint:
     columns: list[list[str]]  # [[name, type], ...] in column order
     digest: str | None  # None when not computed (e.g. for a view, which is refused anyway)
     rows: int | None
+    digest_version: int = DIGEST_VERSION  # which definition ``digest`` follows
 
     @property
     def label(self) -> str:
@@ -88,7 +108,7 @@ def identify(conn, schema: str, name: str) -> tuple[int, str, list[list[str]]] |
 
 
 def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
-    """(hex SHA-256 over the sorted per-row SHA-256 hashes, row count) of ``schema.name``."""
+    """(hex content digest, row count) of ``schema.name``; see the module docstring."""
     with conn.transaction():  # set_config(..., true) needs a transaction (autocommit too)
         saved = {key: conn.execute("SELECT current_setting(%s)", (key,)).fetchone()[0]
                  for key in RENDER_SETTINGS}
@@ -130,7 +150,14 @@ def content_problems(recorded: dict[str, Any], now: Fingerprint, *,
     if [list(c) for c in recorded.get("columns") or []] != now.columns:
         problems.append(f"its columns changed (recorded {_cols(recorded.get('columns'))}, now "
                         f"{_cols(now.columns)})")
-    if with_content and recorded.get("digest") != now.digest:
+    if with_content and recorded.get("digest_version", 1) != now.digest_version:
+        problems.append(
+            f"its content digest was recorded under definition version "
+            f"{recorded.get('digest_version', 1)} and this synthdb computes version "
+            f"{now.digest_version}, so the rows cannot be compared; rebuild the model to record "
+            "a current digest (if the audit schema is managed, re-run `synthdb roles setup` "
+            "first so the owner's seal function computes it too)")
+    elif with_content and recorded.get("digest") != now.digest:
         problems.append(f"its rows changed after the checks (content digest "
                         f"{str(recorded.get('digest'))[:12]}… recorded, {str(now.digest)[:12]}… "
                         f"now; {recorded.get('rows')} rows recorded, {now.rows} now)")

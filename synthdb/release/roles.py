@@ -82,7 +82,7 @@ BEGIN
     EXECUTE format({digest_select}, p_schema, p_name) INTO v_digest, v_rows;
     v_fp := jsonb_build_object('oid', v_oid, 'schema', p_schema, 'name', p_name,
                                'relkind', v_kind, 'columns', v_cols, 'digest', v_digest,
-                               'rows', v_rows);
+                               'rows', v_rows, 'digest_version', {digest_version});
     FOR r IN SELECT * FROM jsonb_array_elements(p_rows) LOOP
         v_value := (r ->> 'value')::double precision;
         v_passed := (r ->> 'passed')::boolean;
@@ -178,7 +178,8 @@ def _functions(audit_schema: str) -> list[sql.Composable]:
     a = sql.Identifier(audit_schema)
     return [
         sql.SQL(_SEAL).format(a=a, settings=settings, lock_class=sql.Literal(
-            audit.RUN_LOCK_CLASS), digest_select=sql.Literal(template)),
+            audit.RUN_LOCK_CLASS), digest_select=sql.Literal(template),
+            digest_version=sql.Literal(digest.DIGEST_VERSION)),
         sql.SQL(_FAIL).format(a=a, lock_class=sql.Literal(audit.RUN_LOCK_CLASS)),
     ]
 
