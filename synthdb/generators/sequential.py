@@ -46,6 +46,7 @@ from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
 from .marginals import IntervalMarginal
 from .pruning import pruned_leaves, score_bins
+from .strata import stratified_uniforms
 from .subjects import subjects_per_key
 
 VERSION = "1"
@@ -130,6 +131,12 @@ class SequentialTrees(GaussianCopula):
         small leaves would only hand out the sampled rows' own combinations.
     prune_share: the held-out share of the rows (the trees still grow on at most
         ``tree_rows`` rows; on larger inputs the held-out rows come on top).
+    stratified: draw each column's values from its leaves with stratified uniforms (one per
+        equal stratum of each leaf's draws, shuffled: ``strata.stratified_uniforms``) instead
+        of independent ones, so a small table follows its leaf tables closely rather than by
+        chance. Each draw alone is still uniform: the protections are unchanged. Related
+        tables turn it on (160 synthetic schools of mlmRev Hsb82: the share of Catholic schools
+        ranged 0.39-0.55 over seeds, real 0.44).
 
     A value that still forms a rare combination after ``REDRAWS`` draws from its leaf is drawn
     from the training frequencies of its frequent combinations with the row's earlier values;
@@ -152,6 +159,7 @@ class SequentialTrees(GaussianCopula):
         order: str = "input",
         prune: bool = True,
         prune_share: float = 0.15,
+        stratified: bool = False,
         **copula_params: Any,
     ) -> None:
         # the trees condition every column on the ones before it: no per-category tables
@@ -168,6 +176,7 @@ class SequentialTrees(GaussianCopula):
         self.order = order
         self.prune = prune
         self.prune_share = prune_share
+        self.stratified = stratified
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -525,7 +534,8 @@ class SequentialTrees(GaussianCopula):
                 leaf = d.leaf_of[d.tree.apply(feats[rows, :j])]
             else:
                 leaf = np.zeros(len(rows), dtype=np.int64)
-            v = d.dist.sample(leaf, rng.random(len(rows)))
+            u_leaf = stratified_uniforms(leaf, rng) if self.stratified else rng.random(len(rows))
+            v = d.dist.sample(leaf, u_leaf)
             if d.discrete:
                 c = np.full(m, -1, dtype=np.int64)
                 c[rows] = v
@@ -693,6 +703,7 @@ class SequentialTrees(GaussianCopula):
             "tree_rows": int(self.n_tree_rows_),
             "order": self.order,
             "pruned_on_held_out_share": float(self.prune_share) if self.prune else 0.0,
+            "stratified_draws": bool(self.stratified),
             "columns_in_order": [
                 str(self.names_[self.model_pos_[d.col]]) for d in self.dims_ if d.role != "flag"
             ],

@@ -14,17 +14,19 @@ import numpy as np
 
 
 def stratified_uniforms(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A uniform in [0, 1) per entry of ``groups``; within each group the values are a random
+    """A uniform in [0, 1) per entry of ``groups`` (integer group numbers); within each group the values are a random
     permutation of one draw from each of the strata [i/m, (i+1)/m), m = the group's size."""
-    groups = np.asarray(groups)
+    groups = np.asarray(groups, dtype=np.int64)
     n = len(groups)
-    u = np.empty(n)
     if not n:
-        return u
-    order = np.argsort(groups, kind="stable")
-    bounds = np.flatnonzero(np.diff(groups[order])) + 1
-    jitter = rng.random(n)
-    for rows in np.split(order, bounds):
-        m = len(rows)
-        u[rows] = (rng.permutation(m) + jitter[rows]) / m
+        return np.empty(0)
+    # a random order within each group (one sort of group number + a random fraction): the
+    # position in that order is the entry's stratum
+    order = np.argsort(groups + rng.random(n))
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1]
+    sizes = np.diff(np.r_[starts, n])
+    stratum = np.arange(n) - np.repeat(starts, sizes)
+    u = np.empty(n)
+    u[order] = (stratum + rng.random(n)) / np.repeat(sizes, sizes)
     return u
