@@ -75,3 +75,21 @@ def test_chunk_seeds_are_stable_and_distinct():
     assert len(set(seeds)) == 1000
     assert seeds[3] == parallel.chunk_seed(7, 3) != parallel.chunk_seed(8, 3)
     assert parallel.chunk_sizes(0, 10) == [0] and parallel.chunk_sizes(20, 10) == [10, 10]
+
+
+def test_workers_fork_with_the_generator_modules_imported():
+    """warm_up preloads in the forkserver what unpickling a generator imports (and the main
+    script's imports), so a worker does not import scikit-learn/SciPy on its own (~1.1 CPU-s
+    each, issue 15). Checked in a worker of the same server, before it has unpickled
+    anything: ``eval`` is a builtin, so it travels by name."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    assert parallel.warm_up(1) is False  # one worker: sampled in this process, no server
+    assert parallel.warm_up(2) is True
+    probe = "[m in __import__('sys').modules for m in ('synthdb.generators.copula', 'sklearn')]"
+    with ProcessPoolExecutor(max_workers=1,
+                             mp_context=multiprocessing.get_context("forkserver")) as pool:
+        assert pool.submit(eval, probe).result() == [True, True]
+    imports = parallel.main_script_imports()
+    assert all(isinstance(name, str) and name != "__main__" for name in imports)

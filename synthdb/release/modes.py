@@ -190,11 +190,8 @@ class Deidentify(Mode):
         # draw the QA report. k-anonymity is the decisive check here.
         conn, columns = ctx.conn, ctx.columns
         ctx.n_source = training.count_rows(conn, ctx.request)
-        training.seed_session_random(conn, ctx.seed)
-        ctx.train = pgio.read_frame(conn, sql.SQL(
-            "SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
-            qualified(*ctx.request.source), sql.Literal(ctx.cfg.privacy.sample_size)), columns)
+        ctx.train = training.sample_table(conn, qualified(*ctx.request.source), columns,
+                                          ctx.cfg.privacy.sample_size, ctx.n_source, ctx.seed)
         ctx.holdout = ctx.train.iloc[0:0]
         ctx.specs = _catalog_specs(ctx.train, columns)
         ctx.mock = set()

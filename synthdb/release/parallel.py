@@ -16,12 +16,24 @@ that cannot be pickled is sampled in this process with the same chunk seeds (sam
 Workers also encode their chunk for COPY (``encode``), so the main process only streams bytes.
 ``SYNTHDB_SAMPLE_WORKERS`` sets the worker count (default: the cores this process may use;
 ``1`` samples in this process).
+
+Start-up (session 6): measured on the 1M demo at load ~7, the first chunk from two workers
+arrived after 8.6-10.8 s while one in-process sampler had made eight chunks by then. Each
+worker imported, on its own, what unpickling the generator needs (``synthdb.generators``:
+scikit-learn, SciPy; 1.1 CPU-s) and re-ran the parent's main script as multiprocessing's spawn
+preparation does (under dbt ``bin/dbt`` imports ``dbt.cli.main``: 1.3 CPU-s; Python 3.11
+drops ``'__main__'`` from the forkserver's preload list). Now the forkserver preloads those
+modules and the main script's top-level imports, so workers fork with them already imported,
+and ``warm_up`` starts it at the beginning of the read stage, where it imports while
+PostgreSQL evaluates the contract.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import pickle
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -57,6 +69,53 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+# Imported once in the forkserver, so every worker forks with them: the COPY encoder, the
+# generators (what unpickling a fitted generator imports) and their numpy/pandas.
+PRELOAD = ["numpy", "pandas", "synthdb.release.pgbinary", "synthdb.generators"]
+
+
+def main_script_imports() -> list[str]:
+    """Modules the main script imports at its top level that this process has imported.
+
+    A forkserver worker re-runs the parent's main script before it takes work (spawn
+    preparation); with these preloaded in the server, the re-run only looks them up.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return [n for n in names if n in sys.modules and n != "__main__"]
+
+
+def warm_up(workers: int | None = None) -> bool:
+    """Start the forkserver now, preloading what workers need; False when none will run.
+
+    Idempotent and cheap to call again (a running server is kept). Call it as early as the
+    run knows it will sample, so the server's imports overlap other work.
+    """
+    workers = default_workers() if workers is None else max(1, int(workers))
+    if workers <= 1:
+        return False
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD + main_script_imports())
+    forkserver.ensure_running()
+    return True
 
 
 def _draw(generator: Any, rows: int, seed: int, encode: Callable | None) -> tuple[int, Any]:
@@ -102,8 +161,8 @@ def _in_workers(payload: bytes, sizes: list[int], seeds: list[int],
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    warm_up(workers)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["numpy", "pandas", "synthdb.release.pgbinary"])
     pending: deque = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_init_worker, initargs=(payload,)) as pool:

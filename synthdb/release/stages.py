@@ -177,6 +177,8 @@ def admit(ctx: RunContext) -> None:
 
 def read(ctx: RunContext) -> None:
     """The mode's training input: ``train``, ``holdout``, ``specs``, ``mock``, ``n_source``."""
+    if ctx.mode.synthetic:  # rows will be sampled: the workers' server imports meanwhile
+        parallel.warm_up()
     ctx.mode.read_training(ctx)
 
 
@@ -276,11 +278,9 @@ def leakage(ctx: RunContext) -> None:
     """A seeded sample of the staged table, and the mode's leakage/utility rows from it."""
     # The evaluation sample is drawn with the run's seed, so a fixed seed gives the same
     # leakage and utility figures (no coin toss near a threshold).
-    training.seed_session_random(ctx.conn, ctx.seed)
-    ctx.synthetic_sample = pgio.read_frame(
-        ctx.conn, sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in ctx.columns), ctx.tmp,
-            sql.Literal(ctx.cfg.privacy.sample_size)), ctx.columns)
+    ctx.synthetic_sample = training.sample_table(ctx.conn, ctx.tmp, ctx.columns,
+                                                 ctx.cfg.privacy.sample_size, ctx.released,
+                                                 ctx.seed)
     # The content digest (SHA-256 over every row, seconds per million rows) is computed by
     # PostgreSQL while Python computes the leakage and utility metrics and draws the QA report
     # (the evidence stage waits for it). Same transaction, and the table has been SHARE-locked

@@ -124,6 +124,35 @@ def _read_training_twice(conn, request: SynthesisRequest, columns: list[pgio.PgC
     return _at_most(pgio.read_frame(conn, select, columns), limit, seed), int(n_source)
 
 
+def sample_table(conn, table: sql.Composable, columns: list[pgio.PgColumn], size: int,
+                 rows: int, seed: int) -> pd.DataFrame:
+    """A seeded uniform sample of exactly ``min(size, rows)`` rows of ``table`` (``rows`` rows).
+
+    ``ORDER BY random() LIMIT size`` alone gives each row a random key and keeps the smallest
+    ``size``: every row is projected into the sort (0.37 s at 1M rows, five times that at 5M).
+    Here a seeded Bernoulli pass first keeps each row with probability ``p`` (``size`` plus
+    five standard deviations, so fewer than ``size`` survive about once in three million runs)
+    and only those few are ordered at random and cut to ``size``. Conditioned on keeping at
+    least ``size`` rows, a Bernoulli subset is a uniform subset of its size and a random
+    ``size``-subset of it is a uniform ``size``-subset of the table: the metrics see the same
+    kind of sample as before (other rows for the same seed, the same spread). When too few
+    survive, the plain ``ORDER BY random()`` draw is taken instead.
+    """
+    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    ordered = sql.SQL("SELECT {} FROM {} ORDER BY random() LIMIT {}").format(
+        names, table, sql.Literal(size))
+    seed_session_random(conn, seed)
+    if rows > 2 * size:
+        fraction = (size + 5 * size ** 0.5 + 10) / rows
+        frame = pgio.read_frame(conn, sql.SQL(
+            "SELECT {} FROM (SELECT * FROM {} WHERE random() < {}) s ORDER BY random() LIMIT {}"
+        ).format(names, table, sql.Literal(fraction), sql.Literal(size)), columns)
+        if len(frame) == size:
+            return frame
+        seed_session_random(conn, seed)
+    return pgio.read_frame(conn, ordered, columns)
+
+
 def _at_most(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
     if len(frame) > limit:
         frame = frame.sample(n=limit, random_state=seed % 2**32).reset_index(drop=True)
