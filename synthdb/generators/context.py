@@ -94,7 +94,8 @@ class ParentContext:
 
 def seconds(s: pd.Series) -> np.ndarray:
     """Seconds since the epoch of a timestamp/date series (NaN for NULL)."""
-    t = pd.to_datetime(s, errors="coerce")
+    # already timestamps: to_datetime would still walk the values in Python (1 s on 80k rows)
+    t = s if pd.api.types.is_datetime64_any_dtype(s.dtype) else pd.to_datetime(s, errors="coerce")
     if getattr(t.dtype, "tz", None) is not None:
         t = t.dt.tz_convert(None)
     ns = t.astype("datetime64[ns]").to_numpy().astype("int64").astype(float)
