@@ -45,6 +45,7 @@ from synthdb.errors import ConfigError, UnsupportedColumnError
 from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
 from .marginals import IntervalMarginal
+from .ordering import effective_values
 from .pruning import pruned_leaves, score_bins
 from .strata import stratified_uniforms
 from .subjects import subjects_per_key
@@ -67,6 +68,8 @@ TRIPLE_SPARSITY = 0.5
 TRIPLE_MAX_RARE_ROWS = 0.02
 #: at most this many triple checks per model (each costs one lookup per sampled row)
 MAX_TRIPLES = 40
+#: conditioning orders of the columns (``SequentialTrees._column_order``)
+ORDERS = ("input", "discrete_first", "fewest_values")
 
 
 class _Dim:
@@ -124,7 +127,7 @@ class SequentialTrees(GaussianCopula):
         ``MAX_TRIPLES`` of them, sparsest first.
     tree_classes: a categorical column with more categories is learnt by its tree as its
         most frequent ones plus "other" (its leaves still keep every emitted category).
-    order: ``"input"`` or ``"discrete_first"`` (see ``_column_order``).
+    order: ``"input"``, ``"discrete_first"`` or ``"fewest_values"`` (see ``_column_order``).
     prune: grow each tree on part of its rows and keep only the splits that predict the
         other ``prune_share`` of them better than their parent does (``pruning.py``): leaf
         sizes then follow the data per tree, small where the structure is real, large where
@@ -189,12 +192,26 @@ class SequentialTrees(GaussianCopula):
             raise ConfigError(
                 f"SequentialTrees: prune_share must be in [0, 1), got {self.prune_share!r}"
             )
+        if self.order not in ORDERS:
+            raise ConfigError(
+                f"SequentialTrees: order must be one of {', '.join(ORDERS)}, got {self.order!r}"
+            )
         if int(self.min_leaf_rows) < 1 or int(self.max_leaves) < 2 or int(self.tree_rows) < 1:
             raise ConfigError(
                 "SequentialTrees: min_leaf_rows and tree_rows must be >= 1, max_leaves >= 2"
             )
 
     # ------------------------------------------------------------------ fit
+    def fit(
+        self, frame: pd.DataFrame, specs: Any = None, subjects: Any = None
+    ) -> SequentialTrees:
+        """As the copula's ``fit``; with ``order="fewest_values"`` the columns' value
+        frequencies are counted first (``ordering.py``: ties are not visible in the scores)."""
+        counted = self.order == "fewest_values" and isinstance(frame, pd.DataFrame)
+        self._effective_values = effective_values(frame) if counted else {}
+        super().fit(frame, specs, subjects)
+        return self
+
     def _dims(self) -> list[_Dim]:
         """Latent dims of the fitted columns, each column's dims together, columns in the
         conditioning order (``_column_order``)."""
@@ -220,7 +237,7 @@ class SequentialTrees(GaussianCopula):
                 dims.append(_Dim(i, offset + own, "trend"))
             offset += col.dims
             assert len(dims) == col.dims
-        dims = [d for i in self._column_order(blocks) for d in blocks[i]]
+        dims = self._flags_first(self._column_order(blocks), blocks)
         flag_dim = {d.col: j for j, d in enumerate(dims) if d.role == "flag"}
         for d in dims:
             if d.role == "flag":
@@ -234,11 +251,17 @@ class SequentialTrees(GaussianCopula):
         ``"discrete_first"`` puts columns with few outcomes first (fewest first), then the
         continuous numbers and timestamps in input order, so a continuous column is drawn
         within cells of the discrete ones instead of conditioning them on its own narrow
-        ranges (which repeats training rows' combinations). A column sharing another's null
-        flag follows that column."""
+        ranges (which repeats training rows' combinations); a column sharing another's null
+        flag follows that column. ``"fewest_values"`` orders the columns by their effective
+        number of values (``ordering.py``), fewest first: categories and spiky numbers before
+        spread-out numbers and timestamps (flights: delays before departure times)."""
         cols = list(blocks)
         if self.order == "input":
             return cols
+        if self.order == "fewest_values":
+            counts = getattr(self, "_effective_values", {})
+            eff = {i: counts.get(self.names_[self.model_pos_[i]], float("inf")) for i in cols}
+            return sorted(cols, key=lambda i: (eff[i], i))
 
         def own_key(i: int) -> tuple[int, int]:
             values = [d for d in blocks[i] if d.role != "flag"]
@@ -251,6 +274,21 @@ class SequentialTrees(GaussianCopula):
             if follower in key and leader in key:
                 key[follower] = min(key[follower], key[leader])
         return sorted(cols, key=lambda i: (key[i], i))
+
+    def _flags_first(self, order: list[int], blocks: dict[int, list[_Dim]]) -> list[_Dim]:
+        """The dims of the columns in ``order``; a shared null flag (owned by its group's
+        leader) comes with the first column of its group, so an order that puts a follower
+        before its leader still draws the flag before any value it makes NULL."""
+        flag = {i: d for i, ds in blocks.items() for d in ds if d.role == "flag"}
+        out: list[_Dim] = []
+        placed: set[int] = set()
+        for i in order:
+            lead = self.null_leader_.get(i, i)
+            if lead in flag and lead not in placed:
+                out.append(flag[lead])
+                placed.add(lead)
+            out += [d for d in blocks[i] if d.role != "flag"]
+        return out
 
     def _dow_tables(self, d: _Dim, month: np.ndarray | None) -> list[tuple[np.ndarray, Any]]:
         """(rows, weekday-given-month marginal) pairs: the copula reads a weekday's score with
