@@ -236,9 +236,11 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
     first = related_project.dbt("build")
     assert first.ok, first.output
     passed = _group_checks(related_project)
-    # one chain customers -> orders -> items, counted in customers, passing at k = 5
+    # one tree (a chain) customers -> orders -> items, counted in customers, passing at k = 5;
+    # then the children's rare values counted in customers
     assert [(m, t, p) for m, _, t, p, _ in passed] == [
-        ("min_subjects_per_class:customers>orders>items", 5, True)]
+        ("min_subjects_per_class:customers>orders>items", 5, True),
+        ("rare_root_values:orders.kind", 0, True), ("rare_root_values:items.colour", 0, True)]
     assert passed[0][1] >= 5 and passed[0][4]["subject"] == "customers.customer_id"
     with _share(related_project) as conn:
         meta = conn.execute("SELECT metadata FROM synthdb_share.releases WHERE table_name = "
@@ -262,7 +264,7 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
     assert "joined_k_anonymity" in build.output and "release group" in build.output
     for name in ("customers.segment", "orders.kind", "items.qty", "customers -> orders -> items"):
         assert name in build.output, name
-    failed = _group_checks(related_project)[-1]
+    failed = _group_checks(related_project)[-3]
     assert failed[2] == 100 and failed[3] is False and failed[1] < 100
     assert failed[4]["classes_below_k"] > 0
 
@@ -274,7 +276,7 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
             "SELECT table_name, max(version) FROM synthdb_share.releases GROUP BY table_name"
         ).fetchall())
     assert versions == {"customers": 1, "orders": 1, "items": 1}
-    assert len(_group_checks(related_project)) == 3  # the forced attempt was measured too
+    assert len(_group_checks(related_project)) == 9  # the forced attempt was measured too
 
 
 def _readable(project) -> dict[str, bool]:
@@ -333,3 +335,41 @@ def test_a_child_published_apart_from_its_parent_is_refused_by_its_run(related_p
     assert "generated for the synthetic rows of 'customers_synthetic'" in run.output, run.output
     with _share(related_project) as conn:
         assert conn.execute("SELECT to_regclass('rel_alone.orders')").fetchone()[0] is None
+
+
+def test_a_grandchild_value_counted_in_parents_passes_and_in_customers_stops_the_group(
+        related_project):
+    """The items declare their order as the subject (``buyer_ref``: an insider's way to let
+    the generator count a value in orders, not people) and need 1,600 holders per colour. Each
+    colour is held by ~3,000 synthetic orders — the items' own check passes — but by at most
+    1,500 synthetic customers: the group's per-root count fails and nothing is published."""
+    assert related_project.dbt("build").ok
+    before = _keys(related_project)
+    related_project.write("models/items_contract.sql", (
+        "{{ config(materialized='view', schema='rel_contracts') }}\n" + CONTRACTS[
+            "items_contract"].replace("select item_id, order_id,",
+                                      "select item_id, order_id, order_id AS buyer_ref,")))
+    related_project.write("models/items_synthetic.sql", synthetic(
+        "items_contract", "item_id", "['qty']", ("orders_synthetic", "order_id"),
+        ITEMS_GENERATOR, ITEMS_PRIVACY + ", 'subject': 'buyer_ref', 'rare_min_count': 1600"))
+    build = related_project.dbt("build")
+    assert not build.ok
+    with psycopg.connect(related_project.settings.conninfo()) as conn:
+        per_parent = conn.execute("""
+            SELECT m.value, m.threshold, m.passed, m.details FROM synthdb_audit.metrics m
+            JOIN synthdb_audit.runs r USING (run_id) WHERE r.model = 'items_synthetic'
+              AND m.metric = 'rare_subject_values:colour' ORDER BY r.started_at DESC LIMIT 1
+        """).fetchone()
+        customers = conn.execute(
+            "SELECT count(*) FROM rel_staging.customers_synthetic").fetchone()[0]
+    assert per_parent[2] is True and per_parent[3]["min_subjects"] == 1600, build.output[-3000:]
+    assert _verdicts(related_project)["items_synthetic"] is True
+    failed = [r for r in _group_checks(related_project) if r[0] == "rare_root_values:items.colour"]
+    assert failed and failed[-1][3] is False and failed[-1][4]["min_subjects"] == 1600
+    assert failed[-1][4]["distinct_values"] >= failed[-1][1] > 0  # colours held by too few
+    assert failed[-1][4]["min_subjects_per_value"] <= customers < 1600
+    assert "joined_rare_categories" in build.output and "items.colour" in build.output
+    assert "customers -> orders -> items" in build.output
+    forced = related_project.dbt("run", "-s", "release")
+    assert not forced.ok and "joined_rare_categories" in forced.output
+    assert _keys(related_project) == before

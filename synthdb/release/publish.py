@@ -256,17 +256,20 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
 
 def _joined_gate(settings: ConnectionSettings, conn, dconn, request: PublishRequest,
                  staged: list[dict[str, Any]], group: dict[str, Any] | None) -> None:
-    """k-anonymity of the subject on the joined copies (synthdb.release.joined_checks): stored
-    as audit rows, named in every table's metadata, GateError (nothing exposed) on failure.
-    Every publish, even of one table, is refused when a table's run names a parent it does
-    not release."""
+    """k-anonymity of the subject over the whole tree and rare values per root, on the joined
+    copies (synthdb.release.joined_checks): stored as audit rows, named in every table's
+    metadata, GateError (nothing exposed) on failure; a group whose runs were published
+    before with other runs is refused first. Every publish, even of one table, is refused
+    when a table's run names a parent it does not release."""
     tables = {info["member"].target[1]: (info["run_id"], (request.target[0], info["tmp_name"]))
               for info in staged}
     members = joined_checks.members_from_runs(conn, request.audit_schema, tables)
     joined_checks.check_parents_published(members, _label(*request.target))
     if group is None:
         return
-    rows = joined_checks.measure(dconn, members)
+    joined_checks.check_earlier_groups(conn, request.audit_schema, members,
+                                       _label(*request.target))
+    rows = joined_checks.measure(dconn, members, _label(*request.target))
     joined_checks.record(settings, request.audit_schema, request.model, request.invocation_id,
                          {t: run for t, (run, _) in tables.items()}, rows)
     joined_checks.refuse_failed(_label(*request.target), rows)
