@@ -578,15 +578,23 @@ def test_engineer_releases_a_related_group_through_the_owner(managed):
             "'synthetic_customer_transactions' AND m.metric LIKE 'rare_subject_values:%' "
             "ORDER BY 1").fetchall()
         joined = conn.execute(
-            "SELECT passed, value, threshold, db_user FROM synthdb_audit.group_checks "
-            "WHERE publish_model = 'partner_demo_customers'").fetchall()
+            "SELECT passed, value, threshold, db_user, check_name, metric "
+            "FROM synthdb_audit.group_checks WHERE publish_model = 'partner_demo_customers' "
+            "ORDER BY group_check_id").fetchall()
     assert [s[0] for s in sealed] == ["rare_subject_values:channel",
                                       "rare_subject_values:product_category"], build.output
     assert all(s[2] == "synthdb owner (seal_run)" and s[3] == "customer_key" for s in sealed)
-    assert len(joined) == 1 and joined[0][2] == 10 and joined[0][3] == ENGINEER
-    assert build.ok == joined[0][0], build.output  # published exactly when the check passed
+    # the tree's k row, then the child's rare values counted in synthetic customers
+    assert [(j[4], j[5]) for j in joined] == [
+        ("joined_k_anonymity", "min_subjects_per_class:customers>customer_transactions"),
+        ("joined_rare_categories", "rare_root_values:customer_transactions.channel"),
+        ("joined_rare_categories",
+         "rare_root_values:customer_transactions.product_category")]
+    assert joined[0][2] == 10 and all(j[3] == ENGINEER for j in joined)
+    # published exactly when every check passed
+    assert build.ok == all(j[0] for j in joined), build.output
     if not build.ok:
-        assert "joined_k_anonymity" in build.output
+        assert "joined_k_anonymity" in build.output or "joined_rare" in build.output
 
 
 def test_hand_written_verdict_is_still_refused_at_publish(managed):

@@ -137,6 +137,13 @@ def test_a_sibling_combination_below_k_stops_the_group(siblings_project):
                             "'addresses'").fetchone()[0]
     assert {c["metric"] for c in meta["release_group"]["checks"]} >= {
         "min_subjects_per_class:customers>(orders, addresses)"}
+    # each table's QA report in the release folder shows the group's checks
+    report = list(siblings_project.path.glob(
+        "evidence/*/sib_recipient/addresses/v1/qa_report.html"))
+    assert len(report) == 1
+    page = report[0].read_text()
+    assert 'id="joined-release"' in page and "customers, orders, addresses" in page
+    assert "min_subjects_per_class:customers&gt;(orders, addresses)" in page
     before = _keys(siblings_project)
 
     _models(siblings_project, 100)

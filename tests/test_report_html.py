@@ -182,3 +182,29 @@ def test_publish_stamps_the_release_facts_into_the_header(evidence_and_frames, t
     assert stamped.replace(stamped[stamped.index('<section id="release-header">'):
                                    stamped.index("</section>") + 10], "") == page.replace(
         page[page.index('<section id="release-header">'):page.index("</section>") + 10], "")
+
+
+def test_publish_adds_the_joined_release_section_of_a_group(evidence_and_frames, tmp_path):
+    from synthdb.report.joined import add_joined_section
+
+    evidence, train, synthetic = evidence_and_frames
+    page = render_html(evidence, train, synthetic, tmp_path / "run.html").read_text()
+    assert add_joined_section(page, None) == page  # published alone: no section
+    group = {"id": "g1", "tables": ["customers", "orders", "addresses"],
+             "foreign_keys": [{"table": "orders", "column": "customer_id",
+                               "references": "customers(customer_id)"}],
+             "checks": [{"check": "joined_k_anonymity",
+                         "metric": "min_subjects_per_class:customers>(orders, addresses)",
+                         "value": 71, "threshold": 5, "passed": True},
+                        {"check": "joined_rare_categories",
+                         "metric": "rare_root_values:orders.kind", "value": 1, "threshold": 0,
+                         "passed": False}]}
+    once = add_joined_section(page, group)
+    assert once.count('id="joined-release"') == 1
+    assert once.index('id="release-header"') < once.index('id="joined-release"') < once.index(
+        "<h2>Report card</h2>")
+    assert "customers, orders, addresses" in once and "orders.customer_id" in once
+    assert ("data-check='joined_k_anonymity' data-verdict='PASS'><td>joined_k_anonymity</td>"
+            "<td>min_subjects_per_class:customers&gt;(orders, addresses)</td><td>71</td>") in once
+    assert "data-check='joined_rare_categories' data-verdict='FAIL'" in once
+    assert add_joined_section(once, group) == once  # stamped again: replaced, not doubled

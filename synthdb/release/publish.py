@@ -36,6 +36,7 @@ from synthdb.release import audit, destination, joined_checks, pgio, table_keys,
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
+from synthdb.report.joined import add_joined_section
 
 PUBLISH_KEYS = {"from", "recipient", "role", "owner", "purpose", "retention", "licence", "contact",
                 "approval_required", "related"}
@@ -513,6 +514,7 @@ def _stage_evidence(request: PublishRequest, metadata: dict[str, Any],
             "recipient": request.recipient, "version": version,
             "purpose": metadata.get("purpose"), "retention": metadata.get("retention")},
             generated=str(metadata.get("published_at")))
+        page = add_joined_section(page, metadata.get("release_group"))
         (staged / "qa_report.html").write_text(page, encoding="utf-8")
     if run_dir and (run_dir / "run.json").exists():
         shutil.copy(run_dir / "run.json", staged / "qa_metrics.json")
