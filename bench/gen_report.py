@@ -17,6 +17,7 @@ import sys
 METHODS = (
     "synthdb_seq",
     "synthdb_seq_leaf100",
+    "synthdb_seq_ordered",
     "synthdb",
     "cart",
     "mostlyai",
@@ -26,6 +27,7 @@ METHODS = (
 LABELS = {
     "synthdb_seq": "synthdb trees",
     "synthdb_seq_leaf100": "synthdb trees, leaves ≥ 100",
+    "synthdb_seq_ordered": "synthdb trees, fewest values first",
     "synthdb": "synthdb copula",
     "cart": "CART (synthpop-style)",
     "mostlyai": "MOSTLY AI engine",
@@ -286,7 +288,7 @@ def render(res: dict) -> str:
         errs = {m: r[m]["error"] for m in METHODS if "error" in r.get(m, {})}
         for m, e in errs.items():
             lines.append(f"\n{m}: a metric failed: `{e}`")
-        for method in ("synthdb_seq", "synthdb_seq_leaf100"):
+        for method in ("synthdb_seq", "synthdb_seq_leaf100", "synthdb_seq_ordered"):
             if seq_targets(name, r, method):
                 lines += [
                     "",

@@ -78,6 +78,12 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
         from synthdb.generators import SequentialTrees
 
         GaussianCopula = partial(SequentialTrees, min_leaf_rows=100)  # noqa: N806
+    if method == "synthdb_seq_ordered":  # the trees with order="fewest_values"
+        from functools import partial
+
+        from synthdb.generators import SequentialTrees
+
+        GaussianCopula = partial(SequentialTrees, order="fewest_values")  # noqa: N806
     if method == "cart":
         from gen_cart import CartBaseline
     if method == "mostlyai":
@@ -90,7 +96,7 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
         from sdv.single_table import GaussianCopulaSynthesizer
     base_rss = _peak_rss_mb()
     t0 = time.perf_counter()
-    if method in ("synthdb", "synthdb_seq", "synthdb_seq_leaf100"):
+    if method in ("synthdb", "synthdb_seq", "synthdb_seq_leaf100", "synthdb_seq_ordered"):
         gen = GaussianCopula(random_state=seed).fit(train)
         t1 = time.perf_counter()
         synth = gen.sample(n, seed=seed)

@@ -74,3 +74,20 @@ def test_shared_null_flag_drawn_before_a_follower_that_comes_first() -> None:
 def test_unknown_order_is_refused() -> None:
     with pytest.raises(ConfigError, match="order must be one of"):
         SequentialTrees(order="greedy").fit(_sum_frame(200))
+
+
+def test_auto_orders_large_tables_only_and_keeps_parent_columns_first() -> None:
+    from synthdb.generators.context import context_name
+    from synthdb.generators.sequential import AUTO_ORDER_MIN_ROWS
+
+    small = _sum_frame(AUTO_ORDER_MIN_ROWS - 1)
+    assert SequentialTrees(random_state=0).fit(small).describe()["correlation"][
+        "columns_in_order"
+    ] == ["start", "total", "delay"]
+    large = _sum_frame(AUTO_ORDER_MIN_ROWS)
+    large.insert(0, context_name("spread"), np.arange(len(large)) % 997)
+    gen = SequentialTrees(random_state=0).fit(large)
+    info = gen.describe()["correlation"]
+    assert info["order"] == "auto" and info["order_used"] == "fewest_values"
+    # the parent's column (spread, 997 values) stays first: children are drawn given it
+    assert info["columns_in_order"] == [context_name("spread"), "delay", "start", "total"]

@@ -247,7 +247,8 @@ def test_rare_pairs_repaired_without_distorting_marginals() -> None:
     frame = pd.DataFrame(
         {"group": pd.Series(group, dtype=object), "label": pd.Series(label, dtype=object)}
     )
-    gen = SequentialTrees(random_state=0, min_leaf_rows=n).fit(frame)
+    # group first (the earlier column whose frequencies the repair must keep), no trees
+    gen = SequentialTrees(random_state=0, min_leaf_rows=n, order="input").fit(frame)
     assert all(d.tree is None for d in gen.dims_)
     out = gen.sample(n, seed=5)
     assert len(out) == n
@@ -362,3 +363,14 @@ def test_columns_without_any_frequent_combination_are_refused_at_fit() -> None:
     ).astype("string")
     with pytest.raises(UnsupportedColumnError, match="no combination of the columns 'a', 'b'"):
         SequentialTrees(rare_min_count=10, random_state=0).fit(frame, infer_specs(frame))
+
+
+def test_pair_checks_that_together_exclude_every_row_are_refused_at_fit() -> None:
+    # a = b, b != c and a = c are each the frequent pairs (8 rows), the other pairs rare (4):
+    # every pair has frequent combinations, but no row can hold all three; sampling used to
+    # give up only after 50 empty draws (hypothesis found such a frame at random)
+    kinds = ["xxy", "xxx", "yyx", "yyy", "xyx", "yxy"]
+    frame = pd.DataFrame([list(k) for k in kinds for _ in range(4)], columns=["a", "b", "c"])
+    gen = SequentialTrees(rare_min_count=5, min_leaf_rows=5, random_state=0)
+    with pytest.raises(UnsupportedColumnError, match="trial draw.*'a', 'b', 'c'"):
+        gen.fit(frame)
