@@ -14,6 +14,7 @@ so nobody can change the rows between the check and the copy.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from psycopg import sql
@@ -163,8 +164,36 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
                         (now.oid,)).fetchone()[0]:
             lock_table(conn, schema, name)
         now = digest.fingerprint(conn, schema, name)
+    require_content(recorded, now, prefix, run_id, label)
+    return int(now.rows or 0)
+
+
+def require_content(recorded: dict[str, Any], now: digest.Fingerprint | None, prefix: str,
+                    run_id: str, label: str | None = None) -> None:
+    """GateError unless ``now`` (a fingerprint with content) holds what ``recorded`` vouches
+    for: kind, columns, digest version and content digest."""
+    if now is None:
+        raise GateError(f"{prefix}: {label} does not exist")
     problems = digest.content_problems(recorded, now)
     if problems:
         raise GateError(f"{prefix}: {label or now.label} no longer holds what run {run_id} "
                         "measured: " + "; ".join(problems))
-    return int(now.rows or 0)
+
+
+def fingerprint_alongside(settings: Any, schema: str, name: str) -> Future:
+    """``digest.fingerprint(schema.name)`` computed on a connection of its own, in a thread.
+
+    For publish: the caller holds the table SHARE-locked (no writer can commit until its
+    transaction ends) and streams the rows out on its own connection meanwhile, so the digest
+    and the copy run side by side in two server processes, and both read the same rows.
+    """
+    import psycopg
+
+    def run() -> digest.Fingerprint | None:
+        with psycopg.connect(settings.conninfo()) as conn:
+            return digest.fingerprint(conn, schema, name)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthdb-digest")
+    job = pool.submit(run)
+    pool.shutdown(wait=False)
+    return job
