@@ -12,6 +12,7 @@ import json
 import psycopg
 import pytest
 from dbtproject import make_project, scratch_database, share_of
+from psycopg import sql
 
 from synthdb.demo.source import load_demo_source
 from synthdb.release import digest
@@ -595,6 +596,71 @@ def test_engineer_releases_a_related_group_through_the_owner(managed):
     assert build.ok == all(j[0] for j in joined), build.output
     if not build.ok:
         assert "joined_k_anonymity" in build.output or "joined_rare" in build.output
+
+
+def test_row_level_security_cannot_show_the_copy_other_rows(managed):
+    """The engineer owns the staged table, so may give it a FORCEd row-level security policy
+    that shows different rows to different queries: the digest's SELECT sees the rows the run
+    measured, publish's COPY sees some swapped for rows never measured (same count). Publish
+    refuses a staged table under row-level security (or with inheritance children), and reads
+    it with row_security off, so no policy can filter what is digested or copied."""
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    before = _published_in(share_of(admin))
+    marks = "partner_demo_staging.rls_marks"
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute(f"CREATE TABLE {marks} (t tid, kind text)")
+        conn.execute(f"INSERT INTO {marks} SELECT ctid, 'decoy' FROM {STAGING} LIMIT 50")
+        # the swapped-in rows: the decoys with another amount (in a real attack: real rows)
+        conn.execute(f"CREATE TEMP TABLE swapped AS SELECT s.* FROM {STAGING} s JOIN {marks} m "
+                     "ON m.t = s.ctid")
+        conn.execute("UPDATE swapped SET amount = amount + 1000")
+        conn.execute(f"WITH added AS (INSERT INTO {STAGING} SELECT * FROM swapped RETURNING "
+                     f"ctid) INSERT INTO {marks} SELECT ctid, 'swapped' FROM added")
+        conn.execute(f"ALTER TABLE {STAGING} ENABLE ROW LEVEL SECURITY")
+        conn.execute(f"ALTER TABLE {STAGING} FORCE ROW LEVEL SECURITY")
+        conn.execute(
+            f"CREATE POLICY two_faces ON {STAGING} USING (CASE WHEN current_query() ILIKE "
+            f"'%copy%' THEN ctid <> ALL(ARRAY(SELECT t FROM {marks} WHERE kind = 'decoy')) "
+            f"ELSE ctid <> ALL(ARRAY(SELECT t FROM {marks} WHERE kind = 'swapped')) END)")
+        conn.commit()
+        # the policy works as the attacker meant: a SELECT (as the digest was before
+        # row_security off) sees exactly the measured rows
+        for key, value in digest.READ_SETTINGS.items():
+            if key != "row_security":
+                conn.execute("SELECT set_config(%s, %s, true)", (key, value))
+        seen = _one(conn, sql.SQL(digest.DIGEST_SELECT).format(table=sql.SQL(STAGING)))[0]
+        assert seen == _staged_digest_recorded(admin)
+        conn.rollback()
+    try:
+        run = project.dbt("run", "-s", PUBLISH)
+        if run.ok:  # what the attack achieved before: rows no check measured, published
+            same = _published_in(share_of(admin)) == _staged_digest_recorded(admin)
+            pytest.fail(f"published under a two-faced policy (published digest equals the "
+                        f"measured one: {same})")
+        assert "refusing to publish" in run.output, run.output
+        assert "row-level security" in run.output, run.output
+        assert _published_in(share_of(admin)) == before
+    finally:
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"DROP POLICY two_faces ON {STAGING}")
+            conn.execute(f"ALTER TABLE {STAGING} NO FORCE ROW LEVEL SECURITY")
+            conn.execute(f"ALTER TABLE {STAGING} DISABLE ROW LEVEL SECURITY")
+            conn.execute(f"DELETE FROM {STAGING} WHERE ctid IN (SELECT t FROM {marks} "
+                         "WHERE kind = 'swapped')")
+            conn.execute(f"DROP TABLE {marks}")
+            conn.commit()
+    assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
+
+
+def _staged_digest_recorded(admin):
+    with psycopg.connect(admin.conninfo()) as conn:
+        return _one(conn, "SELECT fingerprint ->> 'digest' FROM synthdb_audit.runs WHERE "
+                          "(fingerprint ->> 'oid')::bigint = %s::regclass::oid",
+                    (STAGING,))[0]
 
 
 def test_hand_written_verdict_is_still_refused_at_publish(managed):

@@ -40,12 +40,17 @@ from typing import Any
 from psycopg import sql
 
 # Output settings that affect a row's text form; fixed while hashing.
-RENDER_SETTINGS = {
+# Every content read (the digest here and in the owner's seal function) runs under these:
+# the first five fix how values render as text (the digest hashes text); ``row_security`` off
+# means no row-level security policy can filter what is measured — a read a policy would
+# affect fails instead ("query would be affected by row-level security policy").
+READ_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
     "IntervalStyle": "postgres",
     "extra_float_digits": "1",
     "bytea_output": "hex",
+    "row_security": "off",
 }
 
 
@@ -107,12 +112,36 @@ def identify(conn, schema: str, name: str) -> tuple[int, str, list[list[str]]] |
     return int(row[0]), str(row[1]), [[c[0], c[1]] for c in columns]
 
 
+def read_hazards(conn, oid: int) -> list[str]:
+    """Why reads of table ``oid`` could differ by who or what reads it (empty: they cannot).
+
+    A synthdb run writes a plain table without row-level security or inheritance children.
+    An owner who adds a policy can show the checks and the copy different rows (a policy may
+    test ``current_query()``), and a child table's rows come from wherever the child lives.
+    Both are refused rather than reasoned about. Read under a lock that blocks ALTER TABLE
+    (publish's SHARE lock), the answer holds until the lock is released.
+    """
+    row = conn.execute(
+        "SELECT c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_inherits i "
+        "WHERE i.inhparent = c.oid) FROM pg_class c WHERE c.oid = %s", (oid,)).fetchone()
+    if row is None:
+        return []
+    problems = []
+    if row[0] or row[1]:
+        problems.append("row-level security is enabled on it (a policy could show the checks "
+                        "and the copy different rows); a synthdb run never enables it")
+    if row[2]:
+        problems.append("it has inheritance children (their rows would be read through it); "
+                        "a synthdb run never creates them")
+    return problems
+
+
 def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
     """(hex content digest, row count) of ``schema.name``; see the module docstring."""
     with conn.transaction():  # set_config(..., true) needs a transaction (autocommit too)
         saved = {key: conn.execute("SELECT current_setting(%s)", (key,)).fetchone()[0]
-                 for key in RENDER_SETTINGS}
-        for key, value in RENDER_SETTINGS.items():
+                 for key in READ_SETTINGS}
+        for key, value in READ_SETTINGS.items():
             conn.execute("SELECT set_config(%s, %s, true)", (key, value))
         row = conn.execute(sql.SQL(DIGEST_SELECT).format(
             table=sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name)))

@@ -360,6 +360,9 @@ def _copy_member(settings: ConnectionSettings, conn, dconn, request: PublishRequ
     if not recorded:
         raise GateError(f"{prefix}: run {run_id} recorded no content digest (it predates "
                         "digests); rebuild and publish again")
+    # read_hazards refused row-level security under the lock; off here too, so a policy that
+    # appeared anyway fails the COPY instead of filtering it
+    conn.execute("SELECT set_config('row_security', 'off', true)")
     staged_now = verdicts.fingerprint_alongside(settings, *request.staging)
     try:
         copied = destination.create_copy(conn, request.staging, dconn,

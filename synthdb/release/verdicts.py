@@ -83,6 +83,9 @@ def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str, *,
     found = digest.identify(conn, schema, name)  # re-read under the lock: it may have moved
     if found is None or found[0] != oid:
         raise GateError(f"{prefix}: {label} was replaced while publish was checking it")
+    hazards = digest.read_hazards(conn, oid)
+    if hazards:
+        raise GateError(f"{prefix}: {label} cannot be vouched for: " + "; ".join(hazards))
     claimed = comment_run_id(conn, oid)
     run = _run(conn, audit_schema, "(fingerprint ->> 'oid')::bigint = %s", oid)
     if run is None:
@@ -163,6 +166,10 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
         if conn.execute("SELECT has_table_privilege(%s::oid, 'UPDATE, DELETE, TRUNCATE')",
                         (now.oid,)).fetchone()[0]:
             lock_table(conn, schema, name)
+        hazards = digest.read_hazards(conn, now.oid)
+        if hazards:
+            raise GateError(f"{prefix}: {label or now.label} cannot be vouched for: "
+                            + "; ".join(hazards))
         now = digest.fingerprint(conn, schema, name)
     require_content(recorded, now, prefix, run_id, label)
     return int(now.rows or 0)
