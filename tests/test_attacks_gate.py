@@ -656,6 +656,65 @@ def test_row_level_security_cannot_show_the_copy_other_rows(managed):
     assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
 
 
+def test_a_snapshot_older_than_the_lock_cannot_feed_the_copy(managed):
+    """Publish's COPY and its digest must read one snapshot. The engineer may make their own
+    sessions REPEATABLE READ (``ALTER ROLE ... SET``, no privilege needed); then publish's
+    transaction keeps the snapshot of its first statement, taken before the SHARE lock.
+    The attack: the staged table holds other rows (committed), a transaction restoring the
+    measured rows is open while publish waits for its lock, and commits: a digest on a new
+    connection sees the measured rows, the COPY (old snapshot) the others. The digest reads
+    the copy's exported snapshot, so it sees what the COPY sees and refuses."""
+    import threading
+    import time
+
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    before = _published_in(share_of(admin))
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute("CREATE TABLE partner_demo_staging.measured AS SELECT * FROM " + STAGING)
+        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1000 WHERE ctid IN "
+                     f"(SELECT ctid FROM {STAGING} LIMIT 50)")
+        conn.execute(f"ALTER ROLE {ENGINEER} SET default_transaction_isolation = "
+                     "'repeatable read'")
+        conn.commit()
+    restore = psycopg.connect(engineer.conninfo())
+    try:
+        restore.execute(f"DELETE FROM {STAGING}")
+        restore.execute(f"INSERT INTO {STAGING} SELECT * FROM partner_demo_staging.measured")
+        result = {}
+        publish = threading.Thread(target=lambda: result.update(
+            run=project.dbt("run", "-s", PUBLISH)))
+        publish.start()
+        with psycopg.connect(admin.conninfo(), autocommit=True) as watch:
+            for _ in range(1200):  # until publish waits for its SHARE lock
+                if _one(watch, "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass "
+                               "AND mode = 'ShareLock' AND NOT granted", (STAGING,))[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("publish never waited for the staged table's lock")
+        restore.commit()
+        publish.join(timeout=600)
+        run = result["run"]
+        assert not run.ok and "refusing to publish" in run.output, (
+            f"published a snapshot older than its lock (published digest equals the measured "
+            f"one: {_published_in(share_of(admin)) == _staged_digest_recorded(admin)})")
+        assert "content digest" in run.output, run.output
+        assert _published_in(share_of(admin)) == before
+    finally:
+        restore.close()
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"ALTER ROLE {ENGINEER} RESET default_transaction_isolation")
+            conn.execute(f"DELETE FROM {STAGING}")
+            conn.execute(f"INSERT INTO {STAGING} SELECT * FROM partner_demo_staging.measured")
+            conn.execute("DROP TABLE partner_demo_staging.measured")
+            conn.commit()
+    assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows: published
+
+
 def _staged_digest_recorded(admin):
     with psycopg.connect(admin.conninfo()) as conn:
         return _one(conn, "SELECT fingerprint ->> 'digest' FROM synthdb_audit.runs WHERE "

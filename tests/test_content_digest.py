@@ -96,7 +96,8 @@ def test_publish_digest_alongside_the_copy(conn, fresh_db) -> None:
 
     expected = _digest(conn)
     conn.execute("LOCK TABLE public.t IN SHARE MODE")
-    job = verdicts.fingerprint_alongside(fresh_db, "public", "t")
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    job = verdicts.fingerprint_alongside(fresh_db, "public", "t", snapshot)
     with conn.cursor() as cur, cur.copy("COPY public.t TO STDOUT (FORMAT binary)") as out:
         copied = sum(len(block) for block in out)
     now = job.result()

@@ -363,7 +363,8 @@ def _copy_member(settings: ConnectionSettings, conn, dconn, request: PublishRequ
     # read_hazards refused row-level security under the lock; off here too, so a policy that
     # appeared anyway fails the COPY instead of filtering it
     conn.execute("SELECT set_config('row_security', 'off', true)")
-    staged_now = verdicts.fingerprint_alongside(settings, *request.staging)
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    staged_now = verdicts.fingerprint_alongside(settings, *request.staging, snapshot)
     try:
         copied = destination.create_copy(conn, request.staging, dconn,
                                          (request.target[0], tmp_name), columns)
