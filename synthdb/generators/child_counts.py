@@ -20,6 +20,17 @@ A shared residual shape with per-leaf location and spread gave 0.947-0.957 / 0.9
 Draws are stratified within each leaf (``strata.stratified_uniforms``): with independent
 uniforms the same measure gave 0.970 / 0.934 (Hsb82 0.894-0.962 over seeds), stratified
 0.978 / 0.962 (every seed), 20 seeds, real parents' attributes.
+
+Synthetic parents do not fill the leaves as the real ones do (the parent's generator never
+emits a category held by fewer than ``rare_min_count`` parents: 17 % of nycflights13's planes
+have such a ``model``, and the count tree splits on ``model``), so the mixture of leaf tables
+drifts from the real distribution (flights KS complement 0.952 with synthetic planes against
+0.978 with the real ones). A block of at least ``MIN_RANK_PARENTS`` parents therefore keeps
+each parent's *rank* from its leaf draw (busier cells still get more children) and takes its
+count from the table of all parents at that rank: the same kind of table (block means of at
+least ``rare_min_count`` parents, same clip), so the same privacy reasoning. flights 0.952 ->
+0.995 in every seed with the intertable trends unchanged (0.623, 5 seeds); Hsb82 unchanged
+(one leaf).
 """
 
 from __future__ import annotations
@@ -32,6 +43,11 @@ from sklearn.tree import DecisionTreeRegressor
 from .conditional import _split
 from .sequential import _leaf_numbers
 from .strata import stratified_uniforms
+
+#: a sampling block of at least this many parents takes its counts from the table of all
+#: parents at each parent's rank (see the module docstring); smaller blocks keep the leaf draws,
+#: whose ranks within so few parents say little
+MIN_RANK_PARENTS = 100
 
 
 class ChildCounts:
@@ -70,6 +86,8 @@ class ChildCounts:
         for g, rows in _split(leaf):
             means, sizes = block_means(counts[rows], k)
             self.tables_[g] = (means, (np.cumsum(sizes) - 0.5 * sizes) / sizes.sum())
+        means, sizes = block_means(counts, k)
+        self.overall_ = (means, (np.cumsum(sizes) - 0.5 * sizes) / sizes.sum())
         ordered = np.sort(counts)
         self.min_count_ = int(np.floor(ordered[:k].mean())) if len(ordered) else 0
         self.max_count_ = int(np.floor(ordered[-k:].mean())) if len(ordered) else 0
@@ -89,13 +107,27 @@ class ChildCounts:
         for g, rows in _split(leaf):
             means, middle = self.tables_[g]
             x[rows] = np.interp(u[rows], middle, means)
+        if len(x) >= MIN_RANK_PARENTS:
+            x = self._at_rank(x, rng)
         base = np.floor(x)
         n = base + (stratified_uniforms(leaf, rng) < (x - base))
         return np.clip(n, self.min_count_, self.max_count_).astype(np.int64)
 
+    def _at_rank(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The all-parents table at each draw's rank among ``x`` (ties in random order, each
+        rank a stratum of the table)."""
+        n = len(x)
+        order = np.lexsort((rng.random(n), x))
+        rank = np.empty(n)
+        rank[order] = (np.arange(n) + rng.random(n)) / n
+        means, middle = self.overall_
+        return np.interp(rank, middle, means)
+
     def describe(self) -> dict[str, Any]:
         return {
-            "model": "regression tree on the parent's attributes, a count table per leaf",
+            "model": "regression tree on the parent's attributes, a count table per leaf; "
+            f"blocks of >= {MIN_RANK_PARENTS} parents take the all-parents table at each "
+            "parent's rank",
             "leaves": int(self.n_leaves_),
             "min_parents_per_leaf": max(int(self.min_leaf_parents), int(self.rare_min_count)),
             "count_values": "interpolated between means of blocks of >= rare_min_count parents",
