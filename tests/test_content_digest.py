@@ -88,20 +88,11 @@ def test_digest_of_an_older_definition_is_refused_not_compared(conn) -> None:
     assert "rebuild the model" in problems[0] and "roles setup" in problems[0]
 
 
-def test_publish_digest_alongside_the_copy(conn, fresh_db) -> None:
-    """Publish's shape: this connection holds the SHARE lock and streams the rows out while a
-    second connection digests the same table (verdicts.fingerprint_alongside)."""
+def test_require_content_refuses_another_digest(conn) -> None:
     from synthdb.errors import GateError
     from synthdb.release import verdicts
 
-    expected = _digest(conn)
-    conn.execute("LOCK TABLE public.t IN SHARE MODE")
-    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    job = verdicts.fingerprint_alongside(fresh_db, "public", "t", snapshot)
-    with conn.cursor() as cur, cur.copy("COPY public.t TO STDOUT (FORMAT binary)") as out:
-        copied = sum(len(block) for block in out)
-    now = job.result()
-    assert copied > 0 and now is not None and (now.digest, now.rows) == expected
+    now = digest.fingerprint(conn, "public", "t")
     verdicts.require_content(now.as_dict(), now, "p", "r1")  # the same content: no refusal
     edited = {**now.as_dict(), "digest": "0" * 64}
     with pytest.raises(GateError, match="no longer holds what run r1 measured: its rows changed"):

@@ -21,7 +21,6 @@ import json
 import re
 import shutil
 import uuid
-from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -210,7 +209,7 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         dconn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
             sql.Identifier(request.target[0])))
         group = _group_facts(request)
-        staged = [_copy_member(settings, conn, dconn, member, group) for member in members]
+        staged = [_copy_member(conn, dconn, member, group) for member in members]
         if request.keys or request.links:
             table_keys.check_links(
                 dconn, request.target[0],
@@ -316,16 +315,14 @@ def _group_facts(request: PublishRequest) -> dict[str, Any] | None:
                              for link in request.links]}
 
 
-def _copy_member(settings: ConnectionSettings, conn, dconn, request: PublishRequest,
-                 group: dict[str, Any] | None) -> dict[str, Any]:
+def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | None
+                 ) -> dict[str, Any]:
     """Gate-check one table and copy it into a temporary table of the destination.
 
-    The staged table is SHARE-locked from the gate check to the commit (no writer can commit
-    in between), and its content is digested once, on a second connection while its rows
-    stream to the destination: the digest (seconds per million rows) and the copy run side by
-    side instead of one after the other (session 5 digested the copy after copying). The copy
-    holds the staged rows exactly — binary COPY of the same column types, and COPY's own row
-    count must equal the run's — and approve and export digest the published copy itself.
+    The staged table is SHARE-locked from the gate check to the commit, and its content is
+    digested once, on the copy: the copy holds exactly the staged rows, so comparing the copy's
+    digest with the one the run recorded refuses a staged table changed after the checks just
+    as a digest of the staged table would, and also vouches for the bytes that were copied.
     """
     verdict = check_gate(conn, request, with_content=False)
     run_id = verdict["run_id"]
@@ -354,29 +351,24 @@ def _copy_member(settings: ConnectionSettings, conn, dconn, request: PublishRequ
         metadata["release_group"] = group
     columns = pgio.relation_columns(conn, *request.staging)
     tmp_name = TMP_PREFIX + uuid.uuid4().hex[:16]
-    prefix = (f"synthdb gate: refusing to publish {_label(*request.staging)} to "
-              f"{request.recipient}")
-    recorded = verdicts.recorded_fingerprint(conn, request.audit_schema, run_id)
-    if not recorded:
-        raise GateError(f"{prefix}: run {run_id} recorded no content digest (it predates "
-                        "digests); rebuild and publish again")
     # read_hazards refused row-level security under the lock; off here too, so a policy that
     # appeared anyway fails the COPY instead of filtering it
     conn.execute("SELECT set_config('row_security', 'off', true)")
-    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    staged_now = verdicts.fingerprint_alongside(settings, *request.staging, snapshot)
-    try:
-        copied = destination.create_copy(conn, request.staging, dconn,
-                                         (request.target[0], tmp_name), columns)
-    finally:
-        wait([staged_now])  # never leave the digest's connection behind, even on failure
+    copied = destination.create_copy(conn, request.staging, dconn,
+                                     (request.target[0], tmp_name), columns)
     if copied != run[3]:
         raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
                         f"{copied} rows were copied but run {run_id} measured {run[3]}")
-    # The staged rows must be exactly what the run measured (kind, columns, content digest);
-    # approve and export make the same check on the published copy later.
-    verdicts.require_content(recorded, staged_now.result(), prefix, run_id,
-                             label=_label(*request.staging))
+    # The copy must hold exactly what the run measured (kind, columns, content digest):
+    # the same check approve and export make later; better found before anything commits.
+    # Digested after copying, not alongside: a second connection reading the staged table
+    # by name while the COPY reads it could be shown other rows (a row-level security policy
+    # testing current_query() did exactly that, 6fb88d2; a schema renamed between the two
+    # name lookups could too), whereas the copy's digest covers the bytes actually released.
+    verdicts.check_published(
+        dconn, request.audit_schema, run_id, request.target[0], tmp_name,
+        f"synthdb gate: refusing to publish {_label(*request.staging)} to {request.recipient}",
+        audit_conn=conn, label=_label(*request.staging))
     return {"member": request, "verdict": verdict, "run_id": run_id, "run": run,
             "version": version, "metadata": metadata, "columns": columns,
             "tmp_name": tmp_name, "rows": run[3]}

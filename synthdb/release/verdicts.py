@@ -14,7 +14,6 @@ so nobody can change the rows between the check and the copy.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from psycopg import sql
@@ -185,37 +184,3 @@ def require_content(recorded: dict[str, Any], now: digest.Fingerprint | None, pr
     if problems:
         raise GateError(f"{prefix}: {label or now.label} no longer holds what run {run_id} "
                         "measured: " + "; ".join(problems))
-
-
-def fingerprint_alongside(settings: Any, schema: str, name: str, snapshot: str) -> Future:
-    """``digest.fingerprint(schema.name)`` computed on a connection of its own, in a thread,
-    reading the exported ``snapshot`` (``pg_export_snapshot()`` of the copying transaction).
-
-    For publish: the caller holds the table SHARE-locked and streams the rows out on its own
-    connection meanwhile, so the digest and the copy run side by side in two server processes.
-    The lock alone does not make them read the same rows: a REPEATABLE READ session (which the
-    engineer may make their default) keeps the snapshot of its first statement, taken before
-    the lock, while a new connection sees everything committed since. Importing the copier's
-    snapshot makes the digest read exactly what the COPY reads.
-    """
-    import psycopg
-
-    def run() -> digest.Fingerprint | None:
-        with psycopg.connect(settings.conninfo()) as conn:
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            conn.execute("SET TRANSACTION SNAPSHOT " + _snapshot_literal(snapshot))
-            return digest.fingerprint(conn, schema, name)
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthdb-digest")
-    job = pool.submit(run)
-    pool.shutdown(wait=False)
-    return job
-
-
-def _snapshot_literal(snapshot: str) -> str:
-    """``SET TRANSACTION SNAPSHOT`` takes no parameters: the id as a checked literal."""
-    import re
-
-    if not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+-[0-9A-F]+", snapshot, flags=re.IGNORECASE):
-        raise GateError(f"unexpected snapshot id {snapshot!r}")
-    return "'" + snapshot + "'"
