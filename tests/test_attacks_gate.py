@@ -712,7 +712,8 @@ def test_a_snapshot_older_than_the_lock_cannot_feed_the_copy(managed):
             conn.execute(f"INSERT INTO {STAGING} SELECT * FROM partner_demo_staging.measured")
             conn.execute("DROP TABLE partner_demo_staging.measured")
             conn.commit()
-    assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows: published
+    again = project.dbt("run", "-s", PUBLISH)
+    assert again.ok, again.output  # the measured rows: published
 
 
 def _staged_digest_recorded(admin):
