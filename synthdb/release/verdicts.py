@@ -37,6 +37,14 @@ def lock_table(conn, schema: str, name: str) -> None:
         sql.Identifier(schema), sql.Identifier(name)))
 
 
+def require_plain_reads(conn, oid: int, prefix: str, label: str) -> None:
+    """GateError when reads of table ``oid`` could differ by reader (``digest.read_hazards``:
+    row-level security, inheritance children); call it under a lock that blocks ALTER TABLE."""
+    hazards = digest.read_hazards(conn, oid)
+    if hazards:
+        raise GateError(f"{prefix}: {label} cannot be vouched for: " + "; ".join(hazards))
+
+
 def comment_run_id(conn, oid: int) -> str | None:
     """The run id a table's comment claims (a hint for messages; never trusted alone)."""
     text = conn.execute("SELECT obj_description(%s::oid, 'pg_class')", (oid,)).fetchone()[0]
@@ -82,9 +90,7 @@ def bound_run(conn, audit_schema: str, schema: str, name: str, prefix: str, *,
     found = digest.identify(conn, schema, name)  # re-read under the lock: it may have moved
     if found is None or found[0] != oid:
         raise GateError(f"{prefix}: {label} was replaced while publish was checking it")
-    hazards = digest.read_hazards(conn, oid)
-    if hazards:
-        raise GateError(f"{prefix}: {label} cannot be vouched for: " + "; ".join(hazards))
+    require_plain_reads(conn, oid, prefix, label)
     claimed = comment_run_id(conn, oid)
     run = _run(conn, audit_schema, "(fingerprint ->> 'oid')::bigint = %s", oid)
     if run is None:
@@ -165,10 +171,7 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
         if conn.execute("SELECT has_table_privilege(%s::oid, 'UPDATE, DELETE, TRUNCATE')",
                         (now.oid,)).fetchone()[0]:
             lock_table(conn, schema, name)
-        hazards = digest.read_hazards(conn, now.oid)
-        if hazards:
-            raise GateError(f"{prefix}: {label or now.label} cannot be vouched for: "
-                            + "; ".join(hazards))
+        require_plain_reads(conn, now.oid, prefix, label or now.label)
         now = digest.fingerprint(conn, schema, name)
     require_content(recorded, now, prefix, run_id, label)
     return int(now.rows or 0)
