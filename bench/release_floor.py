@@ -19,7 +19,14 @@ For every size (contract rows = demo transactions; customers = half as many) it
    server excluded; RSS counts pages the forked workers share once per process, PSS splits
    them);
 4. prints the issue's table: contract rows, dbt build s, floor s, ratio, and the synthetic step's
-   stage timings read from its progress lines (``<stage> done in X s``), plus the load average.
+   stage timings read from its progress lines (``<stage> done in X s``), plus the load average;
+5. attributes the whole wall clock of the build (``attribute``, from dbt's run_results.json):
+   interpreter start and imports, parse and set-up, every node (compile + execute), the gaps
+   between nodes, dbt's finish, and inside the synthetic node its stages and the rest;
+6. measures a *dbt floor* in the same run: a copy of the demo project in which the synthetic
+   model is a plain table copy of the contract (``materialized='table'``) and the publish model
+   a plain table copy of that, with the same number of data tests (4 ``not_null``), built with
+   the same command, so dbt's own share of the build (start-up, parse, nodes, tests) is known.
 
 Nothing here touches a database other than the one it starts; the source is synthetic.
 """
@@ -30,11 +37,13 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,12 +99,20 @@ class PeakRss:
         return self.peak / 1024, self.peak_pss / 1024
 
 
-def dbt(args: list[str], env: dict[str, str], echo: bool
+class Invocation:
+    """Wall-clock instants (epoch seconds) of the last dbt process: launched and exited."""
+
+    launched = 0.0
+    exited = 0.0
+
+
+def dbt(args: list[str], env: dict[str, str], echo: bool, project: Path = PROJECT
         ) -> tuple[int, str, float, tuple[float, float]]:
-    """Run real dbt in the demo project: (returncode, output, seconds, peak (RSS, PSS) MiB)."""
+    """Run real dbt in ``project``: (returncode, output, seconds, peak (RSS, PSS) MiB)."""
     exe = Path(sys.executable).with_name("dbt")
+    Invocation.launched = time.time()
     start = time.perf_counter()
-    proc = subprocess.Popen([str(exe), *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([str(exe), *args], cwd=project, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     rss = PeakRss(proc.pid)
     lines = []
@@ -105,6 +122,7 @@ def dbt(args: list[str], env: dict[str, str], echo: bool
             sys.stdout.write(line)
     proc.wait()
     seconds = time.perf_counter() - start
+    Invocation.exited = time.time()
     return proc.returncode, "".join(lines), seconds, rss.stop()
 
 
@@ -148,6 +166,115 @@ def node_timings(output: str) -> dict[str, float]:
     return {m["name"]: float(m["s"]) for m in NODE_LINE.finditer(output)}
 
 
+def _instant(stamp: str) -> float:
+    """Epoch seconds of one of dbt's ISO timestamps (UTC, ``Z`` suffix)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _short(unique_id: str) -> str:
+    """A node's readable name: model/test name, tests shortened to their test macro."""
+    kind, _, name = unique_id.split(".")[:3]
+    if kind == "test":
+        return "test " + re.sub(r"^synthdb_|_synthetic_.*$|^not_null_\w+?_", "", name)
+    return name
+
+
+def attribute(run_results: Path, launched: float, exited: float, stages: dict[str, float]
+              ) -> dict[str, float]:
+    """The build's wall clock split into consecutive parts that add up to it (seconds).
+
+    From dbt's run_results.json: interpreter start and imports (launch → dbt's invocation
+    start), parse and set-up (→ the first node's compile), each node (its compile start → its
+    execute end), the gaps between nodes, and dbt's finish (last node → process exit). The
+    synthetic node is split into its stages (progress lines) and the rest of the node (the
+    materialization's own work: compile, config checks, the adapter call).
+    """
+    doc = json.loads(run_results.read_text())
+    started = _instant(doc["metadata"]["invocation_started_at"])
+    spans = [(r["unique_id"], _instant(r["timing"][0]["started_at"]),
+              _instant(r["timing"][-1]["completed_at"])) for r in doc["results"] if r["timing"]]
+    spans.sort(key=lambda span: span[1])
+    parts = {"start + imports": started - launched,
+             "parse + set-up": (spans[0][1] if spans else exited) - started}
+    gaps, previous = 0.0, spans[0][1] if spans else exited
+    for unique_id, begin, end in spans:
+        gaps += max(0.0, begin - previous)
+        name, seconds = _short(unique_id), end - begin
+        if name.startswith("synthetic_") and stages:
+            parts[f"{name}: stages"] = sum(stages.values())
+            parts[f"{name}: outside stages"] = seconds - sum(stages.values())
+        else:
+            parts[name] = parts.get(name, 0.0) + seconds
+        previous = end
+    parts["between nodes"] = gaps
+    parts["finish"] = exited - previous
+    return {k: round(v, 2) for k, v in parts.items()}
+
+
+FLOOR_SYNTHETIC = """{{ config(materialized='table', schema='floor_staging') }}
+select * from {{ ref('contract_transactions') }}
+"""
+FLOOR_PUBLISH = """{{ config(materialized='table', schema='floor_release', alias='transactions') }}
+select * from {{ ref('synthetic_transactions') }}
+"""
+FLOOR_TESTS = """version: 2
+models:
+  - name: synthetic_transactions
+    columns:
+      - {name: age_band, data_tests: [not_null]}
+      - {name: region, data_tests: [not_null]}
+      - {name: gender, data_tests: [not_null]}
+      - {name: channel, data_tests: [not_null]}
+"""
+
+
+def dbt_floor_project(work: Path) -> Path:
+    """The demo project with plain table copies for the synthetic and publish models.
+
+    Same profile (the synthdb adapter), package, sources and contract view; the synthetic model
+    becomes ``create table as select * from`` the contract, the publish model a table copy of
+    that (in the same database: a plain model cannot write into another), and the four synthdb
+    data tests become four ``not_null`` tests. What this build costs is dbt's own share.
+    """
+    project = work / "dbt_floor"
+    shutil.rmtree(project, ignore_errors=True)
+    models = project / "models" / "partner_demo"
+    models.mkdir(parents=True)
+    shutil.copytree(PROJECT / "macros", project / "macros")
+    shutil.copy(PROJECT / "profiles.yml", project / "profiles.yml")
+    text = (PROJECT / "dbt_project.yml").read_text()
+    (project / "dbt_project.yml").write_text(
+        text.replace('model-paths: ["../../models"]', 'model-paths: ["models"]'))
+    (project / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    shutil.copy(REPO / "models" / "sources.yml", project / "models" / "sources.yml")
+    shutil.copy(REPO / "models" / "partner_demo" / "contract_transactions.sql", models)
+    (models / "synthetic_transactions.sql").write_text(FLOOR_SYNTHETIC)
+    (models / "partner_demo_transactions.sql").write_text(FLOOR_PUBLISH)
+    (models / "schema.yml").write_text(FLOOR_TESTS)
+    return project
+
+
+def dbt_floor(work: Path, env: dict[str, str], build_args: list[str], echo: bool) -> dict:
+    """Build the dbt-floor project (``dbt_floor_project``) and attribute its wall clock."""
+    import psycopg
+
+    from synthdb import db
+
+    project = dbt_floor_project(work)
+    code, out, _, _ = dbt(["deps"], env, echo, project)
+    if code:
+        raise SystemExit(f"dbt deps of the dbt floor failed:\n{out}")
+    code, out, seconds, _ = dbt(build_args, env, echo, project)
+    if code:
+        raise SystemExit(f"dbt build of the dbt floor failed:\n{out}")
+    parts = attribute(Path(env["DBT_TARGET_PATH"]) / "run_results.json", Invocation.launched,
+                      Invocation.exited, {})
+    with psycopg.connect(db.settings_from_env().conninfo()) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS floor_staging CASCADE")
+        conn.execute("DROP SCHEMA IF EXISTS floor_release CASCADE")
+    return {"dbt_floor_s": round(seconds, 1), "dbt_floor_parts_s": parts}
+
+
 def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool) -> dict:
     import psycopg
 
@@ -165,10 +292,13 @@ def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool) 
         raise SystemExit(f"dbt run of the contract failed:\n{out}")
     with psycopg.connect(settings.conninfo()) as conn:
         before = floor(conn, work / "floor.bin")
-    code, out, build_s, rss = dbt(["build", "--vars", json.dumps({"synthdb_seed": seed})],
-                                  env, echo)
+    build_args = ["build", "--vars", json.dumps({"synthdb_seed": seed})]
+    code, out, build_s, rss = dbt(build_args, env, echo)
     if code:
         raise SystemExit(f"dbt build failed at {rows:,} rows:\n{out}")
+    parts = attribute(Path(env["DBT_TARGET_PATH"]) / "run_results.json", Invocation.launched,
+                      Invocation.exited, stage_timings(out))
+    plain = dbt_floor(work, env, build_args, echo)
     with psycopg.connect(settings.conninfo()) as conn:
         after = floor(conn, work / "floor.bin")
     best = min((before, after), key=lambda f: f["floor_s"])
@@ -179,7 +309,7 @@ def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool) 
             "ratio": round(build_s / best["floor_s"], 2), "peak_rss_mib": round(rss[0]),
             "peak_pss_mib": round(rss[1]),
             "stages_s": stage_timings(out), "nodes_s": node_timings(out),
-            "load_average": os.getloadavg()}
+            "wall_parts_s": parts, **plain, "load_average": os.getloadavg()}
 
 
 def print_table(results: list[dict]) -> None:
@@ -196,6 +326,22 @@ def print_table(results: list[dict]) -> None:
               f"({r['floor_copy_out_s']:.1f} + {r['floor_copy_in_s']:.1f}) | {r['ratio']:.1f}× | "
               f"{r['peak_rss_mib']} / {r.get('peak_pss_mib', '-')} | {stages} | "
               f"{' / '.join(f'{x:.1f}' for x in r['load_average'])} |")
+
+
+def print_attribution(results: list[dict]) -> None:
+    """Where each build's wall clock went, next to the dbt floor's (same parts, seconds)."""
+    for r in results:
+        print(f"\n{r['contract_rows']:,} rows: dbt build {r['dbt_build_s']:.1f} s "
+              f"(parts add up to {sum(r['wall_parts_s'].values()):.1f} s); dbt floor "
+              f"{r['dbt_floor_s']:.1f} s (parts {sum(r['dbt_floor_parts_s'].values()):.1f} s)")
+        print("| part | build s | dbt floor s |")
+        print("|---|---|---|")
+        names = list(r["wall_parts_s"])
+        names += [k for k in r["dbt_floor_parts_s"] if k not in names]
+        for name in names:
+            a, b = r["wall_parts_s"].get(name), r["dbt_floor_parts_s"].get(name)
+            print(f"| {name} | {'' if a is None else f'{a:.2f}'} | "
+                  f"{'' if b is None else f'{b:.2f}'} |")
 
 
 def main() -> None:
@@ -230,6 +376,7 @@ def main() -> None:
         results.append(one_size(size, env, work, args.seed, args.echo))
         print(json.dumps(results[-1]), flush=True)
     print_table(results)
+    print_attribution(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     if args.stop:
