@@ -12,23 +12,24 @@ import json
 import sys
 
 #: The bench's methods, in table order; generator_vs_sdv.py runs these (one list for both).
-#: synthdb_seq = SequentialTrees, synthdb = GaussianCopula; cart = synthpop-style baseline
+#: synthdb_trees = SequentialTrees, synthdb_copula = GaussianCopula, each named explicitly (not
+#: "the default", which changes between releases); cart = synthpop-style baseline
 #: (bench/gen_cart.py); mostlyai = MOSTLY AI's open engine (TabularARGN, --mostly-minutes)
 METHODS = (
-    "synthdb_seq",
-    "synthdb_seq_leaf100",
-    "synthdb_seq_ordered",
-    "synthdb",
+    "synthdb_trees",
+    "synthdb_trees_leaf100",
+    "synthdb_trees_ordered",
+    "synthdb_copula",
     "cart",
     "mostlyai",
     "sdv",
     "marginals",
 )
 LABELS = {
-    "synthdb_seq": "synthdb trees",
-    "synthdb_seq_leaf100": "synthdb trees, leaves ≥ 100",
-    "synthdb_seq_ordered": "synthdb trees, fewest values first",
-    "synthdb": "synthdb copula",
+    "synthdb_trees": "synthdb trees",
+    "synthdb_trees_leaf100": "synthdb trees, leaves ≥ 100",
+    "synthdb_trees_ordered": "synthdb trees, fewest values first",
+    "synthdb_copula": "synthdb copula",
     "cart": "CART (synthpop-style)",
     "mostlyai": "MOSTLY AI engine",
     "sdv": "SDV copula",
@@ -109,7 +110,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
-    s, v, m = r.get("synthdb", {}), r.get("sdv", {}), r.get("marginals", {})
+    s, v, m = r.get("synthdb_copula", {}), r.get("sdv", {}), r.get("marginals", {})
     out: list[tuple[str, bool | None]] = []
     if "qa_accuracy" in s:
         out += [
@@ -148,7 +149,7 @@ def _targets(name: str, r: dict) -> list[tuple[str, bool | None]]:
     return out
 
 
-def seq_targets(name: str, r: dict, method: str = "synthdb_seq") -> list[tuple[str, bool | None]]:
+def seq_targets(name: str, r: dict, method: str = "synthdb_trees") -> list[tuple[str, bool | None]]:
     """Issue 13's targets for the sequential trees (``method``), judged on this run."""
     s = r.get(method, {})
     out: list[tuple[str, bool | None]] = []
@@ -160,7 +161,7 @@ def seq_targets(name: str, r: dict, method: str = "synthdb_seq") -> list[tuple[s
                 None if ref is None else s["qa_accuracy"] >= ref - 0.01,
             )
         )
-        for other in ("synthdb", "mostlyai"):
+        for other in ("synthdb_copula", "mostlyai"):
             out.append(
                 (f"QA accuracy > {LABELS[other]}", _beats(s, r.get(other, {}), "qa_accuracy"))
             )
@@ -190,7 +191,7 @@ def seq_targets(name: str, r: dict, method: str = "synthdb_seq") -> list[tuple[s
 
 
 def _speed(r: dict) -> str:
-    s, v = r.get("synthdb", {}), r.get("sdv", {})
+    s, v = r.get("synthdb_copula", {}), r.get("sdv", {})
     if "fit_s" in s and "fit_s" in v:
         ratio = (v["fit_s"] + v["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
         return f"synthdb fit+sample is {ratio:.1f}x faster than SDV's on this dataset."
@@ -288,7 +289,7 @@ def render(res: dict) -> str:
         errs = {m: r[m]["error"] for m in METHODS if "error" in r.get(m, {})}
         for m, e in errs.items():
             lines.append(f"\n{m}: a metric failed: `{e}`")
-        for method in ("synthdb_seq", "synthdb_seq_leaf100", "synthdb_seq_ordered"):
+        for method in ("synthdb_trees", "synthdb_trees_leaf100", "synthdb_trees_ordered"):
             if seq_targets(name, r, method):
                 lines += [
                     "",
@@ -325,7 +326,7 @@ def render(res: dict) -> str:
         checks = []
         if big:
             n = big[0].split("_", 1)[1]
-            s, v = sc.get(f"synthdb_{n}", {}), sc[big[0]]
+            s, v = sc.get(f"synthdb_copula_{n}", {}), sc[big[0]]
             if "fit_s" in s and "fit_s" in v:
                 ratio = (v["fit_s"] + v["sample_s"]) / (s["fit_s"] + s["sample_s"])
                 checks.append((f"fit+sample {ratio:.1f}x faster than SDV (≥ 20x)", ratio >= 20))
@@ -335,7 +336,7 @@ def render(res: dict) -> str:
         streams = sorted(
             (p["rows"], p["peak_rss_mb"], p.get("sample_peak_rss_mb"))
             for k, p in sc.items()
-            if k.startswith("synthdb_stream") and "peak_rss_mb" in p
+            if k.startswith("synthdb_copula_stream") and "peak_rss_mb" in p
         )
         if len(streams) == 2:
             (n1, r1, s1), (n2, r2, s2) = streams
@@ -356,7 +357,7 @@ def render(res: dict) -> str:
         seq = sorted(
             (k, p)
             for k, p in sc.items()
-            if k.startswith("synthdb_seq_") and "fit_s" in p and "stream" not in k
+            if k.startswith("synthdb_trees_") and "fit_s" in p and "stream" not in k
         )
         for k, p in seq:
             total = p["fit_s"] + p["sample_s"]
@@ -364,7 +365,7 @@ def render(res: dict) -> str:
         sstreams = sorted(
             (p["rows"], p["peak_rss_mb"])
             for k, p in sc.items()
-            if k.startswith("synthdb_seq_stream") and "peak_rss_mb" in p
+            if k.startswith("synthdb_trees_stream") and "peak_rss_mb" in p
         )
         if len(sstreams) == 2:
             (n1, r1), (n2, r2) = sstreams
@@ -382,6 +383,22 @@ def render(res: dict) -> str:
     return "\n".join(lines)
 
 
+#: method keys of runs before session 7 (``synthdb`` was the copula, ``synthdb_seq`` the trees)
+LEGACY = {"synthdb": "synthdb_copula", "synthdb_seq": "synthdb_trees"}
+
+
+def legacy_names(res: dict) -> dict:
+    """An older run's JSON with its method keys renamed to the explicit names."""
+    for d in res.values():
+        r = d.get("results") if isinstance(d, dict) else None
+        if isinstance(r, dict):
+            for old, new in LEGACY.items():
+                for k in [k for k in r if k == old or k.startswith(old + "_")]:
+                    if not k.startswith(("synthdb_copula", "synthdb_trees")):
+                        r[new + k[len(old):]] = r.pop(k)
+    return res
+
+
 if __name__ == "__main__":
     with open(sys.argv[1]) as fh:
-        print(render(json.load(fh)))
+        print(render(legacy_names(json.load(fh))))

@@ -4,10 +4,12 @@ Called through multiprocessing's *spawn* context: the child imports only what th
 needs, reads the training frame from a pickle, writes the synthetic frame to another pickle and
 returns timings plus ``ru_maxrss`` (peak resident set size of that child alone).
 
-Methods: ``synthdb`` (GaussianCopula), ``synthdb_seq`` (SequentialTrees), ``cart`` (the
+Methods: ``synthdb_copula`` (GaussianCopula), ``synthdb_trees`` (SequentialTrees with its own
+default options), both named by class, never "the default generator", ``cart`` (the
 synthpop-style baseline in ``gen_cart.py``), ``mostlyai`` (MOSTLY AI's open engine, TabularARGN
 with value protection on CPU, trained for ``BENCH_MOSTLY_MINUTES`` minutes), ``sdv``,
-``marginals``. ``synthdb_stream`` / ``synthdb_seq_stream`` fit the same way but never holds the output: ``sample_chunks`` frames are
+``marginals``. ``synthdb_copula_stream`` / ``synthdb_trees_stream`` fit the same way but never
+hold the output: ``sample_chunks`` frames are
 encoded to Parquet one at a time (to ``out_path``, or ``/dev/null``), so its peak RSS shows
 whether memory stays flat as the number of rows grows.
 """
@@ -68,17 +70,17 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
     with open(train_path, "rb") as fh:
         train = pickle.load(fh)
     # imports happen before the clock starts: we time the work, not the import of a library
-    if method in ("synthdb", "synthdb_stream"):
+    if method in ("synthdb_copula", "synthdb_copula_stream"):
         from synthdb.generators import GaussianCopula
-    if method in ("synthdb_seq", "synthdb_seq_stream"):
+    if method in ("synthdb_trees", "synthdb_trees_stream"):
         from synthdb.generators import SequentialTrees as GaussianCopula  # same API
-    if method == "synthdb_seq_leaf100":  # the trees with leaves of >= 100 rows
+    if method == "synthdb_trees_leaf100":  # the trees with leaves of >= 100 rows
         from functools import partial
 
         from synthdb.generators import SequentialTrees
 
         GaussianCopula = partial(SequentialTrees, min_leaf_rows=100)  # noqa: N806
-    if method == "synthdb_seq_ordered":  # the trees with order="fewest_values"
+    if method == "synthdb_trees_ordered":  # the trees with order="fewest_values"
         from functools import partial
 
         from synthdb.generators import SequentialTrees
@@ -96,7 +98,7 @@ def run(method: str, train_path: str, out_path: str, n: int, seed: int) -> dict:
         from sdv.single_table import GaussianCopulaSynthesizer
     base_rss = _peak_rss_mb()
     t0 = time.perf_counter()
-    if method in ("synthdb", "synthdb_seq", "synthdb_seq_leaf100", "synthdb_seq_ordered"):
+    if method.startswith(("synthdb_copula", "synthdb_trees")) and not method.endswith("_stream"):
         gen = GaussianCopula(random_state=seed).fit(train)
         t1 = time.perf_counter()
         synth = gen.sample(n, seed=seed)

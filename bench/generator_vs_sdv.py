@@ -133,8 +133,8 @@ def print_table(name: str, res: dict) -> None:
     from gen_report import seq_targets
 
     for label, ok in seq_targets(name, r):
-        print(f"target (synthdb_seq) {label}: {'n/a' if ok is None else 'PASS' if ok else 'FAIL'}")
-    s, v = r.get("synthdb", {}), r.get("sdv", {})
+        print(f"target (synthdb_trees) {label}: {'n/a' if ok is None else 'PASS' if ok else 'FAIL'}")
+    s, v = r.get("synthdb_copula", {}), r.get("sdv", {})
     if "fit_s" in s and "fit_s" in v:
         ratio = (v["fit_s"] + v["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
         print(f"{'speedup fit+sample':<26}{ratio:>12.1f}x (SDV time / synthdb time)")
@@ -178,16 +178,18 @@ def scaling(args: argparse.Namespace, tmp: Path) -> dict:
     big_n = args.scaling_rows
     # (training rows, rows to sample, method): train on n rows and sample n rows, except the
     # streamed runs, which share the big_n training frame and differ only in rows sampled
-    runs = [(k, k, "synthdb") for k in (100_000, 300_000) if k < big_n]
-    runs.append((big_n, big_n, "synthdb"))
-    if "synthdb_seq" in args.methods:
+    runs = [(k, k, "synthdb_copula") for k in (100_000, 300_000) if k < big_n]
+    runs.append((big_n, big_n, "synthdb_copula"))
+    if "synthdb_trees" in args.methods:
         # twice: the speed claim (fit + sample of 1M x 19 within 60 s) rests on a repeat
-        runs += [(big_n, big_n, "synthdb_seq"), (big_n, big_n, "synthdb_seq#2")]
-        runs += [(big_n, big_n, "synthdb_seq_stream"), (big_n, 3 * big_n, "synthdb_seq_stream")]
+        runs += [(big_n, big_n, "synthdb_trees"), (big_n, big_n, "synthdb_trees#2")]
+        stream = "synthdb_trees_stream"
+        runs += [(big_n, big_n, stream), (big_n, 3 * big_n, stream)]
     if args.scaling_sdv and "sdv" in args.methods:
         runs.append((big_n, big_n, "sdv"))  # about 4 minutes at 1M rows: opt-in
     if args.scaling_10m:
-        runs += [(big_n, big_n, "synthdb_stream"), (big_n, 10_000_000, "synthdb_stream")]
+        stream = "synthdb_copula_stream"
+        runs += [(big_n, big_n, stream), (big_n, 10_000_000, stream)]
     paths: dict[int, Path] = {}
     for n_train, n, method in runs:
         if n_train not in paths:
@@ -224,7 +226,7 @@ def print_scaling(out: dict, big_n: int) -> None:
             f"{key:<28}{p['fit_s']:>10.1f}{p['sample_s']:>10.1f}{total:>10.1f}"
             f"{p['peak_rss_mb']:>13.0f}"
         )
-    s, v = out.get(f"synthdb_{big_n}", {}), out.get(f"sdv_{big_n}", {})
+    s, v = out.get(f"synthdb_copula_{big_n}", {}), out.get(f"sdv_{big_n}", {})
     checks = {}
     if "fit_s" in s and "fit_s" in v:
         ratio = (v["fit_s"] + v["sample_s"]) / max(s["fit_s"] + s["sample_s"], 1e-9)
@@ -232,7 +234,8 @@ def print_scaling(out: dict, big_n: int) -> None:
         checks["speedup >= 20x"] = ratio >= 20
     if "peak_rss_mb" in s:
         checks["peak RSS <= 1 GB"] = s["peak_rss_mb"] <= 1024
-    a, b = out.get(f"synthdb_stream_{big_n}", {}), out.get("synthdb_stream_10000000", {})
+    a = out.get(f"synthdb_copula_stream_{big_n}", {})
+    b = out.get("synthdb_copula_stream_10000000", {})
     if "peak_rss_mb" in a and "peak_rss_mb" in b:
         checks["10M streamed RSS <= 1M streamed RSS"] = b["peak_rss_mb"] <= a["peak_rss_mb"]
     if checks:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the generator benchmark: synthdb SequentialTrees and GaussianCopula side by side
 # with a synthpop-style CART, MOSTLY AI's open engine (TabularARGN), SDV's copula and marginals.
-# Usage: bench/run.sh [--datasets credit_data,CPS1988] [--methods synthdb_seq,cart] [--quick]
+# Usage: bench/run.sh [--datasets credit_data,CPS1988] [--methods synthdb_trees,cart] [--quick]
 #                     [--scaling] [--mostly-minutes 2] [--no-install]
 # Run it with `nice -n 10` on a shared machine.
 # Creates bench/.venv (kept apart from the product venv: torch and SDV are benchmark-only).

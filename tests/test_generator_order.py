@@ -91,3 +91,42 @@ def test_auto_orders_large_tables_only_and_keeps_parent_columns_first() -> None:
     assert info["order"] == "auto" and info["order_used"] == "fewest_values"
     # the parent's column (spread, 997 values) stays first: children are drawn given it
     assert info["columns_in_order"] == [context_name("spread"), "delay", "start", "total"]
+
+
+def test_fewest_values_draws_derived_calendar_parts_early_and_the_trend_last() -> None:
+    """A timestamp's hour, also a column of its own (derived), is drawn where that column's
+    few values put it: before spread-out numbers, so they are drawn given it. The trend
+    (thousands of values) stays last, and without derived calendar columns the parts stay
+    with it."""
+    rng = np.random.default_rng(4)
+    n = 4000
+    hour = rng.choice(np.arange(6, 22), n)
+    stamp = pd.Series(
+        pd.Timestamp("2023-01-01")
+        + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+        + pd.to_timedelta(hour, unit="h")
+        + pd.to_timedelta(rng.integers(0, 60, n), unit="min")
+    )
+    stamp[rng.random(n) < 0.05] = pd.NaT
+    frame = pd.DataFrame(
+        {
+            "amount": rng.gamma(2.0, 50.0, n).round(2) + hour * 10,
+            "stamp": stamp,
+            "kind": pd.Series(rng.choice(["a", "b", "c"], n), dtype=object),
+            "hour": stamp.dt.hour.astype("Int64"),
+        }
+    )
+
+    def order(f: pd.DataFrame) -> list[tuple[str, str]]:
+        gen = SequentialTrees(order="fewest_values", random_state=0).fit(f)
+        return [(str(gen.names_[gen.model_pos_[d.col]]), d.role) for d in gen.dims_]
+
+    seq = order(frame)
+    parts = [j for j, (c, r) in enumerate(seq) if c == "stamp" and r == "part"]
+    assert parts and ("hour", "value") not in seq, seq  # hour is derived, not modelled
+    assert seq.index(("kind", "value")) < seq.index(("stamp", "flag")) < parts[0], seq
+    assert parts[-1] < seq.index(("amount", "value")), seq
+    assert seq[-1] == ("stamp", "trend"), seq
+    seq = order(frame.drop(columns=["hour"]))
+    assert seq.index(("amount", "value")) < seq.index(("stamp", "flag")), seq
+    assert seq[-1] == ("stamp", "trend"), seq

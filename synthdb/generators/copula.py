@@ -28,6 +28,7 @@ from scipy.special import ndtr, ndtri
 from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 
 from . import derived as derived_mod
+from . import identities as identities_mod
 from . import timeparts
 from ._memory import release_free_memory
 from ._output import constant_series, datetime_series, numeric_series, take_series
@@ -600,7 +601,10 @@ class GaussianCopula:
     dp_tau_rows: rows subsampled for the noisy Kendall's tau under DP.
     detect_derived: find columns that are a calendar part of a datetime column (``month`` of
         ``time_hour``) and compute them from the synthetic timestamp instead of modelling them,
-        so they agree in every row. Skipped under DP (the check reads the data); declare them.
+        so they agree in every row; likewise clock-time identities between numbers
+        (``sched_dep_time = 100 * hour + minute``, ``dep_time = sched_dep_time + dep_delay``
+        in clock minutes: ``identities.py``). Skipped under DP (the check reads the data);
+        declare calendar parts.
     derived: ``{column: (datetime column, part)}`` declared derivations (parts: see
         ``synthdb.generators.derived.PARTS``); used with and without DP.
     conditional_numbers: a number that a categorical column explains (correlation ratio of
@@ -727,7 +731,9 @@ class GaussianCopula:
         self.names_ = names
         self.dtypes_ = list(frame.dtypes)
         self.derived_ = self._find_derived(frame, names, by_name, mock)
-        keep = [i for i in range(len(names)) if i not in self.derived_]
+        self.identities_ = self._find_identities(frame, names, by_name, mock)
+        computed = set(self.derived_) | {i.target for i in self.identities_ if not i.partial}
+        keep = [i for i in range(len(names)) if i not in computed]
         frame = frame.iloc[:, keep]
         # position of each modelled column among the output columns
         self.model_pos_ = keep
@@ -883,6 +889,19 @@ class GaussianCopula:
             out = {c: v for c, v in out.items() if c not in bases}
         return out
 
+    def _find_identities(
+        self, frame: pd.DataFrame, names: list[Any], by_name: dict, mock: set
+    ) -> list[identities_mod.Identity]:
+        """Detected (outside DP) clock-time identities, bases before their users."""
+        if not self.detect_derived or self._dp_active():
+            return []
+        kinds = [by_name[c].kind for c in names]
+        exclude = {i for i, c in enumerate(names) if c in mock}
+        found = identities_mod.detect(
+            frame, kinds, exclude, set(self.derived_), float(self.tail_quantile)
+        )
+        return identities_mod.ordered(found)
+
     # --------------------------------------------------------------- sample
     def sample(self, n: int, seed: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows; same seed and model give the same rows."""
@@ -946,6 +965,8 @@ class GaussianCopula:
             cols[pos] = col.decode(block, rng, **kw).reset_index(drop=True)
         for pos, (base, part) in self.derived_.items():
             cols[pos] = derived_mod.compute(cols[base], part, self.dtypes_[pos])
+        for ident in getattr(self, "identities_", []):
+            cols[ident.target] = identities_mod.compute(ident, cols, self.dtypes_[ident.target])
         return _frame(cols, self.names_)
 
     def _decode_order(self) -> list[int]:
@@ -995,6 +1016,13 @@ class GaussianCopula:
                 "derived_from": str(self.names_[base]),
                 "part": part,
             }
+        for ident in getattr(self, "identities_", []):
+            entry = identities_mod.describe(ident, self.names_)
+            if ident.partial:
+                cols[str(self.names_[ident.target])].update(entry)
+            else:
+                kind = self.specs_[ident.target].kind
+                cols[str(self.names_[ident.target])] = {"kind": kind, "latent_dims": 0, **entry}
         cols = {str(n): cols[str(n)] for n in self.names_ if str(n) in cols}
         out = {
             "method": "gaussian_copula",

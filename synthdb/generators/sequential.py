@@ -253,6 +253,8 @@ class SequentialTrees(GaussianCopula):
             offset += col.dims
             assert len(dims) == col.dims
         dims = self._flags_first(self._column_order(blocks), blocks)
+        if self.order_used_ == "fewest_values":
+            dims = self._parts_by_values(dims)
         flag_dim = {d.col: j for j, d in enumerate(dims) if d.role == "flag"}
         for d in dims:
             if d.role == "flag":
@@ -294,6 +296,44 @@ class SequentialTrees(GaussianCopula):
             if follower in key and leader in key:
                 key[follower] = min(key[follower], key[leader])
         return sorted(cols, key=lambda i: (key[i], i))
+
+    def _parts_by_values(self, dims: list[_Dim]) -> list[_Dim]:
+        """A timestamp's calendar parts move to where the calendar columns derived from it
+        would stand by their own number of values. ``hour``, ``month`` … of ``time_hour`` are
+        columns of the table (a few values each) that are drawn as the timestamp's parts, and
+        clock identities build on them (``sched_dep_time = 100 * hour + minute``), so the
+        columns after them are drawn given the hour instead of the hour being read back from
+        them at the end. The trend (spread out) stays last; a timestamp without derived
+        calendar columns keeps its parts with its trend."""
+        names = {d.col: str(self.names_[self.model_pos_[d.col]]) for d in dims}
+        counts = getattr(self, "_effective_values", {})
+
+        def key(d: _Dim) -> tuple[int, float]:
+            if names[d.col].startswith(PREFIX):
+                return (0, 0.0)
+            return (1, counts.get(names[d.col], np.inf))
+
+        for c in sorted({d.col for d in dims if d.role == "part"}):
+            derived = [
+                counts.get(str(self.names_[pos]), np.inf)
+                for pos, (base, _) in self.derived_.items()
+                if base == self.model_pos_[c]
+            ]
+            if not derived:
+                continue
+            lead = self.null_leader_.get(c, c)
+            # its own NULL flag moves with the parts (a flag only has to precede its users)
+            moved = [
+                d for d in dims if d.col == c and (d.role == "part" or (d.role == "flag" and lead == c))
+            ]
+            rest = [d for d in dims if all(d is not m for m in moved)]
+            own = (1, min(derived))
+            # never later than now, never before another column's flag they follow
+            last = next(j for j, d in enumerate(dims) if d is moved[0])
+            start = next((j + 1 for j, d in enumerate(rest) if d.col == lead and d.role == "flag"), 0)
+            at = next((j for j in range(start, last) if key(rest[j]) > own), last)
+            dims = rest[:at] + moved + rest[at:]
+        return dims
 
     def _flags_first(self, order: list[int], blocks: dict[int, list[_Dim]]) -> list[_Dim]:
         """The dims of the columns in ``order``; a shared null flag (owned by its group's
