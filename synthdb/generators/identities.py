@@ -211,7 +211,7 @@ def describe(ident: Identity, names: list[Any]) -> dict[str, Any]:
     """JSON-ready record of one identity (column names, not positions)."""
     return {
         "identity": ident.op,
-        "derived_from": [str(names[b]) for b in ident.bases],
+        "derived_from": ", ".join(str(names[b]) for b in ident.bases),
         "partial": ident.partial,
         "range": [ident.lo, ident.hi],
     }
