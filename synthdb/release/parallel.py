@@ -73,7 +73,9 @@ def default_workers() -> int:
 
 # Imported once in the forkserver, so every worker forks with them: the COPY encoder, the
 # generators (what unpickling a fitted generator imports) and their numpy/pandas.
-PRELOAD = ["numpy", "pandas", "synthdb.release.pgbinary", "synthdb.generators"]
+# synthdb.release.exit_gc: the server holds the same libraries as dbt and exits after it.
+PRELOAD = ["numpy", "pandas", "synthdb.release.pgbinary", "synthdb.generators",
+           "synthdb.release.exit_gc"]
 
 
 def main_script_imports() -> list[str]:

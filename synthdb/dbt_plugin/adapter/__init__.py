@@ -11,6 +11,11 @@ from dbt.adapters.synthdb.impl import SynthdbAdapter
 from dbt_common.exceptions import DbtRuntimeError
 
 from synthdb.dbt_plugin.include_path import IncludeProjectMissing, include_path
+from synthdb.release.exit_gc import freeze_at_exit
+
+# A dbt process holds millions of objects by its end; skip the exit's garbage collections
+# (synthdb.release.exit_gc says why and what that skips).
+freeze_at_exit()
 
 try:
     INCLUDE_PATH = include_path()
