@@ -12,6 +12,7 @@ smooths away a minority group's outcome would pass the marginal checks and fail 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,94 @@ def _sample(frame: pd.DataFrame, n: int, seed: int | None) -> pd.DataFrame:
     return frame.iloc[np.sort(rng.choice(len(frame), n, replace=False))]
 
 
+@dataclass
+class MlBaseline:
+    """The train-on-real half of :func:`ml_utility`, which never looks at the synthetic rows.
+
+    A release run computes it in a thread while its synthetic rows are generated and checked
+    (issue 15: one of the two boosting fits, ~1.8 s of the leakage stage at every size), and
+    ``ml_utility(..., baseline=)`` then fits only the synthetic half. Same inputs, same
+    arrays, same model and seed: the scores are identical to one call without it.
+    """
+
+    target: str
+    sample_size: int
+    seed: int | None
+    kind: str
+    classify: bool
+    enc: _Features
+    x_trn: np.ndarray
+    y_trn: np.ndarray
+    x_hol: np.ndarray
+    y_hol: np.ndarray
+    real_score: float | None
+
+    def _xy(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return _xy(frame, self.target, self.kind, self.classify, self.enc)
+
+    def fit_score(self, x: np.ndarray, y: np.ndarray) -> float | None:
+        """Train the model on (x, y); its score on the real holdout."""
+        if self.classify:
+            if len(np.unique(y)) < 2:
+                return None
+            model = HistGradientBoostingClassifier(
+                max_iter=ML_MAX_ITER, learning_rate=ML_LEARNING_RATE, random_state=self.seed,
+                categorical_features=self.enc.categorical_mask(),
+            )
+            model.fit(x, y)
+            labels = np.unique(np.concatenate([self.y_trn, self.y_hol]))
+            if len(labels) == 2 and set(labels) <= set(model.classes_):
+                pos = list(model.classes_).index(labels[1])
+                return float(roc_auc_score(self.y_hol == labels[1],
+                                           model.predict_proba(self.x_hol)[:, pos]))
+            return float(balanced_accuracy_score(self.y_hol, model.predict(self.x_hol)))
+        model = HistGradientBoostingRegressor(
+            max_iter=ML_MAX_ITER, learning_rate=ML_LEARNING_RATE, random_state=self.seed,
+            categorical_features=self.enc.categorical_mask(),
+        )
+        model.fit(x, y)
+        return float(r2_score(self.y_hol, model.predict(self.x_hol)))
+
+
+def _xy(frame: pd.DataFrame, target: str, kind: str, classify: bool, enc: _Features
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the rows whose target is known."""
+    y_raw = frame[_col(frame, target)]
+    if classify:
+        y = as_text(y_raw)
+        keep = y != NULL_TOKEN
+    else:
+        y = as_float(y_raw, kind)
+        keep = ~np.isnan(y)
+    return enc.transform(frame)[keep], y[keep]
+
+
+def ml_baseline(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    sample_size: int = 50_000,
+    seed: int | None = 0,
+) -> MlBaseline:
+    """Encode train and holdout and score the model trained on real rows (no synthetic)."""
+    names = [str(c) for c in train.columns]
+    if target not in names:
+        raise ConfigError(f"metrics: ml_utility target {target!r} is not a column")
+    kind = frame_kinds(train)[target]
+    features = [c for c in names if c != target]
+    trn, hol = _sample(train, sample_size, seed), _sample(holdout, sample_size, seed)
+    enc = _Features().fit(trn, features)
+    classify = _is_classification(train[_col(train, target)], kind)
+    (x_trn, y_trn), (x_hol, y_hol) = (_xy(f, target, kind, classify, enc) for f in (trn, hol))
+    base = MlBaseline(target, sample_size, seed, kind, classify, enc, x_trn, y_trn, x_hol,
+                      y_hol, None)
+    if len(y_hol) >= 10 and len(y_trn) >= 10:
+        # One OpenMP thread: on small, busy machines thread hand-offs cost more than they save.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            base.real_score = base.fit_score(x_trn, y_trn)
+    return base
+
+
 def ml_utility(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -81,57 +170,23 @@ def ml_utility(
     target: str,
     sample_size: int = 50_000,
     seed: int | None = 0,
+    baseline: MlBaseline | None = None,
 ) -> dict[str, Any]:
-    """Score of a model trained on synthetic vs on real train, both tested on the real holdout."""
-    names = [str(c) for c in train.columns]
-    if target not in names:
-        raise ConfigError(f"metrics: ml_utility target {target!r} is not a column")
-    kind = frame_kinds(train)[target]
-    features = [c for c in names if c != target]
-    trn, syn = _sample(train, sample_size, seed), _sample(synthetic, sample_size, seed)
-    hol = _sample(holdout, sample_size, seed)
-    enc = _Features().fit(trn, features)
-    classify = _is_classification(train[_col(train, target)], kind)
+    """Score of a model trained on synthetic vs on real train, both tested on the real holdout.
 
-    def xy(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        y_raw = frame[_col(frame, target)]
-        if classify:
-            y = as_text(y_raw)
-            keep = y != NULL_TOKEN
-        else:
-            y = as_float(y_raw, kind)
-            keep = ~np.isnan(y)
-        return enc.transform(frame)[keep], y[keep]
-
-    (x_trn, y_trn), (x_syn, y_syn), (x_hol, y_hol) = xy(trn), xy(syn), xy(hol)
-    if len(y_hol) < 10 or len(y_trn) < 10 or len(y_syn) < 10:
+    ``baseline``: the train-on-real half computed earlier from the same train and holdout
+    (:func:`ml_baseline`); one made for another target, sample size or seed is not used.
+    """
+    if baseline is None or (baseline.target, baseline.sample_size, baseline.seed) != (
+            target, sample_size, seed):
+        baseline = ml_baseline(train, holdout, target, sample_size, seed)
+    x_syn, y_syn = baseline._xy(_sample(synthetic, sample_size, seed))
+    if len(baseline.y_hol) < 10 or len(baseline.y_trn) < 10 or len(y_syn) < 10:
         return {"target": target, "error": "fewer than 10 labelled rows in a frame"}
-
-    def fit_score(x: np.ndarray, y: np.ndarray) -> float | None:
-        if classify:
-            if len(np.unique(y)) < 2:
-                return None
-            model = HistGradientBoostingClassifier(
-                max_iter=ML_MAX_ITER, learning_rate=ML_LEARNING_RATE, random_state=seed,
-                categorical_features=enc.categorical_mask(),
-            )
-            model.fit(x, y)
-            labels = np.unique(np.concatenate([y_trn, y_hol]))
-            if len(labels) == 2 and set(labels) <= set(model.classes_):
-                pos = list(model.classes_).index(labels[1])
-                return float(roc_auc_score(y_hol == labels[1], model.predict_proba(x_hol)[:, pos]))
-            return float(balanced_accuracy_score(y_hol, model.predict(x_hol)))
-        model = HistGradientBoostingRegressor(
-            max_iter=ML_MAX_ITER, learning_rate=ML_LEARNING_RATE, random_state=seed,
-            categorical_features=enc.categorical_mask(),
-        )
-        model.fit(x, y)
-        return float(r2_score(y_hol, model.predict(x_hol)))
-
-    # One OpenMP thread: on small, busy machines thread hand-offs cost more than they save.
     with threadpool_limits(limits=1, user_api="openmp"):
-        real_score, syn_score = fit_score(x_trn, y_trn), fit_score(x_syn, y_syn)
-    binary = classify and len(np.unique(np.concatenate([y_trn, y_hol]))) == 2
+        syn_score = baseline.fit_score(x_syn, y_syn)
+    real_score, classify = baseline.real_score, baseline.classify
+    binary = classify and len(np.unique(np.concatenate([baseline.y_trn, baseline.y_hol]))) == 2
     ratio = None
     if real_score is not None and syn_score is not None and real_score > 0:
         ratio = float(syn_score / real_score)
@@ -143,7 +198,7 @@ def ml_utility(
         "train_on_real": real_score,
         "train_on_synthetic": syn_score,
         "ratio": ratio,
-        "test_rows": int(len(y_hol)),
+        "test_rows": int(len(baseline.y_hol)),
     }
 
 

@@ -97,6 +97,9 @@ class Mode:
         """Gated leakage/utility rows and the report's full metrics."""
         raise NotImplementedError
 
+    def start_early_metrics(self, ctx: stages.RunContext) -> None:
+        """Start (in a thread) metric work that needs only the training input; none here."""
+
     def owner_rows(self, ctx: stages.RunContext, rare: list[str]) -> list[dict[str, Any]]:
         """Privacy rows counted in the staged rows' owners (a child's parents); none here."""
         return []
@@ -136,11 +139,20 @@ class Synthesize(Mode):
         # With a subject, rare values are counted in distinct subjects (generators.subjects).
         return {} if ctx.train_subjects is None else {"subjects": ctx.train_subjects}
 
+    def start_early_metrics(self, ctx: stages.RunContext) -> None:
+        # ML utility's train-on-real model is fitted while the rows are generated and checked.
+        ctx.early_ml = run_metrics.EarlyBaseline.of(ctx.train, ctx.holdout, ctx.request,
+                                                    ctx.mock, ctx.seed)
+        if ctx.early_ml is not None:
+            ctx.early_ml.job = stages.in_background(ctx.early_ml.compute)
+
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
         subjects = None if ctx.train_subjects is None else (ctx.train_subjects,
                                                             ctx.holdout_subjects)
         return run_metrics.leakage_rows(ctx.train, ctx.holdout, ctx.synthetic_sample,
-                                        ctx.request, ctx.mock, ctx.seed, subjects)
+                                        ctx.request, ctx.mock, ctx.seed, subjects,
+                                        early=ctx.early_ml,
+                                        on_fidelity=lambda found: stages.start_drawing(ctx, found))
 
     def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
         return {**super().counts(ctx), "training": len(ctx.train), "holdout": len(ctx.holdout)}

@@ -6,6 +6,8 @@ informational row. The gate (audit.verdict), the dbt tests and publish all read 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -113,20 +115,78 @@ def rare_subject_rows(conn, table: sql.Composable, subject: str, columns: list[s
     return rows
 
 
+@dataclass
+class EarlyBaseline:
+    """ML utility's train-on-real half for one run, computed before the synthetic rows exist.
+
+    It needs only the training input, so the run fits it in a thread from the end of the read
+    stage (synthdb.release.modes.Synthesize.start_early_metrics) while the rows are generated
+    and checked; ``leakage_rows`` then fits only the synthetic half. It is used only for the
+    very frames it was made from (identity, kept columns); otherwise, or if it failed, the
+    leakage stage computes it as before, so an error surfaces where it always did.
+    """
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    keep: list[str]
+    target: str
+    sample_size: int
+    seed: int
+    job: Any = None  # the running computation (``.result()``)
+
+    @classmethod
+    def of(cls, train: pd.DataFrame, holdout: pd.DataFrame, request: SynthesisRequest,
+           mock: set[str], seed: int) -> EarlyBaseline | None:
+        """The run's baseline to compute, or None where the report has no ML utility."""
+        target = request.config.report.get("target")
+        keep = _kept_columns(train, mock)
+        if not target or len(holdout) < 5 or not keep:
+            return None
+        return cls(train, holdout, keep, target, request.config.privacy.sample_size,
+                   seed % 2**32)
+
+    def compute(self):
+        """The train-on-real model's score (synthdb.metrics.ml.ml_baseline), as report_metrics
+        would compute it from the same frames."""
+        from synthdb.metrics.gate import align_frames
+        from synthdb.metrics.ml import ml_baseline
+
+        train, holdout = self.train[self.keep], self.holdout[self.keep]
+        holdout, _ = align_frames(train, holdout, holdout)
+        return ml_baseline(train, holdout, self.target, self.sample_size, self.seed)
+
+    def result_for(self, train: pd.DataFrame, holdout: pd.DataFrame, keep: list[str]):
+        """The computed baseline if it was made from these frames and succeeded, else None."""
+        if self.job is None or self.train is not train or self.holdout is not holdout \
+                or self.keep != keep:
+            return None
+        try:
+            return self.job.result()
+        except Exception:  # recomputed in the leakage stage, which raises it there
+            return None
+
+
+def _kept_columns(train: pd.DataFrame, mock: set[str]) -> list[str]:
+    """The columns the leakage metrics compare (mocked ones are never learned)."""
+    return [c for c in train.columns if c not in mock]
+
+
 def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                  request: SynthesisRequest, mock: set[str], seed: int,
-                 subjects: tuple[Any, Any] | None = None
+                 subjects: tuple[Any, Any] | None = None, early: EarlyBaseline | None = None,
+                 on_fidelity: Callable[[dict], None] | None = None,
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Gated leakage rows plus the full report metrics, from one neighbour search.
 
     With ``subjects`` (of the train and holdout rows; the split is by subject), membership
     inference is also measured on subjects: a subject's distance to the synthetic rows is that
-    of its nearest row (docs/subjects.md).
+    of its nearest row (docs/subjects.md). ``early``: ML utility's train-on-real half, started
+    during the run (same figures, computed earlier). ``on_fidelity``: see report_metrics.
     """
     from synthdb.metrics import report_metrics
 
     privacy = request.config.privacy
-    keep = [c for c in train.columns if c not in mock]
+    keep = _kept_columns(train, mock)
     if len(holdout) < 5 or not keep:
         return [{
             "check": "no_leakage", "metric": "holdout_rows", "value": len(holdout),
@@ -141,7 +201,9 @@ def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
         "seed": seed % 2**32,
         **{k: v for k, v in request.config.report.items() if k in REPORT_KEYS},
     }
-    full = report_metrics(train[keep], holdout[keep], synthetic[keep], config)
+    baseline = early.result_for(train, holdout, keep) if early is not None else None
+    full = report_metrics(train[keep], holdout[keep], synthetic[keep], config,
+                          ml_baseline=baseline, on_fidelity=on_fidelity)
     rows = [
         {"check": r["check"], "metric": r["metric"], "value": r["value"],
          "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}

@@ -81,6 +81,8 @@ class RunContext:
     managed: bool = False
     content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
     digest_job: Any = None  # the content digest running in the background (leakage → evidence)
+    early_ml: Any = None  # ML utility's train-on-real half, computed in a thread (read → leakage)
+    drawing: Any = None  # the report's data sections, drawn in a thread (leakage → evidence)
     evidence: Path | None = None
 
     @property
@@ -180,6 +182,7 @@ def read(ctx: RunContext) -> None:
     if ctx.mode.synthetic:  # rows will be sampled: the workers' server imports meanwhile
         parallel.warm_up()
     ctx.mode.read_training(ctx)
+    ctx.mode.start_early_metrics(ctx)
 
 
 def fit(ctx: RunContext) -> None:
@@ -287,7 +290,7 @@ def leakage(ctx: RunContext) -> None:
     # since the checks, so it vouches for exactly the rows measured. A managed audit schema
     # seals with the owner's own digest at the swap instead.
     ctx.managed = audit.managed(ctx.conn, ctx.request.audit_schema)
-    ctx.digest_job = None if ctx.managed else _in_background(
+    ctx.digest_job = None if ctx.managed else in_background(
         digest.content_digest, ctx.conn, ctx.request.target[0], TMP_PREFIX + ctx.run_id[:16])
     try:
         rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
@@ -297,6 +300,21 @@ def leakage(ctx: RunContext) -> None:
     ctx.metric_rows += rows
 
 
+def start_drawing(ctx: RunContext, fidelity: dict[str, Any]) -> None:
+    """Draw the report's data sections (distributions, correlations, seasonality) in a thread
+    from the fidelity metrics, while the leakage stage computes distances and ML utility.
+
+    The drawing needs no database and writes no file; the evidence stage puts its result in
+    the report (and fails the run if it failed). Same inputs as the report drawn there.
+    """
+    from synthdb.report.html import data_sections
+
+    ctx.described = ctx.described or ctx.mode.describe(ctx)
+    inputs = {"thresholds": dict(ctx.cfg.privacy.__dict__), "generator": ctx.described}
+    ctx.drawing = in_background(data_sections, inputs, ctx.train, ctx.synthetic_sample,
+                                fidelity)
+
+
 def _join_digest(ctx: RunContext) -> None:
     """Wait for the background content digest (if one runs) and keep its result."""
     job, ctx.digest_job = ctx.digest_job, None
@@ -304,8 +322,12 @@ def _join_digest(ctx: RunContext) -> None:
         ctx.content = job.result()
 
 
-def _in_background(fn: Callable[..., Any], *args: Any):
-    """Run ``fn(*args)`` in a thread now; ``.result()`` waits and returns (or raises)."""
+def in_background(fn: Callable[..., Any], *args: Any):
+    """Run ``fn(*args)`` in a thread now; ``.result()`` waits and returns (or raises).
+
+    Used for work that waits on PostgreSQL or runs in native code without the GIL (the content
+    digest, scikit-learn's boosting, drawing), so it overlaps with the stages that follow.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"synthdb-{fn.__name__}")
@@ -330,10 +352,10 @@ def evidence(ctx: RunContext) -> None:
         ctx.metric_rows.append({
             "check": "config", "metric": "looser_tests", "value": len(request.warnings),
             "threshold": None, "passed": None, "details": {"warnings": request.warnings}})
-    ctx.described = ctx.mode.describe(ctx)
-    report = _in_background(write_run_evidence, request, ctx.run_id, ctx.described,
-                            list(ctx.metric_rows), ctx.full_metrics, ctx.train,
-                            ctx.synthetic_sample, ctx.mode.counts(ctx))
+    ctx.described = ctx.described or ctx.mode.describe(ctx)
+    report = in_background(write_run_evidence, request, ctx.run_id, ctx.described,
+                           list(ctx.metric_rows), ctx.full_metrics, ctx.train,
+                           ctx.synthetic_sample, ctx.mode.counts(ctx), ctx.drawing)
     try:
         _join_digest(ctx)
         ctx.managed = audit.managed(conn, request.audit_schema)
@@ -381,8 +403,12 @@ def swap(ctx: RunContext) -> None:
 
 def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
                        metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
-                       synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
-    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
+                       synthetic: pd.DataFrame, counts: dict[str, Any] | None = None,
+                       drawing: Any = None) -> Path:
+    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``.
+
+    ``drawing``: the report's data sections being drawn since the leakage stage (a future).
+    """
     from synthdb.governance.roles import inside
 
     root = inside(request.project_root, request.config.evidence_dir, "evidence_dir") / "runs" / run_id
@@ -398,7 +424,8 @@ def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
     (root / "run.json").write_text(json.dumps(doc, indent=2, default=str))
     from synthdb.report import render_html
 
-    render_html(doc, train, synthetic, root / "qa_report.html")
+    drawn = drawing.result() if drawing is not None else None
+    render_html(doc, train, synthetic, root / "qa_report.html", drawn)
     return root
 
 
