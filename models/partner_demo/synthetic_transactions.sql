@@ -1,4 +1,5 @@
-{#- Synthetic rows learned from the contract (Gaussian copula), written to the isolated staging
+{#- Synthetic rows learned from the contract (sequential trees, the default; the copula when
+    synthdb_epsilon is set), written to the isolated staging
     schema. The body selects from the model itself, so `dbt show` prints synthetic rows only. -#}
 {{ config(
     materialized='synthetic',
