@@ -29,8 +29,10 @@ SUBJECT_COPY = "__synthdb_subject_rows"
 MetricRows = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
-def build_generator(cfg: SynthConfig, seed: int, mock: set[str]):
-    """The model's generator: ``synth.generator.method`` (default: ``default_generator``'s)."""
+def build_generator(cfg: SynthConfig, seed: int, mock: set[str],
+                    default_method: str | None = None):
+    """The model's generator: ``synth.generator.method``, else ``default_method`` if given,
+    else ``default_generator``'s (``epsilon`` still selects the copula)."""
     from synthdb.generators import build_generator as build
 
     options = {
@@ -40,6 +42,8 @@ def build_generator(cfg: SynthConfig, seed: int, mock: set[str]):
         "random_state": seed,
         **cfg.generator,
     }
+    if default_method is not None and "method" not in cfg.generator:
+        options["method"] = default_method
     try:
         return build(**options, passthrough_mock=mock)
     except ConfigError as exc:
@@ -71,6 +75,10 @@ class Mode:
 
     def build_generator(self, ctx: stages.RunContext):
         """A fitted-to-be generator, or None when rows are copied rather than generated."""
+        return None
+
+    def rare_owner(self, ctx: stages.RunContext) -> str | None:
+        """The staged column whose distinct values the rare check also counts (None: rows)."""
         return None
 
     def fit_frame(self, ctx: stages.RunContext) -> pd.DataFrame | None:

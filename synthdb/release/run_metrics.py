@@ -22,11 +22,13 @@ REPORT_KEYS = ("target", "protected_attributes", "min_group_size")
 
 
 def privacy_rows(counts: dict[str, Any], request: SynthesisRequest, rare: list[str],
-                 suppressed: int, n_written: int) -> list[dict[str, Any]]:
+                 suppressed: int, n_written: int, rare_suppressed: int = 0
+                 ) -> list[dict[str, Any]]:
     """k-anonymity and rare-category rows from the staged table's class counts.
 
     ``counts`` is sqlchecks.class_counts of the whole staged table (one scan for every check);
-    the dbt tests compare their thresholds with these stored figures.
+    the dbt tests compare their thresholds with these stored figures. ``suppressed`` counts
+    every deleted row, ``rare_suppressed`` those deleted for a rare value (stages.check).
     """
     privacy = request.config.privacy
     rows: list[dict[str, Any]] = []
@@ -62,7 +64,8 @@ def privacy_rows(counts: dict[str, Any], request: SynthesisRequest, rare: list[s
         })
     rows.append({
         "check": "rare_categories", "metric": "columns_checked", "value": len(rare),
-        "threshold": None, "passed": None, "details": {"columns": rare},
+        "threshold": None, "passed": None,
+        "details": {"columns": rare, "suppressed_rows": rare_suppressed},
     })
     return rows
 

@@ -70,6 +70,16 @@ def suppress_below_k(conn, table: sql.Composable, quasi_identifiers: list[str], 
     return int(cur.rowcount or 0)
 
 
+def _value_sizes(table: sql.Composable, column: str, subject: str | None) -> sql.Composable:
+    """Each non-NULL value of ``column`` (``v``) with its size ``n`` (rows, or distinct
+    subjects: ``_size``) and its rows ``r``: the one definition the rare check
+    (:func:`rare_categories`) and the rare suppression (:func:`suppress_rare_values`) share.
+    NULL is not a category."""
+    return sql.SQL(
+        "SELECT {col} AS v, {size} AS n, count(*) AS r FROM {table} WHERE {col} IS NOT NULL "
+        "GROUP BY {col}").format(col=sql.Identifier(column), size=_size(subject), table=table)
+
+
 def rare_categories(conn, table: sql.Composable, column: str, min_count: int,
                     subject: str | None = None) -> dict[str, Any]:
     """How many non-NULL values of ``column`` occur fewer than ``min_count`` times (held by
@@ -77,12 +87,29 @@ def rare_categories(conn, table: sql.Composable, column: str, min_count: int,
     row = conn.execute(
         sql.SQL(
             "SELECT count(*) FILTER (WHERE n < %(m)s), coalesce(sum(r) FILTER (WHERE n < %(m)s), 0),"
-            " count(*) FROM (SELECT {} AS n, count(*) AS r FROM {} WHERE {} IS NOT NULL "
-            "GROUP BY {}) v"
-        ).format(_size(subject), table, sql.Identifier(column), sql.Identifier(column)),
+            " count(*) FROM ({}) v"
+        ).format(_value_sizes(table, column, subject)),
         {"m": min_count},
     ).fetchone()
     return {"rare_values": int(row[0]), "rare_rows": int(row[1]), "distinct_values": int(row[2])}
+
+
+def suppress_rare_values(conn, table: sql.Composable, column: str, min_count: int,
+                         subject: str | None = None) -> int:
+    """Delete the rows whose ``column`` holds a value :func:`rare_categories` counts as rare
+    (fewer than ``min_count`` rows, or distinct ``subject`` values); returns how many.
+
+    For generated rows only: the generator emits no category held by fewer than
+    ``rare_min_count`` training owners, but a value near that floor can still land in fewer
+    synthetic rows or parents by the luck of the draw, and the release would fail its own gate.
+    """
+    cur = conn.execute(
+        sql.SQL("DELETE FROM {table} WHERE {col} IN (SELECT v FROM ({sizes}) s WHERE n < %(m)s)"
+                ).format(table=table, col=sql.Identifier(column),
+                         sizes=_value_sizes(table, column, subject)),
+        {"m": min_count},
+    )
+    return int(cur.rowcount or 0)
 
 
 def analyze(conn, table: sql.Composable) -> None:

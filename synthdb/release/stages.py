@@ -73,7 +73,8 @@ class RunContext:
     n_source: int = 0
     generator: Any = None
     written: int = 0
-    suppressed: int = 0
+    suppressed: int = 0  # rows deleted by k and rare-value suppression
+    rare_suppressed: int = 0  # of which: rows holding a value the rare check would fail
     metric_rows: list[dict[str, Any]] = field(default_factory=list)
     full_metrics: dict[str, Any] = field(default_factory=dict)
     synthetic_sample: pd.DataFrame | None = None
@@ -226,6 +227,66 @@ def write(ctx: RunContext) -> None:
     ctx.written = ctx.mode.write(ctx)
 
 
+#: rounds of rare-value and k suppression at most (each can make the other's classes small)
+SUPPRESSION_ROUNDS = 5
+
+
+def _suppress_rare(ctx: RunContext, rare: list[str]) -> int:
+    """Generated rows only: delete the rows holding a value the rare check would fail.
+
+    The generators never emit a category held by fewer than ``rare_min_count`` training
+    owners, yet one near that floor can land in fewer synthetic rows (or, for a child table,
+    fewer distinct synthetic parents) by chance: a flights release failed its own gate with
+    destination SAT in 4 rows of 2 planes. The counting is the check's own SQL
+    (``sqlchecks.suppress_rare_values``), so what survives passes it; deleting whole rows keeps
+    every row's columns consistent (a redrawn destination would keep SAT's distance). Passes
+    repeat until nothing is deleted (a deleted row can make another column's value rare); if
+    the rows to delete exceed ``max_suppression`` of the written rows, nothing is deleted and
+    the check fails as it would have.
+    """
+    if not (ctx.mode.synthetic and rare):
+        return 0
+    privacy, conn = ctx.cfg.privacy, ctx.conn
+    owner = ctx.mode.rare_owner(ctx)
+    conn.execute("SAVEPOINT synthdb_rare")
+    deleted = 0
+    for _ in range(SUPPRESSION_ROUNDS):
+        round_deleted = sum(
+            sqlchecks.suppress_rare_values(conn, ctx.tmp, c, privacy.rare_min_count, owner)
+            for c in rare)
+        deleted += round_deleted
+        if not round_deleted:
+            break
+    if ctx.suppressed + deleted > privacy.max_suppression * ctx.written:
+        conn.execute("ROLLBACK TO SAVEPOINT synthdb_rare")
+        return 0
+    conn.execute("RELEASE SAVEPOINT synthdb_rare")
+    ctx.suppressed += deleted
+    ctx.rare_suppressed += deleted
+    return deleted
+
+
+def _suppress_below_k(ctx: RunContext, counts: dict[str, Any], subject: str | None) -> int:
+    """Delete the rows of quasi-identifier classes below k, if they are at most
+    ``max_suppression`` of the written rows (together with what was suppressed before)."""
+    privacy, conn, tmp = ctx.cfg.privacy, ctx.conn, ctx.tmp
+    if not privacy.quasi_identifiers:
+        return 0
+    counted = ctx.counted_in if ctx.counted_in is not None else tmp
+    below = (counts["k_anonymity"] if subject is None else
+             sqlchecks.k_anonymity(conn, counted, privacy.quasi_identifiers, privacy.k, subject))
+    rows = below["rows_below_k"]
+    if not rows or ctx.suppressed + rows > privacy.max_suppression * ctx.written:
+        return 0
+    deleted = sqlchecks.suppress_below_k(
+        conn, tmp, privacy.quasi_identifiers, privacy.k, counted, subject)
+    if ctx.counted_in is not None:  # the subject copy keeps the staged rows exactly
+        sqlchecks.suppress_below_k(conn, counted, privacy.quasi_identifiers, privacy.k,
+                                   counted, subject)
+    ctx.suppressed += deleted
+    return deleted
+
+
 def check(ctx: RunContext) -> None:
     """ANALYZE, k suppression, then the privacy rows from one scan of the whole staged table.
 
@@ -254,20 +315,17 @@ def check(ctx: RunContext) -> None:
                                       privacy.rare_min_count)
 
     counts = count()
-    if privacy.quasi_identifiers:
-        counted = ctx.counted_in if ctx.counted_in is not None else tmp
-        below = (counts["k_anonymity"] if subject is None else
-                 sqlchecks.k_anonymity(conn, counted, privacy.quasi_identifiers, privacy.k,
-                                       subject))
-        if below["rows_below_k"] and below["rows_below_k"] <= privacy.max_suppression * ctx.written:
-            ctx.suppressed = sqlchecks.suppress_below_k(
-                conn, tmp, privacy.quasi_identifiers, privacy.k, counted, subject)
-            if ctx.counted_in is not None:  # the subject copy keeps the staged rows exactly
-                sqlchecks.suppress_below_k(conn, counted, privacy.quasi_identifiers, privacy.k,
-                                           counted, subject)
+    for _ in range(SUPPRESSION_ROUNDS):
+        deleted = _suppress_rare(ctx, rare)
+        if deleted:
+            counts = count()
+        k_deleted = _suppress_below_k(ctx, counts, subject)
+        if k_deleted:
             counts = count()  # the released rows: after the suppression
+        if not (ctx.mode.synthetic and (deleted or k_deleted)):
+            break  # deleting rows of one kind can make a class or a value of the other small
     ctx.metric_rows += run_metrics.privacy_rows(counts, ctx.request, rare, ctx.suppressed,
-                                                ctx.written)
+                                                ctx.written, ctx.rare_suppressed)
     ctx.metric_rows += ctx.mode.owner_rows(ctx, rare)
     if ctx.counted_in is not None:
         ctx.metric_rows += run_metrics.subject_privacy_rows(conn, ctx.counted_in, subject,
