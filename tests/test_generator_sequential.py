@@ -163,6 +163,10 @@ def test_method_selected_per_model() -> None:
     assert isinstance(build({"method": "gaussian_copula"}), GaussianCopula)
     assert isinstance(build({"epsilon": 1.0}), GaussianCopula)  # DP exists for the copula only
     assert type(build({})) is type(default_generator())
+    # the trees are the default of mode synthesize; a finite epsilon still picks the copula
+    assert isinstance(default_generator(), SequentialTrees)
+    assert isinstance(build({"epsilon": float("inf")}), SequentialTrees)
+    assert isinstance(default_generator(epsilon=1.0), GaussianCopula)
     with pytest.raises(ConfigError, match="synth.generator.*'forest'.*unknown"):
         build({"method": "forest"})
     with pytest.raises(ConfigError, match="synth.generator.*SequentialTrees.*conditional_numbers"):

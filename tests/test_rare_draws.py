@@ -119,6 +119,14 @@ def test_thin_category_passes_the_rare_gates_in_every_seed(thin_project):
             assert kiosk[0] == 0 or kiosk[1] >= 10, (seed, kiosk)
     # the cure was needed: some seed drew the kiosk for too few customers or rows
     assert _suppressed(thin_project) > 0
+    with psycopg.connect(thin_project.settings.conninfo()) as conn:
+        methods = dict(conn.execute("""
+            SELECT DISTINCT ON (model) model, generator ->> 'method' FROM synthdb_audit.runs
+            ORDER BY model, started_at DESC"""))
+    # a single table gets the default trees, a keyed root table the copula (registry)
+    assert methods == {"visits_synthetic": "sequential_trees",
+                       "customers_synthetic": "gaussian_copula",
+                       "orders_synthetic": "child_generator"}, methods
 
 
 def test_suppression_deletes_exactly_the_values_the_check_counts_as_rare(fresh_db):

@@ -106,9 +106,13 @@ def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) 
         return
     check_dp_bounds(cfg.generator.get("dp_bounds"), columns, model)
     from synthdb.generators import build_generator
+    from synthdb.generators.registry import KEYED_DEFAULT_METHOD
 
+    params = dict(cfg.generator)
+    if cfg.key and not cfg.parent:  # the run's generator (synthdb.release.related.Keyed)
+        params.setdefault("method", KEYED_DEFAULT_METHOD)
     try:
-        generator = build_generator(**cfg.generator)
+        generator = build_generator(**params)
         check = getattr(generator, "_check_params", None)
         if check is not None:
             check()

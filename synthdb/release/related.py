@@ -29,6 +29,7 @@ import pandas as pd
 from psycopg import sql
 
 from synthdb.errors import ConfigError, EmptyInputError
+from synthdb.generators.registry import KEYED_DEFAULT_METHOD
 from synthdb.release import pgio, run_metrics, stages, training
 from synthdb.release.modes import Synthesize, build_generator
 from synthdb.release.names import label, qualified
@@ -126,16 +127,6 @@ def _read(conn, relation: tuple[str, str], columns: list[pgio.PgColumn],
     select = sql.SQL("SELECT {} FROM {} WHERE {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), qualified(*relation), where)
     return pgio.read_frame(conn, select, columns)
-
-
-#: The generator of a keyed table (``synth.key``: a related release's parent) when
-#: ``synth.generator`` names none. The copula, not the single-table default: on flights'
-#: 1,000 planes (20 seeds, the gate's own leakage rows) it stayed further from the training
-#: rows (DCR share 0.510 vs 0.527 for trees with the related tables' smoothed leaves, 0.518
-#: for the single-table trees; membership-inference advantage 0.010 vs 0.028 / 0.029), and a
-#: trees parent failed the MIA gate in one of three dbt releases of session 6 (0.111).
-#: Cost: children of copula parents are drawn by pool matching (docs/related-tables.md).
-KEYED_DEFAULT_METHOD = "gaussian_copula"
 
 
 class Keyed(Synthesize):
