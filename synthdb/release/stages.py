@@ -231,33 +231,39 @@ def write(ctx: RunContext) -> None:
 SUPPRESSION_ROUNDS = 5
 
 
-def _suppress_rare(ctx: RunContext, rare: list[str]) -> int:
+def _suppress_rare(ctx: RunContext, rare: list[str], counts: dict[str, Any]) -> int:
     """Generated rows only: delete the rows holding a value the rare check would fail.
 
     The generators never emit a category held by fewer than ``rare_min_count`` training
     owners, yet one near that floor can land in fewer synthetic rows (or, for a child table,
     fewer distinct synthetic parents) by chance: a flights release failed its own gate with
     destination SAT in 4 rows of 2 planes. The counting is the check's own SQL
-    (``sqlchecks.suppress_rare_values``), so what survives passes it; deleting whole rows keeps
-    every row's columns consistent (a redrawn destination would keep SAT's distance). Passes
-    repeat until nothing is deleted (a deleted row can make another column's value rare); if
-    the rows to delete exceed ``max_suppression`` of the written rows, nothing is deleted and
-    the check fails as it would have.
+    (``sqlchecks.rare_categories`` / ``suppress_rare_values``), so what survives passes it;
+    deleting whole rows keeps every row's columns consistent (a redrawn destination would keep
+    SAT's distance). ``counts`` (the rows check's figures) spares a scan per column when rows
+    are what is counted; rounds repeat while rows go (a deleted row can make another column's
+    value rare). If the rows to delete exceed ``max_suppression`` of the written rows, nothing
+    is deleted and the check fails as it would have.
     """
     if not (ctx.mode.synthetic and rare):
         return 0
-    privacy, conn = ctx.cfg.privacy, ctx.conn
+    conn, tmp, floor = ctx.conn, ctx.tmp, ctx.cfg.privacy.rare_min_count
     owner = ctx.mode.rare_owner(ctx)
+
+    def has_rare(column: str, first: bool) -> bool:
+        if first and owner is None:
+            return counts["rare"][column]["rare_values"] > 0
+        return sqlchecks.rare_categories(conn, tmp, column, floor, owner)["rare_values"] > 0
+
     conn.execute("SAVEPOINT synthdb_rare")
     deleted = 0
-    for _ in range(SUPPRESSION_ROUNDS):
-        round_deleted = sum(
-            sqlchecks.suppress_rare_values(conn, ctx.tmp, c, privacy.rare_min_count, owner)
-            for c in rare)
-        deleted += round_deleted
-        if not round_deleted:
+    for round_ in range(SUPPRESSION_ROUNDS):
+        gone = sum(sqlchecks.suppress_rare_values(conn, tmp, c, floor, owner)
+                   for c in rare if has_rare(c, round_ == 0))
+        deleted += gone
+        if not gone:
             break
-    if ctx.suppressed + deleted > privacy.max_suppression * ctx.written:
+    if ctx.suppressed + deleted > ctx.cfg.privacy.max_suppression * ctx.written:
         conn.execute("ROLLBACK TO SAVEPOINT synthdb_rare")
         return 0
     conn.execute("RELEASE SAVEPOINT synthdb_rare")
@@ -288,7 +294,8 @@ def _suppress_below_k(ctx: RunContext, counts: dict[str, Any], subject: str | No
 
 
 def check(ctx: RunContext) -> None:
-    """ANALYZE, k suppression, then the privacy rows from one scan of the whole staged table.
+    """ANALYZE, rare-value and k suppression, then the privacy rows from one scan of the whole
+    staged table.
 
     The table is SHARE-locked until the run commits, so the rows counted here are the rows the
     evidence and the content digest describe. Where the staged rows are real and a subject is
@@ -316,7 +323,7 @@ def check(ctx: RunContext) -> None:
 
     counts = count()
     for _ in range(SUPPRESSION_ROUNDS):
-        deleted = _suppress_rare(ctx, rare)
+        deleted = _suppress_rare(ctx, rare, counts)
         if deleted:
             counts = count()
         k_deleted = _suppress_below_k(ctx, counts, subject)
