@@ -440,3 +440,20 @@ def test_numbers_and_nested_categories_follow_their_category() -> None:
     flat = GaussianCopula(random_state=0, conditional_numbers=False).fit(frame).sample(5000, seed=2)
     c = centre[pd.Index(hoods).get_indexer(flat["neighborhood"])]
     assert (np.abs(flat["lat"] - c[:, 0]) < 4).mean() < 0.5
+
+
+@pytest.mark.parametrize("trees", [False, True])
+def test_numbers_keep_their_outer_deciles_without_entering_the_tails(trees: bool) -> None:
+    """Scores beyond the protected quantiles take the bound (top/bottom coding): the lowest
+    and highest deciles keep their 10 % (stretching the table over the unit line left 9.2 %),
+    and no value lies outside the protected quantiles."""
+    from synthdb.generators import SequentialTrees
+
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x": rng.normal(50.0, 10.0, 20_000)})
+    cls = SequentialTrees if trees else GaussianCopula
+    out = cls(random_state=0, tail_quantile=0.01).fit(frame).sample(100_000, seed=1)["x"]
+    lo, d1, d9, hi = np.quantile(frame["x"], [0.01, 0.1, 0.9, 0.99])
+    assert out.min() >= lo - 1e-9 and out.max() <= hi + 1e-9
+    assert 0.095 <= (out <= d1).mean() <= 0.105
+    assert 0.095 <= (out >= d9).mean() <= 0.105

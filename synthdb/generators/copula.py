@@ -175,7 +175,12 @@ class _Numeric(_Column):
                 )
         else:
             self.marginal = QuantileMarginal(
-                x, tail_q, integer=integer, decimals=scale, rows_per_knot=rows_per_knot
+                x,
+                tail_q,
+                integer=integer,
+                decimals=scale,
+                rows_per_knot=rows_per_knot,
+                top_code=True,
             )
             self.lo, self.hi = self.marginal.lo, self.marginal.hi
             if parent is not None:
