@@ -83,7 +83,6 @@ class RunContext:
     content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
     digest_job: Any = None  # the content digest running in the background (leakage → evidence)
     early_ml: Any = None  # ML utility's train-on-real half, computed in a thread (read → leakage)
-    drawing: Any = None  # the report's data sections, drawn in a thread (leakage → evidence)
     evidence: Path | None = None
 
     @property
@@ -365,21 +364,6 @@ def leakage(ctx: RunContext) -> None:
     ctx.metric_rows += rows
 
 
-def start_drawing(ctx: RunContext, fidelity: dict[str, Any]) -> None:
-    """Draw the report's data sections (distributions, correlations, seasonality) in a thread
-    from the fidelity metrics, while the leakage stage computes distances and ML utility.
-
-    The drawing needs no database and writes no file; the evidence stage puts its result in
-    the report (and fails the run if it failed). Same inputs as the report drawn there.
-    """
-    from synthdb.report.html import data_sections
-
-    ctx.described = ctx.described or ctx.mode.describe(ctx)
-    inputs = {"thresholds": dict(ctx.cfg.privacy.__dict__), "generator": ctx.described}
-    ctx.drawing = in_background(data_sections, inputs, ctx.train, ctx.synthetic_sample,
-                                fidelity)
-
-
 def _join_digest(ctx: RunContext) -> None:
     """Wait for the background content digest (if one runs) and keep its result."""
     job, ctx.digest_job = ctx.digest_job, None
@@ -417,10 +401,10 @@ def evidence(ctx: RunContext) -> None:
         ctx.metric_rows.append({
             "check": "config", "metric": "looser_tests", "value": len(request.warnings),
             "threshold": None, "passed": None, "details": {"warnings": request.warnings}})
-    ctx.described = ctx.described or ctx.mode.describe(ctx)
+    ctx.described = ctx.mode.describe(ctx)
     report = in_background(write_run_evidence, request, ctx.run_id, ctx.described,
                            list(ctx.metric_rows), ctx.full_metrics, ctx.train,
-                           ctx.synthetic_sample, ctx.mode.counts(ctx), ctx.drawing)
+                           ctx.synthetic_sample, ctx.mode.counts(ctx))
     try:
         _join_digest(ctx)
         ctx.managed = audit.managed(conn, request.audit_schema)
@@ -468,12 +452,8 @@ def swap(ctx: RunContext) -> None:
 
 def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
                        metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
-                       synthetic: pd.DataFrame, counts: dict[str, Any] | None = None,
-                       drawing: Any = None) -> Path:
-    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``.
-
-    ``drawing``: the report's data sections being drawn since the leakage stage (a future).
-    """
+                       synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
+    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
     from synthdb.governance.roles import inside
 
     root = inside(request.project_root, request.config.evidence_dir, "evidence_dir") / "runs" / run_id
@@ -489,8 +469,7 @@ def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
     (root / "run.json").write_text(json.dumps(doc, indent=2, default=str))
     from synthdb.report import render_html
 
-    drawn = drawing.result() if drawing is not None else None
-    render_html(doc, train, synthetic, root / "qa_report.html", drawn)
+    render_html(doc, train, synthetic, root / "qa_report.html")
     return root
 
 
