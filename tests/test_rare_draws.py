@@ -148,3 +148,24 @@ def test_suppression_deletes_exactly_the_values_the_check_counts_as_rare(fresh_d
         assert sqlchecks.rare_categories(conn, table, "v", 10, "owner")["rare_values"] == 0
         left = dict(conn.execute("SELECT coalesce(v, 'null'), count(*) FROM t GROUP BY 1"))
         assert left == {"a": 10, "null": 2}
+
+
+def test_suppression_counts_owners_through_a_join(fresh_db):
+    """Below a parent that has a parent, values are counted in grandparents (the joined
+    check's root keys): 'x' is held by 12 orders of 4 customers, so it goes."""
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE TABLE orders AS SELECT i AS order_id, i % 4 AS customer_id "
+                     "FROM generate_series(1, 40) i")
+        conn.execute("CREATE TABLE items AS SELECT i AS item_id, i AS order_id, "
+                     "CASE WHEN i <= 12 THEN 'x' ELSE 'y' END AS wrap FROM generate_series(1, 40) i"
+                     " UNION ALL SELECT 100 + i, i, 'z' FROM generate_series(1, 40) i")
+        conn.execute("UPDATE orders SET customer_id = order_id WHERE order_id > 12")
+        items = sql.Identifier("public", "items")
+        counted = sql.SQL("(SELECT c.*, p.customer_id AS owner FROM {} AS c JOIN orders AS p "
+                          "ON c.order_id = p.order_id) AS counted").format(items)
+        by_orders = sqlchecks.rare_categories(conn, items, "wrap", 10, "order_id")
+        assert by_orders["rare_values"] == 0  # 12, 28 and 40 orders
+        assert sqlchecks.rare_categories(conn, counted, "wrap", 10, "owner")["rare_values"] == 1
+        assert sqlchecks.suppress_rare_values(conn, items, "wrap", 10, "owner", counted) == 12
+        left = dict(conn.execute("SELECT wrap, count(*) FROM items GROUP BY 1"))
+        assert left == {"y": 28, "z": 40}

@@ -77,9 +77,10 @@ class Mode:
         """A fitted-to-be generator, or None when rows are copied rather than generated."""
         return None
 
-    def rare_owner(self, ctx: stages.RunContext) -> str | None:
-        """The staged column whose distinct values the rare check also counts (None: rows)."""
-        return None
+    def rare_owners(self, ctx: stages.RunContext) -> tuple[sql.Composable, str | None]:
+        """Where the staged rows' values are counted for the rare-value suppression, and in
+        which column's distinct values (None: rows): the staged table itself by default."""
+        return ctx.tmp, None
 
     def fit_frame(self, ctx: stages.RunContext) -> pd.DataFrame | None:
         """What the generator is fitted on."""

@@ -34,6 +34,8 @@ from synthdb.release import pgio, run_metrics, stages, training
 from synthdb.release.modes import Synthesize, build_generator
 from synthdb.release.names import label, qualified
 
+#: the grandparent's key beside a child row when rare values are counted in grandparents
+GRANDPARENT = "__synthdb_grandparent"
 #: parents sampled by a seeded hash of their key, so parent and child reads pick the same ones
 _HASH_BUCKETS = 1_000_000
 
@@ -233,14 +235,27 @@ class Child(Keyed):
         distinct synthetic parents (the foreign key column), not only rows: 200 children of one
         parent are one owner. (Combinations are counted in the root's keys by the group's
         joined check at publish, synthdb.release.joined_checks.)"""
-        fk = self.rare_owner(ctx)
+        fk = ctx.cfg.parent["key"]
         return run_metrics.rare_subject_rows(
             ctx.conn, ctx.tmp, fk, rare, ctx.cfg.privacy.rare_min_count,
             f"distinct synthetic parents ({fk}, synth.parent)")
 
-    def rare_owner(self, ctx: stages.RunContext) -> str:
-        """Rare child values are counted in distinct synthetic parents (the foreign key)."""
-        return ctx.cfg.parent["key"]
+    def rare_owners(self, ctx: stages.RunContext) -> tuple[sql.Composable, str]:
+        """Rare child values are counted in distinct synthetic parents (the foreign key) or,
+        below a parent that has a parent itself, in distinct grandparents: the owners the
+        generator counted at fit (``_owners``), and for three levels the root keys the group's
+        joined check counts (``joined_sql.rare_per_root``). Fewer grandparents than parents
+        hold a value, so this also covers the per-parent check."""
+        fk = ctx.cfg.parent["key"]
+        up = self.parent.foreign_key
+        if not up:
+            return ctx.tmp, fk
+        counted = sql.SQL("(SELECT c.*, p.{up} AS {owner} FROM {tmp} AS c JOIN {parent} AS p "
+                          "ON c.{fk} = p.{key}) AS counted").format(
+            up=sql.Identifier(up), owner=sql.Identifier(GRANDPARENT), tmp=ctx.tmp,
+            parent=qualified(*self.parent.staging), fk=sql.Identifier(fk),
+            key=sql.Identifier(self.parent.key))
+        return counted, GRANDPARENT
 
     def write(self, ctx: stages.RunContext) -> int:
         """Children of the parent's staged rows, written block of parents by block.

@@ -95,9 +95,12 @@ def rare_categories(conn, table: sql.Composable, column: str, min_count: int,
 
 
 def suppress_rare_values(conn, table: sql.Composable, column: str, min_count: int,
-                         subject: str | None = None) -> int:
+                         subject: str | None = None, counted_in: sql.Composable | None = None
+                         ) -> int:
     """Delete the rows whose ``column`` holds a value :func:`rare_categories` counts as rare
     (fewer than ``min_count`` rows, or distinct ``subject`` values); returns how many.
+    Values are counted in ``counted_in`` (default ``table``: e.g. the rows joined to their
+    parents, whose key is the subject), as ``suppress_below_k`` counts classes.
 
     For generated rows only: the generator emits no category held by fewer than
     ``rare_min_count`` training owners, but a value near that floor can still land in fewer
@@ -106,7 +109,8 @@ def suppress_rare_values(conn, table: sql.Composable, column: str, min_count: in
     cur = conn.execute(
         sql.SQL("DELETE FROM {table} WHERE {col} IN (SELECT v FROM ({sizes}) s WHERE n < %(m)s)"
                 ).format(table=table, col=sql.Identifier(column),
-                         sizes=_value_sizes(table, column, subject)),
+                         sizes=_value_sizes(counted_in if counted_in is not None else table,
+                                            column, subject)),
         {"m": min_count},
     )
     return int(cur.rowcount or 0)

@@ -247,17 +247,17 @@ def _suppress_rare(ctx: RunContext, rare: list[str], counts: dict[str, Any]) -> 
     if not (ctx.mode.synthetic and rare):
         return 0
     conn, tmp, floor = ctx.conn, ctx.tmp, ctx.cfg.privacy.rare_min_count
-    owner = ctx.mode.rare_owner(ctx)
+    counted, owner = ctx.mode.rare_owners(ctx)
 
     def has_rare(column: str, first: bool) -> bool:
         if first and owner is None:
             return counts["rare"][column]["rare_values"] > 0
-        return sqlchecks.rare_categories(conn, tmp, column, floor, owner)["rare_values"] > 0
+        return sqlchecks.rare_categories(conn, counted, column, floor, owner)["rare_values"] > 0
 
     conn.execute("SAVEPOINT synthdb_rare")
     deleted = 0
     for round_ in range(SUPPRESSION_ROUNDS):
-        gone = sum(sqlchecks.suppress_rare_values(conn, tmp, c, floor, owner)
+        gone = sum(sqlchecks.suppress_rare_values(conn, tmp, c, floor, owner, counted)
                    for c in rare if has_rare(c, round_ == 0))
         deleted += gone
         if not gone:
