@@ -171,6 +171,9 @@ def test_method_selected_per_model() -> None:
         build({"method": "forest"})
     with pytest.raises(ConfigError, match="synth.generator.*SequentialTrees.*conditional_numbers"):
         build({"method": "sequential_trees", "conditional_numbers": True})
+    # a copula-only option without a method was written for the copula (the old default)
+    assert isinstance(build({"conditional_numbers": False}), GaussianCopula)
+    assert not build({"conditional_numbers": False}).conditional_numbers
 
 
 def test_declared_group_combinations_never_emitted_unless_frequent() -> None:
