@@ -181,15 +181,12 @@ def detect(
 def ordered(found: dict[int, Identity]) -> list[Identity]:
     """The identities with every computed base before the identity that uses it."""
     out: list[Identity] = []
-    done: set[int] = set()
     pending = dict(found)
     while pending:
         ready = [t for t, i in pending.items() if all(b not in pending for b in i.bases)]
         if not ready:  # pragma: no cover - detect never closes a cycle
             raise ValueError("identities: circular derivation")
-        for t in ready:
-            out.append(pending.pop(t))
-            done.add(t)
+        out += [pending.pop(t) for t in ready]
     return out
 
 

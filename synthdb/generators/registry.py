@@ -33,7 +33,8 @@ DEFAULT_METHOD = "sequential_trees"
 #: for the single-table trees; membership-inference advantage 0.010 vs 0.028 / 0.029), and a
 #: trees parent failed the MIA gate in one of three dbt releases of session 6 (0.111).
 #: Cost: children of copula parents are drawn by pool matching (docs/related-tables.md).
-#: Used by synthdb.release.related.Keyed and the precheck, never by ``default_generator``.
+#: Read through synthdb.release.related.default_method (the run and the precheck), never by
+#: ``default_generator``.
 KEYED_DEFAULT_METHOD = "gaussian_copula"
 
 
@@ -43,18 +44,20 @@ KEYED_DEFAULT_METHOD = "gaussian_copula"
 COPULA_ONLY_OPTIONS = frozenset({"conditional_numbers"})
 
 
-def method_for(params: dict[str, Any]) -> str:
-    """The method named in ``params`` (key ``method``) or the default for these parameters.
+def asks_for_copula(params: dict[str, Any]) -> bool:
+    """Whether generator parameters ask for something only the copula has: a finite
+    ``epsilon`` (differential privacy) or an option in ``COPULA_ONLY_OPTIONS``."""
+    eps = params.get("epsilon")
+    wants_dp = eps is not None and float(eps) != float("inf")
+    return wants_dp or bool(COPULA_ONLY_OPTIONS & params.keys())
 
-    Without a name: the copula where the parameters ask for something only it has (a finite
-    ``epsilon``, an option in ``COPULA_ONLY_OPTIONS``), else ``DEFAULT_METHOD``.
-    """
+
+def method_for(params: dict[str, Any]) -> str:
+    """The method named in ``params`` (key ``method``) or the default for these parameters:
+    the copula where they ask for it (``asks_for_copula``), else ``DEFAULT_METHOD``."""
     method = params.get("method")
     if method is None:
-        eps = params.get("epsilon")
-        wants_dp = eps is not None and float(eps) != float("inf")
-        wants_copula = wants_dp or bool(COPULA_ONLY_OPTIONS & params.keys())
-        return "gaussian_copula" if wants_copula else DEFAULT_METHOD
+        return "gaussian_copula" if asks_for_copula(params) else DEFAULT_METHOD
     if method not in GENERATORS:
         raise ConfigError(
             f"generator method {method!r} is unknown; one of {', '.join(sorted(GENERATORS))}"

@@ -41,7 +41,7 @@ from .context import ParentContext, context_name, seconds
 from .context_match import match_rows
 from .event_gaps import EventGaps
 from .fresh_keys import fresh_keys, key_style
-from .registry import build_generator
+from .registry import asks_for_copula, build_generator
 from .specs import ColumnSpec, infer_specs
 from .subjects import check_subjects
 
@@ -207,7 +207,7 @@ class ChildGenerator:
         if self.generator is not None:
             return self.generator
         params = dict(self.generator_params or {})
-        if "method" not in params and params.get("epsilon") in (None, float("inf")):
+        if "method" not in params and not asks_for_copula(params):
             # children of one parent are alike: a leaf of 20 students can be one school's,
             # which teaches the trees that school, not how students follow their school's
             # attributes. Leaves of 8 * rare_min_count rows: Hsb82 intertable trends 0.898 ->
@@ -486,14 +486,15 @@ def related_generator(
 ) -> Any:
     """The table generator of a table in a tree of related tables (root or child).
 
-    Without a ``method`` (and outside differential privacy) the sequential trees with leaf
+    Without a ``method`` (and unless the parameters ask for the copula:
+    ``registry.asks_for_copula``) the sequential trees with leaf
     knots of ``rare_min_count`` rows: the parent's own columns must hang together (a copula
     root gave 54 % of synthetic planes a manufacturer/model pair no real plane has, which no
     child can be conditioned on), and a child's columns depend on the parent's by cells.
     """
     params = {"rare_min_count": int(rare_min_count), "random_state": random_state}
     params.update(generator_params or {})
-    if "method" not in params and params.get("epsilon") in (None, float("inf")):
+    if "method" not in params and not asks_for_copula(params):
         # one correlation matrix cannot hold "segment c buys x, the others y": measured on
         # such data the copula gave segment a 99 % y (real 79 %), the trees 79 %
         params["method"] = "sequential_trees"
@@ -503,11 +504,7 @@ def related_generator(
         # trees on 20,000 rows: flights (81k child rows) fit in 3.2 s instead of 9.5 s with
         # the same quality (intertable trends 0.627 / 0.631 vs 0.628 / 0.636, 2 seeds)
         params.setdefault("tree_rows", 20_000)
-        # stratified draws within each leaf: 160 synthetic schools (mlmRev Hsb82) put the
-        # students' school means off the real ones by chance (the share of Catholic schools
-        # 0.39-0.55 over seeds, real 0.44); intertable trends 0.923 -> 0.941 (8 seeds),
-        # flights 0.625 -> 0.621 (10 seeds, within the seed spread) with half the spread
-        params.setdefault("stratified", True)
+        # (stratified draws, first set here for related tables, are the trees' own default)
     return build_generator(**params)
 
 
