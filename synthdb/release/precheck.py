@@ -106,11 +106,12 @@ def check_release_config(cfg: SynthConfig, columns: list[PgColumn], model: str) 
         return
     check_dp_bounds(cfg.generator.get("dp_bounds"), columns, model)
     from synthdb.generators import build_generator
-    from synthdb.generators.registry import KEYED_DEFAULT_METHOD
+    from synthdb.release.related import default_method
 
     params = dict(cfg.generator)
-    if cfg.key and not cfg.parent:  # the run's generator (synthdb.release.related.Keyed)
-        params.setdefault("method", KEYED_DEFAULT_METHOD)
+    fallback = default_method(cfg)  # the run's generator (synthdb.release.related.Keyed)
+    if fallback is not None:
+        params.setdefault("method", fallback)
     try:
         generator = build_generator(**params)
         check = getattr(generator, "_check_params", None)

@@ -151,7 +151,7 @@ class Keyed(Synthesize):
         ctx.mock.update(own)
 
     def build_generator(self, ctx: stages.RunContext):
-        inner = build_generator(ctx.cfg, ctx.seed, ctx.mock, KEYED_DEFAULT_METHOD)
+        inner = build_generator(ctx.cfg, ctx.seed, ctx.mock, default_method(ctx.cfg))
         return KeyedGenerator(inner, ctx.cfg.key) if ctx.cfg.key else inner
 
 
@@ -306,6 +306,13 @@ class _ChildTable:
                          "rows": getattr(self.mode, "n_parents", None)}
         out["privacy"] = (out.get("attributes") or {}).get("privacy", {})
         return out
+
+
+def default_method(cfg: Any) -> str | None:
+    """The generator method a table's config falls back to when ``synth.generator`` names none:
+    ``KEYED_DEFAULT_METHOD`` for a keyed root table (``Keyed``; the registry says why), None
+    (the registry's default) for every other table. The run and the precheck both ask here."""
+    return KEYED_DEFAULT_METHOD if cfg.key and not cfg.parent else None
 
 
 def mode_for(cfg: Any) -> Synthesize | None:
