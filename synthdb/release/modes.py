@@ -93,6 +93,21 @@ class Mode:
     def rows_to_write(self, ctx: stages.RunContext) -> int:
         return ctx.cfg.rows or ctx.n_source
 
+    def samples_in_workers(self, ctx: stages.RunContext) -> bool:
+        """Whether ``write`` will sample more than one chunk, so in worker processes
+        (synthdb.release.parallel), as far as can be told before the read: from
+        ``synth.rows``, else the planner's row estimate of the training input (EXPLAIN; no row
+        is read).
+
+        The read stage starts the workers' server only then. At 100k rows (one chunk) the rows
+        are sampled in this process, and the server's imports (2-3 CPU-s: scikit-learn, SciPy,
+        dbt's main module) only competed with the fit for the machine's two cores. A wrong
+        estimate costs only time: too low and the server starts when the rows are sampled.
+        """
+        rows = ctx.cfg.rows or training.estimated_rows(
+            ctx.conn, sql.SQL("SELECT * FROM {}").format(qualified(*ctx.request.source)))
+        return rows > ctx.cfg.chunk_size
+
     def write(self, ctx: stages.RunContext) -> int:
         """Fill the (created) staging table with generated rows; returns the rows written.
 
@@ -190,6 +205,9 @@ class Mock(Mode):
     def fit_frame(self, ctx: stages.RunContext) -> pd.DataFrame | None:
         return None
 
+    def samples_in_workers(self, ctx: stages.RunContext) -> bool:
+        return (ctx.cfg.rows or 0) > ctx.cfg.chunk_size  # the relation is not even planned
+
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
         return [{"check": "no_leakage", "metric": "source_rows_read", "value": 0,
                  "threshold": 0, "passed": True,
@@ -204,6 +222,9 @@ class Deidentify(Mode):
 
     name = "deidentify"
     synthetic = False
+
+    def samples_in_workers(self, ctx: stages.RunContext) -> bool:
+        return False  # rows are copied in SQL
 
     def read_training(self, ctx: stages.RunContext) -> None:
         # Policy-transformed source rows are released as they are; a sample is read only to

@@ -158,6 +158,9 @@ class Keyed(Synthesize):
 class Child(Keyed):
     """``synthesize`` with ``synth.parent``: rows generated for the parent's synthetic rows."""
 
+    def samples_in_workers(self, ctx: stages.RunContext) -> bool:
+        return False  # children are drawn in this process, block of parents by block (write)
+
     def read_training(self, ctx: stages.RunContext) -> None:
         cfg, conn = ctx.cfg, ctx.conn
         self.parent = parent_inputs(ctx.request)

@@ -179,7 +179,7 @@ def admit(ctx: RunContext) -> None:
 
 def read(ctx: RunContext) -> None:
     """The mode's training input: ``train``, ``holdout``, ``specs``, ``mock``, ``n_source``."""
-    if ctx.mode.synthetic:  # rows will be sampled: the workers' server imports meanwhile
+    if ctx.mode.samples_in_workers(ctx):  # the workers' server imports meanwhile
         parallel.warm_up()
     ctx.mode.read_training(ctx)
     ctx.mode.start_early_metrics(ctx)

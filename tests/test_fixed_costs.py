@@ -1,0 +1,56 @@
+"""What a release pays whatever its size (issue 15): work started only where it is used.
+
+The read stage starts the sampling workers' server (2-3 CPU-s of imports in another process)
+only when the rows will be sampled in more than one chunk; a 100k-row release (one chunk) is
+sampled in the dbt process, where that server only took a core from the fit.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from synthdb.release import stages
+from synthdb.release.config import parse_synth_config
+from synthdb.release.modes import MODES
+from synthdb.release.progress import Progress
+from synthdb.release.related import Child
+from synthdb.release.synthesize import SynthesisRequest
+
+
+@pytest.fixture()
+def source(fresh_db):
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE SCHEMA src")
+        conn.execute("CREATE TABLE src.people AS SELECT i AS id, (i % 7)::text AS band "
+                     "FROM generate_series(1, 3000) i")
+        conn.execute("ANALYZE src.people")
+        conn.execute("CREATE VIEW src.contract AS SELECT band FROM src.people WHERE id > 0")
+        conn.commit()
+        yield conn
+
+
+def context(conn, mode: str, **synth) -> stages.RunContext:
+    cfg = parse_synth_config({"source": "contract", "mode": mode, **synth}, "m")
+    request = SynthesisRequest(model="m", source=("src", "contract"), target=("s", "m"),
+                               config=cfg)
+    return stages.RunContext(conn=conn, request=request, mode=MODES[mode], run_id="r" * 32,
+                             seed=1, progress=Progress("m"))
+
+
+def test_workers_only_for_more_than_one_chunk(source):
+    # the planner's estimate of the contract (3000 rows), no row read
+    assert not MODES["synthesize"].samples_in_workers(context(source, "synthesize"))
+    assert MODES["synthesize"].samples_in_workers(
+        context(source, "synthesize", chunk_size=1000))
+    # synth.rows decides when it is set
+    assert not MODES["synthesize"].samples_in_workers(
+        context(source, "synthesize", chunk_size=1000, rows=900))
+    assert MODES["synthesize"].samples_in_workers(context(source, "synthesize", rows=200_000))
+    # mock never plans the relation: its rows are synth.rows
+    assert MODES["mock"].samples_in_workers(context(source, "mock", rows=5000, chunk_size=1000))
+    assert not MODES["mock"].samples_in_workers(context(source, "mock", rows=500))
+    # deidentify copies in SQL; a child table draws in this process
+    assert not MODES["deidentify"].samples_in_workers(
+        context(source, "deidentify", chunk_size=100))
+    assert not Child().samples_in_workers(context(source, "synthesize", chunk_size=100))
