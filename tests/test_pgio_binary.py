@@ -191,3 +191,19 @@ def test_a_failing_chunk_producer_stops_the_copy(fresh_db):
             pgio.write_frames(conn, target, _columns(), chunks())
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM bin").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("bad", [
+    "12345678-1234-1234-1234-12345678901g",  # not a hex digit
+    "1234567-81234-1234-1234-123456789012",  # a dash out of place
+    "12345678-1234-1234-1234-1234567890 1",  # whitespace (bytes.fromhex would skip it)
+    "12345678 1234 1234 1234 123456789012",  # no dashes
+    "12345678-1234-1234-1234-12345678901é",  # not ASCII
+])
+def test_uuid_text_that_is_not_a_uuid_names_the_column(bad):
+    good = str(uuid.UUID(int=7))
+    frame = pd.DataFrame({"u": pd.Series([good, None, bad, good], dtype=object)})
+    with pytest.raises(pgbinary.EncodeError, match="'u'"):
+        pgbinary.encode_rows(frame, [("u", "uuid")])
+    ok = pgbinary.encode_rows(frame.iloc[[0, 1, 3]], [("u", "uuid")])
+    assert ok.count(uuid.UUID(int=7).bytes) == 2

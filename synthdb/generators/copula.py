@@ -574,7 +574,7 @@ def shared_null_groups(frame: pd.DataFrame, candidates: list[int]) -> dict[int, 
 def _month_of(us: np.ndarray) -> np.ndarray:
     """Months since 1970-01 of microsecond timestamps (any numeric dtype)."""
     days = np.floor_divide(np.asarray(us, dtype=np.float64), timeparts.US_DAY).astype(np.int64)
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return timeparts.month_of_day(days)
 
 
 class GaussianCopula:

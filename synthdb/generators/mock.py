@@ -59,8 +59,8 @@ def default_dtype(spec: ColumnSpec) -> Any:
     return pd.Series(["x"]).dtype  # default string dtype of this pandas (str on 3.x, object on 2.x)
 
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_UUID_HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # not the dashes
+_UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))  # hex digits of each group
+_UUID_GROUPS_AT = (0, 9, 14, 19, 24)  # where each group starts in the text
 
 
 def random_uuids(n: int, rng: np.random.Generator) -> pd.api.extensions.ExtensionArray:
@@ -76,9 +76,10 @@ def random_uuids(n: int, rng: np.random.Generator) -> pd.api.extensions.Extensio
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
     text = np.full((n, 36), ord("-"), dtype=np.uint8)
-    text[:, _UUID_HEX_AT[0::2]] = _HEX_DIGITS[raw >> 4]
-    text[:, _UUID_HEX_AT[1::2]] = _HEX_DIGITS[raw & 0x0F]
+    for at, (lo, hi) in zip(_UUID_GROUPS_AT, _UUID_GROUPS, strict=True):  # 8-4-4-4-12 digits
+        text[:, at:at + hi - lo] = digits[:, lo:hi]
     offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int64)
     strings = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
     return pd.array(strings, dtype=pd.StringDtype("pyarrow", na_value=np.nan))

@@ -50,6 +50,7 @@ from .ordering import effective_values
 from .pruning import pruned_leaves, score_bins
 from .strata import stratified_uniforms
 from .subjects import subjects_per_key
+from .tree_walk import PrunedWalk
 
 VERSION = "1"
 #: discrete targets with more outcomes are grouped (frequent ones + "other") for tree growth
@@ -71,6 +72,9 @@ TRIPLE_SPARSITY = 0.5
 TRIPLE_MAX_RARE_ROWS = 0.02
 #: at most this many triple checks per model (each costs one lookup per sampled row)
 MAX_TRIPLES = 40
+#: a rare-combination check whose key space is at most this large is looked up in a table of
+#: all keys (bytes) instead of searched in the sorted allowed keys
+MAX_KEY_TABLE = 1 << 22
 #: conditioning orders of the columns (``SequentialTrees._column_order``)
 ORDERS = ("auto", "input", "discrete_first", "fewest_values")
 #: ``order="auto"``: "fewest_values" from this many training rows on, "input" below. On a
@@ -107,6 +111,37 @@ class _Dim:
         # (earlier dims, allowed keys of their values with this one's, cumulative training
         # counts of those keys): pairs, declared groups and sparse triples
         self.pairs: list[tuple[list[int], np.ndarray, np.ndarray]] = []
+        # sampling's lookups (tree walk, allowed-key tables), built on first use, not pickled
+        self._cache: dict[Any, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cache": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_cache": {}, **state})
+
+    def leaves(self, feats: np.ndarray, rows: np.ndarray, j: int) -> np.ndarray:
+        """Pruned leaf of each of ``rows`` (features: the first ``j`` columns of ``feats``)."""
+        walk = self._cache.get("walk")
+        if walk is None:
+            walk = self._cache["walk"] = PrunedWalk(self.tree, self.leaf_of)
+        return walk.leaves(feats, rows, j)
+
+    def allowed(self, pair: int, key: np.ndarray, space: int) -> np.ndarray:
+        """Which ``key`` values (mixed-radix codes of pair ``pair``'s group, ``0 <= key <
+        space``) are among its allowed combinations. A table of all ``space`` keys when that is
+        small (one lookup per row instead of a binary search), else a search."""
+        allowed = self.pairs[pair][1]
+        if not len(allowed):
+            return np.zeros(len(key), dtype=bool)
+        if space <= MAX_KEY_TABLE:
+            table = self._cache.get(("allowed", pair))
+            if table is None:
+                table = self._cache[("allowed", pair)] = np.zeros(space, dtype=bool)
+                table[allowed] = True
+            return table[key]
+        pos = np.minimum(np.searchsorted(allowed, key), len(allowed) - 1)
+        return allowed[pos] == key
 
     @property
     def discrete(self) -> bool:
@@ -657,7 +692,7 @@ class SequentialTrees(GaussianCopula):
                 live = codes[d.null_dim] == 0
             rows = np.flatnonzero(live)
             if d.tree is not None and len(rows):
-                leaf = d.leaf_of[d.tree.apply(feats[rows, :j])]
+                leaf = d.leaves(feats, rows, j)
             else:
                 leaf = np.zeros(len(rows), dtype=np.int64)
             u_leaf = stratified_uniforms(leaf, rng) if self.stratified else rng.random(len(rows))
@@ -808,13 +843,13 @@ class SequentialTrees(GaussianCopula):
         """For ``rows``: no protected combination ending in ``d`` is rare."""
         ok = np.ones(len(rows), dtype=bool)
         this = self.dims_.index(d)
-        for earlier, allowed, _ in d.pairs:
+        for i, (earlier, _, _) in enumerate(d.pairs):
             group = [*earlier, this]
             view = {**{j: codes[j] for j in earlier}, this: c}
             has = np.all([view[j][rows] >= 0 for j in group], axis=0)
             key = self._group_key(group, view, rows[has])
-            pos = np.minimum(np.searchsorted(allowed, key), max(len(allowed) - 1, 0))
-            found = allowed[pos] == key if len(allowed) else np.zeros(len(key), dtype=bool)
+            space = int(np.prod([self.dims_[j].n_codes for j in group], dtype=float))
+            found = d.allowed(i, key, space)
             ok[np.flatnonzero(has)[~found]] = False
         return ok
 
