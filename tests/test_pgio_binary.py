@@ -207,3 +207,23 @@ def test_uuid_text_that_is_not_a_uuid_names_the_column(bad):
         pgbinary.encode_rows(frame, [("u", "uuid")])
     ok = pgbinary.encode_rows(frame.iloc[[0, 1, 3]], [("u", "uuid")])
     assert ok.count(uuid.UUID(int=7).bytes) == 2
+
+
+def test_numeric_display_scale_is_postgresqls_own(fresh_db):
+    """The text of each binary-written numeric (digits after the point included) is what
+    PostgreSQL's own float8::numeric prints for the same double: trailing zeros of every
+    length, integers, tiny and huge values, negatives."""
+    rng = np.random.default_rng(8)
+    base = rng.lognormal(0, 6, 4000) * np.sign(rng.normal(size=4000))
+    x = np.concatenate([np.round(base, d) for d in range(-3, 9)]
+                       + [[1e15 - 1, 123456789012345.0, 100.0, 0.1, 1e-8, 7e-20, 0.0]])
+    frame = pd.DataFrame({"n": x, "f": x})
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE TABLE nums (n numeric, f double precision)")
+        pgio.write_frames(conn, sql.Identifier("nums"),
+                          [pgio.PgColumn("n", "numeric", "X", False),
+                           pgio.PgColumn("f", "double precision", "X", False)], [frame])
+        differ = conn.execute("SELECT count(*) FROM nums WHERE n::text <> f::numeric::text"
+                              ).fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM nums").fetchone()[0] == len(x)
+    assert differ == 0

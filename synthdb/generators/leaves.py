@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .conditional import _split
+from .marginals import search_right
 
 
 class LeafCodes:
@@ -62,7 +63,7 @@ class LeafCodes:
     def sample(self, leaf: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Outcome per row for its ``leaf`` and uniform draw ``u``."""
         x = leaf + np.clip(u, 0.0, 1.0 - 1e-9)
-        pos = np.searchsorted(self.upper, x, side="right")
+        pos = search_right(self.upper, x)
         return self.codes[np.minimum(pos, len(self.codes) - 1)]
 
     def info(self) -> dict[str, Any]:

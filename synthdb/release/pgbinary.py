@@ -7,9 +7,10 @@ a handful of vectorised numpy operations per column and PostgreSQL does no text 
 
 Layout (PostgreSQL docs, "COPY ... Binary Format"): a header, then per row an int16 field count
 and per field an int32 byte length (-1 for NULL) followed by the value's bytes, all big-endian;
-a trailer int16 -1 ends the stream. A chunk is encoded as one numpy byte buffer: the per-row
-field sizes give every field's offset (a cumulative sum) and each column scatters its bytes
-there.
+a trailer int16 -1 ends the stream. Each column is encoded on its own into per-row pieces
+(the length word and the value's bytes, as Arrow binary arrays over numpy buffers) and Arrow's
+``binary_join_element_wise`` concatenates every row's pieces in C++: one pass, where scattering
+each column's bytes to per-byte offsets with numpy cost a third of a chunk's encoding.
 
 Values and NULLs (exactness):
 - integers (smallint/integer/bigint): out-of-range values raise a clear error (binary would
@@ -26,6 +27,8 @@ so and the caller falls back to text COPY.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +60,23 @@ def encodable(pg_type: str) -> bool:
             or base.startswith("timestamp"))
 
 
+def _binary(offsets: np.ndarray, data: np.ndarray) -> Any:
+    """An Arrow large_binary array over numpy buffers: row i is ``data[offsets[i]:offsets[i+1]]``."""
+    import pyarrow as pa
+
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1,
+        [None, pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
+         pa.py_buffer(np.ascontiguousarray(data))])
+
+
+def _every(n: int, width: int, data: np.ndarray) -> Any:
+    """``n`` pieces of ``width`` bytes each, back to back in ``data``."""
+    return _binary(np.arange(0, n * width + 1, width, dtype=np.int64), data)
+
+
 class _Field:
-    """One column's encoded values: byte length per row (-1 NULL) and a scatter of its bytes."""
+    """One column's encoded values: byte length per row (-1 NULL) and the value bytes."""
 
     def __init__(self, lengths: np.ndarray, fixed: np.ndarray | None = None,
                  data: np.ndarray | None = None, offsets: np.ndarray | None = None) -> None:
@@ -67,34 +85,29 @@ class _Field:
         self.data = data  # variable width: all bytes, row i at data[offsets[i]:offsets[i+1]]
         self.offsets = offsets
 
-    def size(self) -> np.ndarray:
-        return 4 + np.maximum(self.lengths, 0)
-
-    def scatter(self, out: np.ndarray, at: np.ndarray, room: int) -> None:
-        """Write length words and values at field offsets ``at`` of ``out``.
-
-        A fixed-width field with at least ``room`` bytes of later fields in every row behind it
-        (4 per field at the least) is written as one (length word + value) block per row, NULL
-        rows included: their value bytes spill into later fields' places, which are written
-        after this one (``encode_rows`` writes fields in order). Otherwise NULL rows get their
-        length word only.
-        """
+    def pieces(self) -> list[Any]:
+        """The field of every row as Arrow binary pieces to join: its length word, then its
+        value's bytes (none for NULL); one piece of both when no value is NULL."""
+        n = len(self.lengths)
+        null = self.lengths < 0
         words = self.lengths.astype(">i4").view(np.uint8).reshape(-1, 4)
-        if self.fixed is not None and room < self.fixed.shape[1]:
-            out[at[:, None] + np.arange(4)] = words
-            rows = np.flatnonzero(self.lengths >= 0)
-            out[(at[rows] + 4)[:, None] + np.arange(self.fixed.shape[1])] = self.fixed[rows]
-            return
+        if self.fixed is not None and not null.any():
+            return [_every(n, 4 + self.fixed.shape[1], np.concatenate([words, self.fixed], axis=1))]
+        sizes = np.maximum(self.lengths, 0)
+        ends = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=ends[1:])
         if self.fixed is not None:
-            block = np.concatenate([words, self.fixed], axis=1)
-            out[at[:, None] + np.arange(block.shape[1])] = block
-            return
-        out[at[:, None] + np.arange(4)] = words
-        if self.data is not None and len(self.data):
-            lens = np.maximum(self.lengths, 0)
-            start = self.offsets[:-1]
-            dest = np.repeat(at + 4 - start, lens) + np.arange(self.offsets[0], self.offsets[-1])
-            out[dest] = self.data[self.offsets[0]:self.offsets[-1]]
+            values = self.fixed[~null]
+        elif self.data is None:
+            values = np.zeros(0, dtype=np.uint8)
+        elif np.array_equal(np.diff(self.offsets), sizes):  # NULL rows hold no bytes
+            values = self.data[self.offsets[0]:self.offsets[-1]]
+        else:
+            keep = np.flatnonzero(~null)
+            starts = self.offsets[keep]
+            values = self.data[np.repeat(starts - ends[keep], sizes[keep]) + np.arange(ends[-1])]
+        return [_every(n, 4, words), _binary(ends, values)]
+
 
 def _fixed(values: np.ndarray, null: np.ndarray, dtype: str) -> _Field:
     width = np.dtype(dtype).itemsize
@@ -220,6 +233,18 @@ def decimal_parts(values: np.ndarray, scale: int | None) -> tuple[np.ndarray, np
     return mant, exp
 
 
+def _trailing_zeros(mant: np.ndarray) -> np.ndarray:
+    """Trailing decimal zeros of each integer below 10**16 (0 for 0), in four halving steps."""
+    count = np.zeros(len(mant), dtype=np.int64)
+    rest = mant
+    for digits in (8, 4, 2, 1):
+        shorter, left = np.divmod(rest, POW10[digits])
+        hit = (left == 0) & (rest != 0)
+        count += digits * hit
+        rest = np.where(hit, shorter, rest)
+    return count
+
+
 def _numerics(series: pd.Series, pg_type: str) -> _Field:
     values = series.to_numpy(dtype="float64", na_value=np.nan)
     null = np.isnan(values)
@@ -229,24 +254,21 @@ def _numerics(series: pd.Series, pg_type: str) -> _Field:
     # Align the exponent on base-10000 groups: value = big * 10000**-(align/4).
     align = -((-exp) // 4) * 4
     big = mant * POW10[align - exp]  # < 10**18 < 2**63
-    groups = np.stack([(big // POW10[4 * k]) % 10000 for k in range(NUMERIC_GROUPS - 1, -1, -1)],
-                      axis=1)
+    n = len(mant)
+    words = np.empty((n, 4 + NUMERIC_GROUPS), dtype=np.int64)  # header, then base-10000 digits
+    for k in range(NUMERIC_GROUPS - 1, -1, -1):  # least significant digit first
+        big, words[:, 4 + k] = np.divmod(big, 10000)
     weight = NUMERIC_GROUPS - 1 - align // 4
-    trailing = np.zeros(len(mant), dtype=np.int64)
+    dscale = exp
     if _scale_of(pg_type) is None:  # with a declared scale PostgreSQL sets the display scale
-        rows = np.flatnonzero(mant != 0)
-        rest = mant[rows]
-        while len(rows):  # count trailing decimal zeros, dropping finished rows each round
-            more = rest % 10 == 0
-            rows, rest = rows[more], rest[more] // 10
-            trailing[rows] += 1
-    dscale = np.maximum(exp - trailing, 0)
-    sign = np.where(finite < 0, 0x4000, 0)
-    sign = np.where(inf, np.where(values > 0, 0xD000, 0xF000), sign)
-    head = np.stack([np.full(len(mant), NUMERIC_GROUPS), np.where(inf, 0, weight), sign,
-                     np.where(inf, 0, dscale)], axis=1)
-    words = np.concatenate([head, np.where(inf[:, None], 0, groups)], axis=1)
-    raw = np.ascontiguousarray(words.astype(">u2")).view(np.uint8).reshape(len(mant), -1)
+        dscale = np.maximum(exp - _trailing_zeros(mant), 0)
+    words[:, 0] = NUMERIC_GROUPS
+    words[:, 1] = np.where(inf, 0, weight)
+    words[:, 2] = np.where(inf, np.where(values > 0, 0xD000, 0xF000),
+                           np.where(finite < 0, 0x4000, 0))
+    words[:, 3] = np.where(inf, 0, np.maximum(dscale, 0))
+    words[inf, 4:] = 0
+    raw = words.astype(">u2").view(np.uint8).reshape(n, -1)
     return _Field(np.where(null, -1, raw.shape[1]), fixed=raw)
 
 
@@ -356,24 +378,20 @@ def encode_column(series: pd.Series, pg_type: str, name: str) -> _Field:
 
 def encode_rows(frame: pd.DataFrame, columns: list[tuple[str, str]]) -> bytes:
     """The rows of ``frame`` as binary COPY tuples (no header/trailer); ``columns``: (name, type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(frame)
-    fields = []
+    pieces = [_every(n, 2, np.full(n, len(columns), dtype=">i2"))]  # the field count
     for name, pg_type in columns:
         try:
-            fields.append(encode_column(frame[name], pg_type, name))
+            pieces += encode_column(frame[name], pg_type, name).pieces()
         except EncodeError:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise EncodeError(f"column {name!r} ({pg_type}): cannot encode: {exc}") from exc
-    sizes = [f.size() for f in fields]
-    row_size = 2 + np.sum(sizes, axis=0) if fields else np.full(n, 2)
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(row_size, out=starts[1:])
-    out = np.empty(int(starts[-1]), dtype=np.uint8)
-    count = np.frombuffer(np.array([len(columns)], dtype=">i2").tobytes(), dtype=np.uint8)
-    out[starts[:-1, None] + np.arange(2)] = count
-    at = starts[:-1] + 2
-    for i, (field, size) in enumerate(zip(fields, sizes, strict=True)):
-        field.scatter(out, at, room=4 * (len(fields) - 1 - i))
-        at = at + size
-    return out.tobytes()
+    if not n:
+        return b""
+    rows = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
+    bounds = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + n + 1]
+    return rows.buffers()[2][int(bounds[0]):int(bounds[-1])].to_pybytes()
