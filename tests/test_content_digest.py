@@ -60,6 +60,27 @@ def test_sql_digest_is_the_two_level_definition(conn) -> None:
     assert _digest(conn, "e") == (hashlib.sha256(b"").hexdigest(), 0)
 
 
+def test_parallel_workers_hash_the_rows_and_the_digest_is_the_same(conn) -> None:
+    """The digest runs with parallel costs (``DIGEST_PLAN_SETTINGS``): workers render and hash
+    the rows, the leader sorts them. The plan must not change the value: the parallel digest
+    equals the one computed with parallel workers switched off, and the independent one."""
+    conn.execute("SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2")
+    conn.execute("SET parallel_leader_participation = off")  # the workers hash every row
+    settings = {**digest.READ_SETTINGS, **digest.DIGEST_PLAN_SETTINGS}
+    with conn.transaction():
+        for key, value in settings.items():
+            conn.execute("SELECT set_config(%s, %s, true)", (key, value))
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF) " + digest.DIGEST_SELECT.format(table="public.t")))
+    assert "Workers Launched: 2" in plan and "Parallel Seq Scan" in plan, plan
+    parallel = _digest(conn)
+    conn.execute("SET max_parallel_workers_per_gather = 0")
+    assert _digest(conn) == parallel
+    conn.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1")
+    texts = [r[0] for r in conn.execute("SELECT ROW(t.*)::text FROM public.t AS t")]
+    assert parallel == (_two_level(texts), 6000)
+
+
 def test_order_edit_and_duplicates(conn) -> None:
     first = _digest(conn)
     conn.execute("CREATE TABLE public.shuffled AS SELECT * FROM public.t ORDER BY md5(x::text)")

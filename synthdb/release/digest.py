@@ -22,12 +22,13 @@ sessions with different ``TimeZone`` or ``DateStyle`` render — and so hash —
 The row is written ``ROW(t.*)``, never ``t``: a column named like the alias would otherwise be
 hashed alone. The multiset of rows is what counts: duplicates are kept, order is not.
 
-Cost, measured on the embedded server of this shared 2-core machine (load ~4.5, 1M rows of the
-demo's 9 columns, ``bench/results/release_floor.md``): 2.3-3.4 s, the same as version 1
-(3.4 s) — rendering and hashing the rows is most of it, the sort the rest. PostgreSQL's
-parallel workers were slower, not faster, on this loaded machine, and the subquery is fenced
-(``OFFSET 0``) so each row is hashed once. It is paid once at the swap (overlapped with the
-Python metrics) and once per publish, approve or export. A fingerprint records
+Cost, measured on the embedded server of this shared 2-core machine (the demo's 9 columns):
+at 5M rows idle ~8 s, of which rendering rows as text ~3.3 s, SHA-256 ~2 s, the sort and the
+bucket aggregation ~2.9 s (one sort by bucket and hash feeds both levels). The subquery is
+fenced (``OFFSET 0``) so each row is hashed once, and ``DIGEST_PLAN_SETTINGS`` lets PostgreSQL
+give the rendering and hashing to parallel workers while the leader sorts (5M at load ~5.5:
+14.8-16.8 s → 10.7-12.4 s; 1M 3.3 → 2.3 s; the value does not depend on the plan). It is paid
+once at the swap (overlapped with the Python metrics) and once per publish, approve or export. A fingerprint records
 ``digest_version``: a digest recorded under another definition cannot be compared and is
 refused with a message saying so. See ``docs/design-notes.md`` notes 15 and 21.
 """
@@ -53,6 +54,15 @@ READ_SETTINGS = {
     "row_security": "off",
 }
 
+# How PostgreSQL plans the digest (not what it computes): it costs sha256() like an addition, so
+# it never finds the hashing worth parallel workers. With these transaction-local costs the
+# rows are rendered and hashed by up to ``max_parallel_workers_per_gather`` workers (the
+# server's own limit; none below ``min_parallel_table_scan_size``) while the leader sorts and
+# aggregates; the digest's value does not depend on the plan.
+DIGEST_PLAN_SETTINGS = {
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+}
 
 # The one definition of the content digest; the owner's seal function (synthdb.release.roles)
 # runs the same text, so both sides hash identically. ``{table}`` is the qualified table.
@@ -139,9 +149,10 @@ def read_hazards(conn, oid: int) -> list[str]:
 def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
     """(hex content digest, row count) of ``schema.name``; see the module docstring."""
     with conn.transaction():  # set_config(..., true) needs a transaction (autocommit too)
+        settings = {**READ_SETTINGS, **DIGEST_PLAN_SETTINGS}
         saved = {key: conn.execute("SELECT current_setting(%s)", (key,)).fetchone()[0]
-                 for key in READ_SETTINGS}
-        for key, value in READ_SETTINGS.items():
+                 for key in settings}
+        for key, value in settings.items():
             conn.execute("SELECT set_config(%s, %s, true)", (key, value))
         row = conn.execute(sql.SQL(DIGEST_SELECT).format(
             table=sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name)))

@@ -173,7 +173,7 @@ $fn$
 def _functions(audit_schema: str) -> list[sql.Composable]:
     settings = sql.SQL(" ").join(
         sql.SQL("SET {} = {}").format(sql.Identifier(k), sql.Literal(v))
-        for k, v in digest.READ_SETTINGS.items())
+        for k, v in {**digest.READ_SETTINGS, **digest.DIGEST_PLAN_SETTINGS}.items())
     template = digest.DIGEST_SELECT.replace("{table}", "%I.%I")
     a = sql.Identifier(audit_schema)
     return [
