@@ -7,6 +7,10 @@ sampled in the dbt process, where that server only took a core from the fit.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import psycopg
 import pytest
 
@@ -54,3 +58,26 @@ def test_workers_only_for_more_than_one_chunk(source):
     assert not MODES["deidentify"].samples_in_workers(
         context(source, "deidentify", chunk_size=100))
     assert not Child().samples_in_workers(context(source, "synthesize", chunk_size=100))
+
+
+def test_config_check_imports_no_scikit_learn():
+    """The model's config check (run by the adapter before the run connects) leaves
+    scikit-learn and SciPy to the stages that use them; the package's names still resolve."""
+    code = textwrap.dedent("""
+        import sys
+        from synthdb.release.config import parse_synth_config
+        parse_synth_config({"source": "c", "utility": {"min_accuracy": 0.5}}, "m")
+        heavy = sorted(m for m in ("sklearn", "scipy", "matplotlib") if m in sys.modules)
+        assert not heavy, heavy
+        from synthdb.metrics import GateThresholds, MetricRow, evaluate_release, report_metrics
+        from synthdb.metrics.full import report_metrics as full
+        assert report_metrics is full and GateThresholds and MetricRow and evaluate_release
+        import synthdb.metrics
+        try:
+            synthdb.metrics.nothing
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("unknown names must still raise AttributeError")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)

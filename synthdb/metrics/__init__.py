@@ -6,7 +6,20 @@ full privacy and utility set for the QA report.
 
 from __future__ import annotations
 
-from synthdb.metrics.full import report_metrics
-from synthdb.metrics.gate import GateThresholds, MetricRow, evaluate_release
+from importlib import import_module
+from typing import Any
 
 __all__ = ["GateThresholds", "MetricRow", "evaluate_release", "report_metrics"]
+
+# Imported on first use (PEP 562), as scikit-learn and SciPy are inside the modules: a model's
+# config check imports synthdb.metrics.utility_checks, a run that measures no ML utility (mock,
+# deidentify, no report target) never needs scikit-learn's ensembles, and drawing a report needs
+# neither.
+_WHERE = {"report_metrics": "synthdb.metrics.full", "GateThresholds": "synthdb.metrics.gate",
+          "MetricRow": "synthdb.metrics.gate", "evaluate_release": "synthdb.metrics.gate"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name]), name)

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 from threadpoolctl import threadpool_limits
 
 from synthdb.errors import EmptyInputError
@@ -231,6 +230,8 @@ def distance_attack(member_dcr: np.ndarray, non_member_dcr: np.ndarray,
                     seed: int | None = 0) -> dict[str, Any]:
     """The attacker of ``membership_inference`` on any records' distances to the synthetic
     rows (rows, or subjects by their nearest row): closer means "member"."""
+    from sklearn.metrics import roc_auc_score, roc_curve  # on first use: see synthdb.metrics
+
     scores = -np.concatenate([member_dcr, non_member_dcr])
     labels = np.concatenate([np.ones(len(member_dcr)), np.zeros(len(non_member_dcr))])
     auc = float(roc_auc_score(labels, scores))

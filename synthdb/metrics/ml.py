@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from synthdb.errors import ConfigError
@@ -102,6 +100,10 @@ class MlBaseline:
 
     def fit_score(self, x: np.ndarray, y: np.ndarray) -> float | None:
         """Train the model on (x, y); its score on the real holdout."""
+        # scikit-learn on first use: the report and the config check import this module
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
+
         if self.classify:
             if len(np.unique(y)) < 2:
                 return None

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 from synthdb.metrics._columns import Kind, as_float, as_text, frame_kinds, is_identifier_like
 
@@ -57,6 +56,8 @@ def ks_complement(real: np.ndarray, synthetic: np.ndarray) -> float:
     r, s = real[~np.isnan(real)], synthetic[~np.isnan(synthetic)]
     if not len(r) or not len(s):
         return 1.0 if len(r) == len(s) else 0.0
+    from scipy.stats import ks_2samp  # SciPy on first use: see synthdb.metrics
+
     return float(1.0 - ks_2samp(r, s).statistic)
 
 
