@@ -7,6 +7,7 @@ hit its edges: NaN features, knots and values outside the grid, centuries of day
 
 from __future__ import annotations
 
+import pickle
 import uuid
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from sklearn.tree import DecisionTreeRegressor
 
 from synthdb.generators import build_generator, infer_specs, sequential, tree_walk
-from synthdb.generators.marginals import even_interp
+from synthdb.generators.marginals import EdgeBins, even_interp, search_right
 from synthdb.generators.mock import random_uuids
 from synthdb.generators.timeparts import month_of_day, month_start_day
 
@@ -85,14 +86,17 @@ def test_sampled_rows_are_those_of_the_slow_lookups(structured, monkeypatch):
     pd.testing.assert_frame_equal(fast, slow)
 
 
-def test_calendar_arithmetic_is_numpy_datetime64():
-    days = np.arange(-800_000, 800_000, 7)  # 1970 +- 2190 years, every weekday
-    days = np.r_[days, -719_468, -719_469, 0, -1, 11_016, 11_017]  # 0000-03-01, 2000-02-29/30
+@pytest.mark.parametrize("days", [
+    np.r_[np.arange(-800_000, 800_000, 7),  # 1970 +- 2190 years, every weekday (arithmetic)
+          -719_468, -719_469, 0, -1, 11_016, 11_017],  # 0000-03-01, 2000-02-29 / 03-01
+    np.random.default_rng(2).integers(10_900, 11_700, 50_000),  # two years (a table)
+])
+def test_calendar_arithmetic_is_numpy_datetime64(days):
     months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     assert np.array_equal(month_of_day(days), months)
-    span = np.arange(-30_000, 30_000)
-    starts = span.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    assert np.array_equal(month_start_day(span), starts)
+    for span in (np.arange(-30_000, 30_000), months):
+        starts = span.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        assert np.array_equal(month_start_day(span), starts)
 
 
 @pytest.mark.parametrize("knots", [2, 3, 65, 1025])
@@ -106,6 +110,30 @@ def test_even_grid_interpolation_is_np_interp(knots, tail):
     x = np.r_[rng.random(50_000), grid, np.nextafter(grid, 2), np.nextafter(grid, -1),
               0.0, 1.0, -0.5, 1.5, np.nan]
     assert np.array_equal(even_interp(x, grid, table), np.interp(x, grid, table), equal_nan=True)
+
+
+@pytest.mark.parametrize("units", [1, 4, 16])
+@pytest.mark.parametrize("n_edges", [1, 3, 14, 40])
+def test_binned_edges_search_as_searchsorted(units, n_edges):
+    rng = np.random.default_rng(units * 100 + n_edges)
+    edges = np.sort(rng.random(n_edges) * units)
+    edges[-1] = units
+    if n_edges > 3:
+        edges[1] = edges[2]  # a repeated edge
+        edges[0] = np.floor(edges[0] * 2**14) / 2**14  # an edge on a bin boundary
+    x = np.r_[rng.random(100_000) * units, edges, np.nextafter(edges, -1),
+              np.nextafter(edges, units + 1), np.nan, -0.0, 0.0, units, units + 1, -1, np.inf]
+    want = np.searchsorted(edges, x, side="right")
+    assert np.array_equal(EdgeBins(edges).search(x), want)
+    assert np.array_equal(search_right(edges, x), want)
+
+
+def test_sampling_lookups_are_not_pickled(structured):
+    structured.sample(1000, seed=1)  # builds the walks, key tables and edge bins
+    again = pickle.loads(pickle.dumps(structured))
+    assert all(not d._cache for d in again.dims_)
+    assert all("_edge_bins" not in vars(d.dist) for d in again.dims_)
+    pd.testing.assert_frame_equal(again.sample(1000, seed=1), structured.sample(1000, seed=1))
 
 
 def test_random_uuids_are_the_canonical_text_of_their_bytes():

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .conditional import _split
-from .marginals import search_right
+from .marginals import binned_search, without_caches
 
 
 class LeafCodes:
@@ -63,8 +63,11 @@ class LeafCodes:
     def sample(self, leaf: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Outcome per row for its ``leaf`` and uniform draw ``u``."""
         x = leaf + np.clip(u, 0.0, 1.0 - 1e-9)
-        pos = search_right(self.upper, x)
+        pos = binned_search(self, self.upper, x)
         return self.codes[np.minimum(pos, len(self.codes) - 1)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return without_caches(self.__dict__)
 
     def info(self) -> dict[str, Any]:
         return {"leaf_outcomes": int(len(self.codes))}

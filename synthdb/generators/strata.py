@@ -23,6 +23,10 @@ def stratified_uniforms(groups: np.ndarray, rng: np.random.Generator) -> np.ndar
     # a random order within each group (one sort of group number + a random fraction): the
     # position in that order is the entry's stratum
     order = np.argsort(groups + rng.random(n))
+    if groups[0] == groups[-1] and (groups == groups[0]).all():  # one group (a one-leaf tree)
+        u = np.empty(n)
+        u[order] = (np.arange(n) + rng.random(n)) / n
+        return u
     sorted_groups = groups[order]
     starts = np.r_[0, np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1]
     sizes = np.diff(np.r_[starts, n])
