@@ -81,3 +81,33 @@ def test_a_destination_refusing_rows_raises_and_leaves_both_usable(conns) -> Non
     streams: its error is raised."""
     _relay_fails(conns, psycopg.errors.CheckViolation, "v int CHECK (v < 20000)",
                  "SELECT i FROM generate_series(1, 300000) i")
+
+
+def test_ctrl_c_interrupts_a_relay_waiting_for_the_server(conns) -> None:
+    """While the source is slow to send rows the relay waits on the socket in Python (not
+    inside libpq, which retries an interrupted wait): Ctrl-C interrupts it at once, psycopg
+    cancels the source COPY, and both connections roll back and stay usable."""
+    import signal
+    import threading
+    import time
+
+    src, dst = conns
+    dst.execute("CREATE TABLE shared.copy (v int, slept text)")
+    into_cur = dst.cursor()
+    timer = threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        # ~45 KB of rows (sent: the server flushes every 8 KB), then a 4 s wait for the rest
+        with src.cursor().copy("COPY (SELECT i, CASE WHEN i = 3000 THEN pg_sleep(4)::text END "
+                               "FROM generate_series(1, 4000) i) TO STDOUT (FORMAT binary)"
+                               ) as out, \
+                into_cur.copy("COPY shared.copy FROM STDIN (FORMAT binary)") as into:
+            timer.start()
+            destination.relay_rows(out, into)
+    interrupted = time.perf_counter() - started
+    timer.join()
+    assert interrupted < 3.5, interrupted  # not when the server sends again, after 4 s
+    src.rollback()
+    dst.rollback()
+    assert src.execute("SELECT count(*) FROM staged.t").fetchone()[0] == ROWS
+    assert dst.execute("SELECT to_regclass('shared.copy')").fetchone()[0] is None
