@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -59,17 +59,32 @@ def report_metrics(
     synthetic: pd.DataFrame,
     config: Mapping[str, Any] | GateThresholds | None = None,
     ml_baseline: ml.MlBaseline | None = None,
+    on_fidelity: Callable[[dict], None] | None = None,
 ) -> dict:
     """Privacy and utility metrics for the QA report.
 
     ``config`` holds the :class:`GateThresholds` fields plus optional ``target`` (ML utility and
     group parity), ``protected_attributes`` (list of columns) and ``min_group_size``.
     ``ml_baseline``: ML utility's train-on-real half computed earlier (``ml.ml_baseline``).
+    ``on_fidelity`` is called with the fidelity part (``column_shapes``, ``column_pair_trends``,
+    ``quality_score``, ``seasonality``; JSON-ready, the very values of the result) as soon as it
+    is computed, which is first: a release run has the report's data sections drawn from it in
+    another process while distances and ML utility are computed (synthdb.report.drawing).
     """
     extras = dict(config) if isinstance(config, Mapping) else {}
     t = thresholds_from_config(config)
     t.validate()
     holdout, synthetic = align_frames(train, holdout, synthetic)
+    fidelity: dict[str, Any] = {
+        "column_shapes": utility.column_shapes(train, synthetic, t.sample_size, t.seed),
+        "column_pair_trends": utility.column_pair_trends(train, synthetic, t.sample_size,
+                                                         t.seed),
+    }
+    fidelity["quality_score"] = utility.quality_score(fidelity["column_shapes"],
+                                                      fidelity["column_pair_trends"])
+    fidelity["seasonality"] = seasonality.seasonality(train, synthetic)
+    if on_fidelity is not None:
+        on_fidelity(jsonable(fidelity))
     d = distances_or_error(train, holdout, synthetic, t)
     rows = evaluate_release(train, holdout, synthetic, t, distances=d)
     out: dict[str, Any] = {
@@ -86,10 +101,7 @@ def report_metrics(
         privacy["membership_inference"] = dist.membership_inference(d, t.seed)
         privacy["outliers"] = dist.outlier_recreation(d)
     out["privacy"] = privacy
-    out["column_shapes"] = utility.column_shapes(train, synthetic, t.sample_size, t.seed)
-    out["column_pair_trends"] = utility.column_pair_trends(train, synthetic, t.sample_size, t.seed)
-    out["quality_score"] = utility.quality_score(out["column_shapes"], out["column_pair_trends"])
-    out["seasonality"] = seasonality.seasonality(train, synthetic)
+    out.update(fidelity)
     target = extras.get("target")
     if target:
         out["ml_utility"] = ml.ml_utility(train, holdout, synthetic, target, t.sample_size, t.seed,

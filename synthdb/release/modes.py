@@ -175,7 +175,8 @@ class Synthesize(Mode):
                                                             ctx.holdout_subjects)
         return run_metrics.leakage_rows(ctx.train, ctx.holdout, ctx.synthetic_sample,
                                         ctx.request, ctx.mock, ctx.seed, subjects,
-                                        early=ctx.early_ml)
+                                        early=ctx.early_ml,
+                                        on_fidelity=lambda f: stages.draw_data_sections(ctx, f))
 
     def counts(self, ctx: stages.RunContext) -> dict[str, Any]:
         return {**super().counts(ctx), "training": len(ctx.train), "holdout": len(ctx.holdout)}

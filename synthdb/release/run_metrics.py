@@ -6,6 +6,7 @@ informational row. The gate (audit.verdict), the dbt tests and publish all read 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,14 +176,16 @@ def _kept_columns(train: pd.DataFrame, mock: set[str]) -> list[str]:
 
 def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                  request: SynthesisRequest, mock: set[str], seed: int,
-                 subjects: tuple[Any, Any] | None = None, early: EarlyBaseline | None = None
+                 subjects: tuple[Any, Any] | None = None, early: EarlyBaseline | None = None,
+                 on_fidelity: Callable[[dict], None] | None = None
                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Gated leakage rows plus the full report metrics, from one neighbour search.
 
     With ``subjects`` (of the train and holdout rows; the split is by subject), membership
     inference is also measured on subjects: a subject's distance to the synthetic rows is that
     of its nearest row (docs/subjects.md). ``early``: ML utility's train-on-real half, started
-    during the run (same figures, computed earlier).
+    during the run (same figures, computed earlier). ``on_fidelity``: ``report_metrics``'s
+    (the report's data sections are drawn from it meanwhile).
     """
     from synthdb.metrics import report_metrics
 
@@ -204,7 +207,7 @@ def leakage_rows(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     }
     baseline = early.result_for(train, holdout, keep) if early is not None else None
     full = report_metrics(train[keep], holdout[keep], synthetic[keep], config,
-                          ml_baseline=baseline)
+                          ml_baseline=baseline, on_fidelity=on_fidelity)
     rows = [
         {"check": r["check"], "metric": r["metric"], "value": r["value"],
          "threshold": r["threshold"], "passed": r["passed"], "details": r["details"]}

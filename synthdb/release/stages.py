@@ -17,7 +17,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +82,7 @@ class RunContext:
     content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
     digest_job: Any = None  # the content digest running in the background (leakage → evidence)
     early_ml: Any = None  # ML utility's train-on-real half, computed in a thread (read → leakage)
+    drawing: Any = None  # what draws the QA report (check → evidence; report.drawing)
     evidence: Path | None = None
 
     @property
@@ -312,6 +312,7 @@ def check(ctx: RunContext) -> None:
                 f"model {ctx.request.model}: quasi-identifier column(s) "
                 f"{', '.join(map(repr, missing))} are not in {label(*ctx.request.source)}"
             )
+    start_drawing(ctx)  # a drawing process imports matplotlib while PostgreSQL counts
     conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(tmp))
     sqlchecks.analyze(conn, tmp)
     rare = run_metrics.rare_checked_columns(ctx.request, ctx.specs, ctx.mock)
@@ -371,6 +372,32 @@ def _join_digest(ctx: RunContext) -> None:
         ctx.content = job.result()
 
 
+def start_drawing(ctx: RunContext) -> None:
+    """Start what draws this run's QA report: a process where a core is idle, else a thread
+    at the evidence stage (synthdb.report.drawing.start_drawing)."""
+    from synthdb.report.drawing import start_drawing
+
+    if ctx.drawing is None:
+        ctx.drawing = start_drawing()
+
+
+def draw_data_sections(ctx: RunContext, fidelity: dict[str, Any]) -> None:
+    """Have the report's data sections drawn from the fidelity metrics (``report_metrics``'s
+    ``on_fidelity``) while the distances and ML utility are computed; the same inputs the
+    report would be drawn from at the evidence stage."""
+    ctx.described = ctx.described or ctx.mode.describe(ctx)
+    start_drawing(ctx)
+    ctx.drawing.sections({"thresholds": dict(ctx.cfg.privacy.__dict__),
+                          "generator": ctx.described}, ctx.train, ctx.synthetic_sample, fidelity)
+
+
+def abandon(ctx: RunContext) -> None:
+    """A failed run: end its drawing process, if one was started (the driver's failure path)."""
+    drawing, ctx.drawing = ctx.drawing, None
+    if drawing is not None:
+        drawing.close()
+
+
 def in_background(fn: Callable[..., Any], *args: Any):
     """Run ``fn(*args)`` in a thread now; ``.result()`` waits and returns (or raises).
 
@@ -386,14 +413,16 @@ def in_background(fn: Callable[..., Any], *args: Any):
 
 
 def evidence(ctx: RunContext) -> None:
-    """Draw the QA report while the digest ends, store the metric rows (unless the owner seals
-    them at the swap) and commit.
+    """Have the QA report finished while the digest ends, store the metric rows (unless the
+    owner seals them at the swap) and commit.
 
-    The report needs no database: it is drawn in a thread from the moment the metric rows are
-    final, while PostgreSQL finishes the content digest (on a 5M-row table the digest outlasts
-    the metrics by tens of seconds, and the report took 7 s after it). The transaction commits
-    as soon as the digest and the metric rows are in, whether or not the drawing has finished,
-    so no transaction sits open only because a report is drawn (on a wide contract that took
+    The report needs no database: its drawing process (started by the check stage where a core
+    is idle, and already drawing the data sections since the fidelity metrics; else a thread)
+    gets the final metric rows and writes the report while PostgreSQL finishes the content
+    digest (on a 5M-row table the
+    digest outlasts the metrics by tens of seconds). The transaction commits as soon as the
+    digest and the metric rows are in, whether or not the drawing has finished, so no
+    transaction sits open only because a report is drawn (on a wide contract that took
     minutes). Cleanup by a concurrent run skips a live run's temporary table.
     """
     request, conn = ctx.request, ctx.conn
@@ -401,10 +430,12 @@ def evidence(ctx: RunContext) -> None:
         ctx.metric_rows.append({
             "check": "config", "metric": "looser_tests", "value": len(request.warnings),
             "threshold": None, "passed": None, "details": {"warnings": request.warnings}})
-    ctx.described = ctx.mode.describe(ctx)
-    report = in_background(write_run_evidence, request, ctx.run_id, ctx.described,
-                           list(ctx.metric_rows), ctx.full_metrics, ctx.train,
-                           ctx.synthetic_sample, ctx.mode.counts(ctx))
+    ctx.described = ctx.described or ctx.mode.describe(ctx)
+    start_drawing(ctx)
+    ctx.evidence = write_run_evidence(ctx.drawing, request, ctx.run_id, ctx.described,
+                                      list(ctx.metric_rows), ctx.full_metrics, ctx.train,
+                                      ctx.synthetic_sample, ctx.mode.counts(ctx))
+    drawing, ctx.drawing = ctx.drawing, None
     try:
         _join_digest(ctx)
         ctx.managed = audit.managed(conn, request.audit_schema)
@@ -412,9 +443,9 @@ def evidence(ctx: RunContext) -> None:
             audit.store_metrics(conn, request.audit_schema, ctx.run_id, ctx.metric_rows)
         conn.commit()
     except BaseException:
-        wait([report])  # the drawing ends before the run is failed and its folder cleaned up
+        drawing.close()  # the drawing ends before the run is failed
         raise
-    ctx.evidence = report.result()  # a failed drawing fails the run here
+    drawing.result()  # a failed drawing fails the run here
 
 
 def swap(ctx: RunContext) -> None:
@@ -450,10 +481,12 @@ def swap(ctx: RunContext) -> None:
     conn.commit()
 
 
-def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
+def write_run_evidence(drawing: Any, request: SynthesisRequest, run_id: str, describe: dict,
                        metric_rows: list[dict], full_metrics: dict, train: pd.DataFrame,
                        synthetic: pd.DataFrame, counts: dict[str, Any] | None = None) -> Path:
-    """QA report (HTML + JSON) of this run under ``<evidence_dir>/runs/<run_id>/``."""
+    """This run's evidence folder ``<evidence_dir>/runs/<run_id>/``: ``run.json`` written
+    here, the QA report (``qa_report.html``) asked of ``drawing`` (report.drawing), which
+    writes it on its own (``drawing.result()`` waits for it)."""
     from synthdb.governance.roles import inside
 
     root = inside(request.project_root, request.config.evidence_dir, "evidence_dir") / "runs" / run_id
@@ -467,9 +500,7 @@ def write_run_evidence(request: SynthesisRequest, run_id: str, describe: dict,
         "row_counts": counts or {}, "release": {"recipient": request.config.recipient},
     }
     (root / "run.json").write_text(json.dumps(doc, indent=2, default=str))
-    from synthdb.report import render_html
-
-    render_html(doc, train, synthetic, root / "qa_report.html")
+    drawing.report(doc, train, synthetic, root / "qa_report.html")
     return root
 
 

@@ -107,6 +107,7 @@ def run_synthesis(settings: ConnectionSettings, request: SynthesisRequest) -> di
                     stage(ctx)
                 ctx.lap(timing_key)
         except BaseException as exc:
+            stages.abandon(ctx)
             conn.rollback()
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ctx.tmp))
             audit.fail_run(conn, schema, run_id, str(exc)[:2000])

@@ -141,11 +141,30 @@ def _img(uri: str, alt: str, cls: str) -> str:
     return f'<img class="{cls}" alt="{_e(alt)}" src="{uri}">'
 
 
+def data_sections(
+    evidence: Mapping[str, Any], real: pd.DataFrame, synthetic: pd.DataFrame,
+    metrics: Mapping[str, Any],
+) -> list[str]:
+    """The sections drawn from the rows and the fidelity metrics alone: column distributions,
+    correlations, seasonality (most of the drawing). They need no privacy or ML result, so a
+    release run has them drawn in another process while those are computed
+    (synthdb.report.drawing), from ``evidence``'s ``thresholds`` and ``generator`` and
+    ``metrics``' ``column_shapes``, ``column_pair_trends`` and ``seasonality``.
+    """
+    synthetic = synthetic[[c for c in real.columns]]
+    kinds, skipped = fidelity_columns(real)
+    t, mocked = _thresholds(evidence), mock_columns(evidence)
+    return [*_distribution_section(real, synthetic, kinds, skipped, metrics, t, mocked),
+            *_correlation_section(real, synthetic, kinds, metrics),
+            *_seasonality_section(real, synthetic, metrics)]
+
+
 def render_html(
     evidence: Mapping[str, Any],
     real: pd.DataFrame,
     synthetic: pd.DataFrame,
     out_path: str | Path,
+    drawn: list[str] | None = None,
 ) -> Path:
     """Write the QA report for one release and return its path.
 
@@ -154,14 +173,13 @@ def render_html(
     dict of :func:`synthdb.metrics.report_metrics`), which supplies the privacy histograms, ML
     utility and group parity sections. ``real`` is the training data the generator saw.
     The report is a list of sections, each drawn by its own function from the same inputs.
+    ``drawn``: :func:`data_sections` of the same inputs, drawn beforehand.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     metrics = evidence.get("metrics") or {}
     rows = _rows(evidence)
     t = _thresholds(evidence)
-    synthetic = synthetic[[c for c in real.columns]]
-    kinds, skipped = fidelity_columns(real)
     mocked = mock_columns(evidence)
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     parts: list[str] = [
@@ -179,9 +197,7 @@ def render_html(
         "<h2>Generator settings</h2>",
         generator_tables(evidence.get("generator"), mocked),
     ]
-    parts += _distribution_section(real, synthetic, kinds, skipped, metrics, t, mocked)
-    parts += _correlation_section(real, synthetic, kinds, metrics)
-    parts += _seasonality_section(real, synthetic, metrics)
+    parts += drawn if drawn is not None else data_sections(evidence, real, synthetic, metrics)
     parts += _privacy_section(metrics.get("privacy") or {})
     parts += _ml_utility_section(metrics.get("ml_utility"))
     parts += _group_parity_section(metrics.get("group_parity"))
