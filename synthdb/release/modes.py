@@ -18,7 +18,7 @@ import pandas as pd
 from psycopg import sql
 
 from synthdb.errors import ConfigError
-from synthdb.release import pgio, run_metrics, stages, training
+from synthdb.release import parallel, pgio, run_metrics, stages, training
 from synthdb.release.config import SynthConfig
 from synthdb.release.names import qualified
 
@@ -106,7 +106,7 @@ class Mode:
         """
         rows = ctx.cfg.rows or training.estimated_rows(
             ctx.conn, sql.SQL("SELECT * FROM {}").format(qualified(*ctx.request.source)))
-        return rows > ctx.cfg.chunk_size
+        return parallel.several_chunks(rows, ctx.cfg.chunk_size)
 
     def write(self, ctx: stages.RunContext) -> int:
         """Fill the (created) staging table with generated rows; returns the rows written.
@@ -207,7 +207,7 @@ class Mock(Mode):
         return None
 
     def samples_in_workers(self, ctx: stages.RunContext) -> bool:
-        return (ctx.cfg.rows or 0) > ctx.cfg.chunk_size  # the relation is not even planned
+        return parallel.several_chunks(ctx.cfg.rows or 0, ctx.cfg.chunk_size)  # not planned
 
     def leakage_rows(self, ctx: stages.RunContext) -> MetricRows:
         return [{"check": "no_leakage", "metric": "source_rows_read", "value": 0,

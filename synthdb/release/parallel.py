@@ -57,6 +57,11 @@ def chunk_sizes(n: int, chunk_size: int) -> list[int]:
     return [size] * full + ([rest] if rest or not full else [])
 
 
+def several_chunks(n: float, chunk_size: int) -> bool:
+    """Whether ``n`` rows are sampled in more than one chunk, so in the workers (if any)."""
+    return len(chunk_sizes(int(n), chunk_size)) > 1
+
+
 def default_workers() -> int:
     """``SYNTHDB_SAMPLE_WORKERS``, else the number of cores this process may run on."""
     value = os.environ.get("SYNTHDB_SAMPLE_WORKERS", "").strip()
