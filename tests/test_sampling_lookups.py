@@ -79,7 +79,7 @@ def test_sampled_rows_are_those_of_the_slow_lookups(structured, monkeypatch):
         return self.leaf_of[self.tree.apply(feats[rows, :j])]
 
     for d in structured.dims_:
-        d._cache.clear()
+        vars(d).pop("_lookups", None)
     monkeypatch.setattr(sequential._Dim, "leaves", apply_leaves)
     monkeypatch.setattr(sequential, "MAX_KEY_TABLE", 0)  # binary search in the allowed keys
     slow = structured.sample(5000, seed=5)
@@ -130,9 +130,12 @@ def test_binned_edges_search_as_searchsorted(units, n_edges):
 
 def test_sampling_lookups_are_not_pickled(structured):
     structured.sample(1000, seed=1)  # builds the walks, key tables and edge bins
+    owners = [o for d in structured.dims_ for o in (d, d.dist, d.marginal) if o is not None]
+    built = [o for o in owners if vars(o).get("_lookups")]
+    assert {type(o).__name__ for o in built} >= {"_Dim", "LeafCodes"}
     again = pickle.loads(pickle.dumps(structured))
-    assert all(not d._cache for d in again.dims_)
-    assert all("_edge_bins" not in vars(d.dist) for d in again.dims_)
+    assert all("_lookups" not in vars(o) for d in again.dims_
+               for o in (d, d.dist, d.marginal) if o is not None)
     pd.testing.assert_frame_equal(again.sample(1000, seed=1), structured.sample(1000, seed=1))
 
 

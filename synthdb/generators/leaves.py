@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from .conditional import _split
-from .marginals import binned_search, without_caches
+from .lookups import SamplingLookups
+from .marginals import binned_search
 
 
-class LeafCodes:
+class LeafCodes(SamplingLookups):
     """Outcome frequencies per leaf; ``banned`` outcomes are dropped (never drawn)."""
 
     def __init__(
@@ -65,9 +66,6 @@ class LeafCodes:
         x = leaf + np.clip(u, 0.0, 1.0 - 1e-9)
         pos = binned_search(self, self.upper, x)
         return self.codes[np.minimum(pos, len(self.codes) - 1)]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return without_caches(self.__dict__)
 
     def info(self) -> dict[str, Any]:
         return {"leaf_outcomes": int(len(self.codes))}

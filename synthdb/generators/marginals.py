@@ -18,10 +18,10 @@ scores; ties are broken at random so a spike becomes a uniform slice of its inte
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy.special import ndtri
+
+from .lookups import SamplingLookups
 
 #: attenuation factors are floored here so rare outcomes cannot blow up noisy correlations
 MIN_ATTENUATION = 0.2
@@ -218,23 +218,15 @@ class EdgeBins:
         return out
 
 
-def binned_search(owner: Any, edges: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """:class:`EdgeBins` of ``edges`` kept on ``owner`` (built on first use, not pickled:
-    see ``__getstate__`` of the owners) when the edges fit, else :func:`search_right`."""
-    bins = owner.__dict__.get("_edge_bins")
-    if bins is None:
-        if not EdgeBins.fits(edges):
-            return search_right(edges, x)
-        bins = owner.__dict__["_edge_bins"] = EdgeBins(edges)
-    return bins.search(x)
+def binned_search(owner: SamplingLookups, edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """:func:`search_right` of ``x`` in ``edges`` through an :class:`EdgeBins` kept among the
+    owner's sampling lookups (one set of edges per owner) when the edges fit, else directly."""
+    if not EdgeBins.fits(edges):
+        return search_right(edges, x)
+    return owner.lookup("edge_bins", lambda: EdgeBins(edges)).search(x)
 
 
-def without_caches(state: dict[str, Any]) -> dict[str, Any]:
-    """A pickled object's state without its sampling lookups (rebuilt where it is used)."""
-    return {k: v for k, v in state.items() if k != "_edge_bins"}
-
-
-class IntervalMarginal:
+class IntervalMarginal(SamplingLookups):
     """Outcomes ``0..k-1`` with frequency intervals on the unit line, in the given order.
 
     ``tail_quantile`` > 0 (used for ordered numeric domains) drops outcomes that live only in the
@@ -261,9 +253,6 @@ class IntervalMarginal:
             u = q + (1.0 - 2.0 * q) * u
         codes = binned_search(self, self.upper, u)
         return np.minimum(codes, len(self.upper) - 1)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return without_caches(self.__dict__)
 
     def emitted(self) -> np.ndarray:
         """Codes that sampling can produce (all but those wholly inside the protected tails)."""

@@ -45,6 +45,7 @@ from synthdb.errors import ConfigError, UnsupportedColumnError
 from .context import PREFIX
 from .copula import GaussianCopula, _Categorical, _Datetime, _Numeric
 from .leaves import LeafCodes, LeafQuantiles
+from .lookups import SamplingLookups
 from .marginals import IntervalMarginal
 from .ordering import effective_values
 from .pruning import pruned_leaves, score_bins
@@ -85,7 +86,14 @@ ORDERS = ("auto", "input", "discrete_first", "fewest_values")
 AUTO_ORDER_MIN_ROWS = 20_000
 
 
-class _Dim:
+def _key_table(allowed: np.ndarray, space: int) -> np.ndarray:
+    """A boolean table over all ``space`` keys, True at the ``allowed`` ones."""
+    table = np.zeros(space, dtype=bool)
+    table[allowed] = True
+    return table
+
+
+class _Dim(SamplingLookups):
     """One latent dimension: where it comes from and how its scores map to outcomes."""
 
     def __init__(
@@ -111,20 +119,10 @@ class _Dim:
         # (earlier dims, allowed keys of their values with this one's, cumulative training
         # counts of those keys): pairs, declared groups and sparse triples
         self.pairs: list[tuple[list[int], np.ndarray, np.ndarray]] = []
-        # sampling's lookups (tree walk, allowed-key tables), built on first use, not pickled
-        self._cache: dict[Any, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": {}}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_cache": {}, **state})
 
     def leaves(self, feats: np.ndarray, rows: np.ndarray, j: int) -> np.ndarray:
         """Pruned leaf of each of ``rows`` (features: the first ``j`` columns of ``feats``)."""
-        walk = self._cache.get("walk")
-        if walk is None:
-            walk = self._cache["walk"] = PrunedWalk(self.tree, self.leaf_of)
+        walk = self.lookup("walk", lambda: PrunedWalk(self.tree, self.leaf_of))
         return walk.leaves(feats, rows, j)
 
     def allowed(self, pair: int, key: np.ndarray, space: int) -> np.ndarray:
@@ -135,10 +133,7 @@ class _Dim:
         if not len(allowed):
             return np.zeros(len(key), dtype=bool)
         if space <= MAX_KEY_TABLE:
-            table = self._cache.get(("allowed", pair))
-            if table is None:
-                table = self._cache[("allowed", pair)] = np.zeros(space, dtype=bool)
-                table[allowed] = True
+            table = self.lookup(("allowed", pair), lambda: _key_table(allowed, space))
             return table[key]
         pos = np.minimum(np.searchsorted(allowed, key), len(allowed) - 1)
         return allowed[pos] == key
