@@ -37,3 +37,28 @@ def test_class_counts_match_the_separate_queries(fresh_db):
         assert only_k == {"k_anonymity": got["k_anonymity"], "rare": {}}
         assert sqlchecks.class_counts(conn, table, [], [], 10, 25) == {"k_anonymity": None,
                                                                        "rare": {}}
+
+
+def test_class_counts_add_up_a_first_grouping_only_when_it_is_small(fresh_db, monkeypatch):
+    """The pre-grouped count (few combinations of the counted columns) and the direct one
+    (many) give the same figures, and each is chosen where it should be."""
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("SELECT setseed(0.7)")
+        conn.execute(
+            "CREATE TABLE few AS SELECT (ARRAY['a','b',NULL])[1 + (random() * 2.2)::int] AS q1, "
+            "(random() * 4)::int AS q2, CASE WHEN random() < 0.05 THEN NULL ELSE "
+            "(random() * 30)::int::text END AS cat FROM generate_series(1, 20000)")
+        conn.execute("CREATE TABLE many AS SELECT (random() * 1e6)::int::text AS q1, "
+                     "(random() * 1e6)::int AS q2, g::text AS cat FROM generate_series(1, 20000) g")
+        for name in ("few", "many"):
+            table = sql.Identifier(name)
+            sqlchecks.analyze(conn, table)
+            chosen = sqlchecks._counted_rows(conn, table, ["q1", "q2", "cat"])[0]
+            assert (chosen is table) == (name == "many")
+            pre_grouped = sqlchecks.class_counts(conn, table, ["q1", "q2"], ["q1", "cat"], 5, 40)
+            monkeypatch.setattr(sqlchecks, "FINE_GROUPS_MAX", -1)  # always group the table
+            direct = sqlchecks.class_counts(conn, table, ["q1", "q2"], ["q1", "cat"], 5, 40)
+            monkeypatch.undo()
+            assert pre_grouped == direct
+            assert direct["k_anonymity"] == sqlchecks.k_anonymity(conn, table, ["q1", "q2"], 5)
+            assert direct["k_anonymity"]["rows"] == 20000

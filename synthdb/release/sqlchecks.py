@@ -125,6 +125,41 @@ def analyze(conn, table: sql.Composable) -> None:
     conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
+# class_counts groups all the counted columns together first when the planner expects at most
+# this many groups, and at most one per FINE_ROWS_PER_GROUP rows (its estimates come from the
+# statistics that the check stage's ANALYZE has just gathered).
+FINE_GROUPS_MAX = 100_000
+FINE_ROWS_PER_GROUP = 10
+
+
+def _planned_rows(conn, query: sql.Composable) -> float:
+    """The planner's row estimate of ``query`` (EXPLAIN: nothing is executed)."""
+    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(query)).fetchone()[0]
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _counted_rows(conn, table: sql.Composable, every: list[str]
+                  ) -> tuple[sql.Composable, sql.Composable]:
+    """(what the grouping sets read, how they count its rows) for :func:`class_counts`.
+
+    Hashing every row once per grouping set (six sets on the demo) took 1.9-2.4 s on a
+    5M-row staged table, in one process. A single GROUP BY of all the counted columns hashes
+    each row once, can run on PostgreSQL's parallel workers, and leaves a few thousand groups
+    (the demo: 8,940) for the grouping sets to add up: 0.6-0.9 s with two workers, 1.06 s
+    without (idle 2-core machine), the same counts. Where the columns together have many
+    distinct combinations (high-cardinality categories), that first GROUP BY would be nearly
+    as large as the table, so the table is grouped directly as before.
+    """
+    groups = _planned_rows(conn, sql.SQL("SELECT 1 FROM {} GROUP BY {}").format(
+        table, _cols(every)))
+    rows = _planned_rows(conn, sql.SQL("SELECT 1 FROM {}").format(table))
+    if groups > min(FINE_GROUPS_MAX, rows / FINE_ROWS_PER_GROUP):
+        return table, sql.SQL("count(*)")
+    fine = sql.SQL("(SELECT {every}, count(*) AS n FROM {table} GROUP BY {every}) fine").format(
+        every=_cols(every), table=table)
+    return fine, sql.SQL("sum(n)::bigint")
+
+
 def class_counts(conn, table: sql.Composable, quasi_identifiers: list[str],
                  rare_columns: list[str], k: int, min_count: int) -> dict[str, Any]:
     """k-anonymity and rare-category statistics of ``table`` from one scan (GROUPING SETS).
@@ -133,7 +168,9 @@ def class_counts(conn, table: sql.Composable, quasi_identifiers: list[str],
     <rare_categories()'s dict plus min_value_count>}}`` with exactly the definitions of
     :func:`k_anonymity` and :func:`rare_categories` (NULL is a class value for the
     quasi-identifiers; NULL is not a category for the rare check). One pass instead of one per
-    column: every grouping set is hashed during the same scan. ``min_value_count`` (the smallest
+    column: every grouping set is hashed during the same scan, or, where the counted columns
+    have few combinations, added up from one parallel GROUP BY of them (:func:`_counted_rows`).
+    ``min_value_count`` (the smallest
     count of any value) lets a test with a stricter ``min_count`` compare against the stored
     figure without rescanning.
     """
@@ -157,15 +194,16 @@ def class_counts(conn, table: sql.Composable, quasi_identifiers: list[str],
     null_rare = sql.SQL(" OR ").join(
         sql.SQL("(g = {} AND {} IS NULL)").format(sql.Literal(mask(cols)), sql.Identifier(cols[0]))
         for cols in rare_sets) if rare_sets else sql.SQL("false")
+    rows_of, counted = _counted_rows(conn, table, every)
     query = sql.SQL(
         "SELECT s, count(*), min(n), count(*) FILTER (WHERE n < lim), "
         "coalesce(sum(n) FILTER (WHERE n < lim), 0), coalesce(sum(n), 0) "
         "FROM (SELECT CASE g {case} END AS s, CASE g WHEN {kmask} THEN %(k)s ELSE %(m)s END "
-        "AS lim, n FROM (SELECT GROUPING({every}) AS g, {every}, count(*) AS n FROM {table} "
+        "AS lim, n FROM (SELECT GROUPING({every}) AS g, {every}, {counted} AS n FROM {rows_of} "
         "GROUP BY GROUPING SETS ({sets})) grouped WHERE NOT ({null_rare})) classes GROUP BY s"
     ).format(
         case=case, kmask=sql.Literal(mask(sets[0][1]) if quasi_identifiers else -1),
-        every=_cols(every), table=table, null_rare=null_rare,
+        every=_cols(every), counted=counted, rows_of=rows_of, null_rare=null_rare,
         sets=sql.SQL(", ").join(sql.SQL("({})").format(_cols(cols)) for _, cols in sets))
     found = {int(r[0]): r for r in conn.execute(query, {"k": k, "m": min_count}).fetchall()}
     out: dict[str, Any] = {"k_anonymity": None, "rare": {}}
