@@ -491,6 +491,24 @@ def test_engineer_releases_through_the_owner_seal(managed):
     assert verdict["passed"] and verdict["run_id"] == run_id
 
 
+def test_owner_seal_records_the_writer_and_publish_skips_the_second_digest(managed):
+    """The owner's seal_run records the transaction that wrote every staged row next to the
+    digest it computes (server-side: the engineer cannot write a fingerprint), so the
+    engineer's publish proved the rows unchanged from their xmin instead of digesting its copy
+    (synthdb.release.unchanged), and the published rows are the sealed ones."""
+    project, admin = managed
+    with psycopg.connect(admin.conninfo()) as conn:
+        check, fp, table = _one(
+            conn, "SELECT r.manifest -> 'content_check', u.fingerprint, r.published_relation "
+                  "FROM synthdb_audit.releases r JOIN synthdb_audit.runs u USING (run_id) "
+                  "ORDER BY r.release_id LIMIT 1")
+    assert isinstance(fp["writer_xid"], int), fp
+    assert check["method"] == "unchanged since the run (row xmin)", check
+    assert check["digest"] == fp["digest"]
+    with psycopg.connect(share_of(admin).conninfo()) as conn:
+        assert digest.content_digest(conn, *table.split("."))[0] == fp["digest"]
+
+
 @pytest.mark.parametrize("statement", [
     "INSERT INTO synthdb_audit.runs (run_id, model, outcome) VALUES ('forged', 'm', 'success')",
     "INSERT INTO synthdb_audit.metrics (run_id, check_name, metric, passed) "

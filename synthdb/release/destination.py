@@ -190,7 +190,7 @@ def connect(dest: ConnectionSettings) -> psycopg.Connection:
 
 
 def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
-                columns: list) -> int:
+                columns: list, table_oid: int | None = None) -> int:
     """Create ``target`` in the destination with the staging table's column types and stream
     the rows into it with binary COPY (source transaction → destination transaction).
 
@@ -199,7 +199,8 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
     (PostgreSQL's own ``COPY n`` count: no second scan of the copy). ``FREEZE``: the table is
     created in this transaction, so its rows can be written frozen; nobody sees them before
     the commit, and the digest, the recipients' first reads and VACUUM then find no hint bits
-    to set.
+    to set. ``table_oid``: copy only rows of that table (the one the caller checked and locked;
+    a name resolving to another table by the time the COPY runs yields no rows).
     """
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     definition = sql.SQL(", ").join(
@@ -207,8 +208,12 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
     target_sql = sql.Identifier(*target)
     dst.execute(sql.SQL("CREATE TABLE {} ({})").format(target_sql, definition))
     into_cur = dst.cursor()
-    with src.cursor().copy(sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)").format(
-            cols, sql.Identifier(*staging))) as out, \
+    pinned = sql.SQL("")
+    if table_oid is not None:
+        pinned = sql.SQL(" AS synthdb_staged WHERE synthdb_staged.tableoid = {}::oid").format(
+            sql.Literal(table_oid))
+    with src.cursor().copy(sql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT (FORMAT binary)").format(
+            cols, sql.Identifier(*staging), pinned)) as out, \
             into_cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)").format(
                 target_sql, cols)) as into:
         relay_rows(out, into)

@@ -28,7 +28,9 @@ bucket aggregation ~2.9 s (one sort by bucket and hash feeds both levels). The s
 fenced (``OFFSET 0``) so each row is hashed once, and ``DIGEST_PLAN_SETTINGS`` lets PostgreSQL
 give the rendering and hashing to parallel workers while the leader sorts (5M at load ~5.5:
 14.8-16.8 s → 10.7-12.4 s; 1M 3.3 → 2.3 s; the value does not depend on the plan). It is paid
-once at the swap (overlapped with the Python metrics) and once per publish, approve or export. A fingerprint records
+once at the swap (overlapped with the Python metrics) and once per approve or export; publish
+pays it only when it cannot prove the rows unchanged since the run wrote them from their
+``xmin`` (``writer_xid``, synthdb.release.unchanged). A fingerprint records
 ``digest_version``: a digest recorded under another definition cannot be compared and is
 refused with a message saying so. See ``docs/design-notes.md`` notes 15 and 21.
 """
@@ -91,6 +93,10 @@ class Fingerprint:
     digest: str | None  # None when not computed (e.g. for a view, which is refused anyway)
     rows: int | None
     digest_version: int = DIGEST_VERSION  # which definition ``digest`` follows
+    # The full (64-bit) id of the transaction that wrote every one of the rows, when the run
+    # verified that in that transaction (``writer_xid``); publish then proves "unchanged since"
+    # from the rows' ``xmin`` instead of digesting again (synthdb.release.unchanged).
+    writer_xid: int | None = None
 
     @property
     def label(self) -> str:

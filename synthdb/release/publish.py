@@ -32,7 +32,15 @@ from synthdb import __version__
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, GateError
 from synthdb.governance import roles
-from synthdb.release import audit, destination, joined_checks, pgio, table_keys, verdicts
+from synthdb.release import (
+    audit,
+    destination,
+    joined_checks,
+    pgio,
+    table_keys,
+    unchanged,
+    verdicts,
+)
 from synthdb.release.dbt_configs import PublishOptions, apply_options, column_comment
 from synthdb.release.synthesize import TMP_PREFIX, _label, _qualified
 from synthdb.report.header import stamp_release
@@ -248,7 +256,8 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
         folder.rename(final)
         tables.append({"release_id": release_id, "version": info["version"],
                        "run_id": info["run_id"], "relation": _label(*info["member"].target),
-                       "rows": info["rows"], "evidence": str(final), "verdict": info["verdict"]})
+                       "rows": info["rows"], "evidence": str(final), "verdict": info["verdict"],
+                       "content_check": info["content_check"]})
     root = tables[0]
     return {**root, "role": request.role, "destination": dest.dbname,
             "approval_required": request.approval_required, "warnings": warnings,
@@ -319,10 +328,14 @@ def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | N
                  ) -> dict[str, Any]:
     """Gate-check one table and copy it into a temporary table of the destination.
 
-    The staged table is SHARE-locked from the gate check to the commit, and its content is
-    digested once, on the copy: the copy holds exactly the staged rows, so comparing the copy's
-    digest with the one the run recorded refuses a staged table changed after the checks just
-    as a digest of the staged table would, and also vouches for the bytes that were copied.
+    The staged table is SHARE-locked from the gate check to the commit. When its rows are
+    provably the ones the run wrote (synthdb.release.unchanged: every row still carries the
+    run's transaction id, the run's row count, types whose text no catalog change can alter)
+    the copy of those rows is not digested again: the run's sealed digest is the copy's.
+    Otherwise the copy is digested once and compared with the run's digest, which refuses a
+    staged table changed after the checks and vouches for the bytes that were copied. Either
+    way the COPY reads only rows of the table the gate checked (``tableoid``), so a name that
+    resolves elsewhere by then yields no rows and fails the row count.
     """
     verdict = check_gate(conn, request, with_content=False)
     run_id = verdict["run_id"]
@@ -354,24 +367,33 @@ def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | N
     # read_hazards refused row-level security under the lock; off here too, so a policy that
     # appeared anyway fails the COPY instead of filtering it
     conn.execute("SELECT set_config('row_security', 'off', true)")
+    recorded = verdicts.recorded_fingerprint(conn, request.audit_schema, run_id) or {}
+    reasons = unchanged.reasons_to_digest(conn, recorded, request.staging, run[3])
     copied = destination.create_copy(conn, request.staging, dconn,
-                                     (request.target[0], tmp_name), columns)
+                                     (request.target[0], tmp_name), columns,
+                                     table_oid=int(recorded["oid"]))
     if copied != run[3]:
         raise GateError(f"synthdb gate: refusing to publish {_label(*request.staging)}: "
                         f"{copied} rows were copied but run {run_id} measured {run[3]}")
-    # The copy must hold exactly what the run measured (kind, columns, content digest):
-    # the same check approve and export make later; better found before anything commits.
-    # Digested after copying, not alongside: a second connection reading the staged table
-    # by name while the COPY reads it could be shown other rows (a row-level security policy
-    # testing current_query() did exactly that, 6fb88d2; a schema renamed between the two
-    # name lookups could too), whereas the copy's digest covers the bytes actually released.
-    verdicts.check_published(
-        dconn, request.audit_schema, run_id, request.target[0], tmp_name,
-        f"synthdb gate: refusing to publish {_label(*request.staging)} to {request.recipient}",
-        audit_conn=conn, label=_label(*request.staging))
+    if reasons:
+        # The copy must hold exactly what the run measured (kind, columns, content digest):
+        # the same check approve and export make later; better found before anything
+        # commits. Digested after copying, not alongside: a second connection reading the
+        # staged table by name while the COPY reads it could be shown other rows (a row-level
+        # security policy testing current_query() did exactly that, 6fb88d2; a schema renamed
+        # between the two name lookups could too), whereas the copy's digest covers the bytes
+        # actually released.
+        verdicts.check_published(
+            dconn, request.audit_schema, run_id, request.target[0], tmp_name,
+            f"synthdb gate: refusing to publish {_label(*request.staging)} to "
+            f"{request.recipient}", audit_conn=conn, label=_label(*request.staging))
+    content_check = ({"method": "content digest of the copy", "why": reasons} if reasons else
+                     {"method": "unchanged since the run (row xmin)",
+                      "writer_xid": recorded["writer_xid"]})
+    content_check["digest"] = recorded.get("digest")
     return {"member": request, "verdict": verdict, "run_id": run_id, "run": run,
             "version": version, "metadata": metadata, "columns": columns,
-            "tmp_name": tmp_name, "rows": run[3]}
+            "tmp_name": tmp_name, "rows": run[3], "content_check": content_check}
 
 
 def _expose(dconn, info: dict[str, Any]) -> None:
@@ -408,6 +430,7 @@ def _record(conn, dconn, settings: ConnectionSettings, dest: ConnectionSettings,
         "role": request.role, "approval_required": request.approval_required,
         "columns": [{"name": c.name, "type": c.pg_type} for c in info["columns"]],
         "generator": run[1] or {}, "thresholds": _thresholds(info["verdict"]), "rows": run[3],
+        "content_check": info["content_check"],
         "destination": {"dbname": dest.dbname,
                         "same_server": destination.same_server(settings, dest)},
     }

@@ -43,7 +43,7 @@ DECLARE
     v_run record; v_oid oid; v_kind "char"; v_cols jsonb; v_digest text; v_rows bigint;
     v_fp jsonb; r jsonb; v_value double precision; v_passed boolean; v_details jsonb;
     v_qis text; v_classes bigint; v_min bigint; v_below bigint; v_total bigint; v_n int;
-    v_has_k boolean := false;
+    v_has_k boolean := false; v_xmin xid; v_other bigint; v_now numeric; v_writer numeric;
 BEGIN
     SELECT * INTO v_run FROM {a}.runs WHERE run_id = p_run_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -80,9 +80,23 @@ BEGIN
         INTO v_cols FROM pg_attribute
         WHERE attrelid = v_oid AND attnum > 0 AND NOT attisdropped;
     EXECUTE format({digest_select}, p_schema, p_name) INTO v_digest, v_rows;
+    -- The transaction that wrote every row digested here, if one did (synthdb.release.
+    -- unchanged): its full id is the latest one up to now with the rows' 32-bit xmin. No
+    -- row with that xmin can appear later, so publish can tell the rows are still these.
+    EXECUTE format('SELECT t.xmin FROM %I.%I AS t LIMIT 1', p_schema, p_name) INTO v_xmin;
+    IF v_xmin IS NOT NULL AND v_xmin::text::bigint >= 3 THEN
+        EXECUTE format('SELECT count(*) FILTER (WHERE t.xmin <> $1) FROM %I.%I AS t',
+                       p_schema, p_name) INTO v_other USING v_xmin;
+        IF v_other = 0 THEN
+            v_now := pg_current_xact_id()::text::numeric;
+            v_writer := v_now - ((v_now % 4294967296) - v_xmin::text::numeric + 4294967296)
+                                % 4294967296;
+        END IF;
+    END IF;
     v_fp := jsonb_build_object('oid', v_oid, 'schema', p_schema, 'name', p_name,
                                'relkind', v_kind, 'columns', v_cols, 'digest', v_digest,
-                               'rows', v_rows, 'digest_version', {digest_version});
+                               'rows', v_rows, 'digest_version', {digest_version},
+                               'writer_xid', v_writer);
     FOR r IN SELECT * FROM jsonb_array_elements(p_rows) LOOP
         v_value := (r ->> 'value')::double precision;
         v_passed := (r ->> 'passed')::boolean;

@@ -38,6 +38,7 @@ from synthdb.release import (
     run_metrics,
     sqlchecks,
     training,
+    unchanged,
 )
 from synthdb.release.names import TMP_PREFIX, label, qualified
 from synthdb.release.progress import Progress
@@ -79,7 +80,8 @@ class RunContext:
     synthetic_sample: pd.DataFrame | None = None
     described: dict[str, Any] = field(default_factory=dict)  # generator.describe() or mode's
     managed: bool = False
-    content: tuple[str, int] | None = None  # (content digest, rows) of the checked table
+    # (content digest, rows, writer xid or None) of the checked table (unchanged.writer_xid)
+    content: tuple[str, int, int | None] | None = None
     digest_job: Any = None  # the content digest running in the background (leakage → evidence)
     early_ml: Any = None  # ML utility's train-on-real half, computed in a thread (read → leakage)
     drawing: Any = None  # what draws the QA report (check → evidence; report.drawing)
@@ -356,13 +358,22 @@ def leakage(ctx: RunContext) -> None:
     # seals with the owner's own digest at the swap instead.
     ctx.managed = audit.managed(ctx.conn, ctx.request.audit_schema)
     ctx.digest_job = None if ctx.managed else in_background(
-        digest.content_digest, ctx.conn, ctx.request.target[0], TMP_PREFIX + ctx.run_id[:16])
+        seal_content, ctx.conn, ctx.request.target[0], TMP_PREFIX + ctx.run_id[:16])
     try:
         rows, ctx.full_metrics = ctx.mode.leakage_rows(ctx)
     except BaseException:
         _join_digest(ctx)  # the connection is the digest's until it ends (then rolled back)
         raise
     ctx.metric_rows += rows
+
+
+def seal_content(conn, schema: str, name: str) -> tuple[str, int, int | None]:
+    """What the run seals of its staged table's content, in the writer's transaction after its
+    last change: the content digest and row count, and this transaction's id if it wrote every
+    row (publish then proves the rows unchanged from their ``xmin``; synthdb.release.unchanged).
+    The id check is one scan without rendering (~0.3 s at 5M rows), in the background too."""
+    content, rows = digest.content_digest(conn, schema, name)
+    return content, rows, unchanged.writer_xid(conn, schema, name)
 
 
 def _join_digest(ctx: RunContext) -> None:
@@ -475,7 +486,8 @@ def swap(ctx: RunContext) -> None:
         staged = digest.fingerprint(conn, target_schema, target_name,
                                     with_content=ctx.content is None)
         if staged is not None and ctx.content is not None:  # computed during the leakage stage
-            staged = dataclasses.replace(staged, digest=ctx.content[0], rows=ctx.content[1])
+            staged = dataclasses.replace(staged, digest=ctx.content[0], rows=ctx.content[1],
+                                         writer_xid=ctx.content[2])
         audit.finish_run(conn, schema, ctx.run_id, "success", **results,
                          fingerprint=staged.as_dict() if staged is not None else None)
     conn.commit()
