@@ -13,8 +13,10 @@ import textwrap
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from synthdb.release import stages
+from synthdb.errors import EmptyInputError
+from synthdb.release import pgio, stages, training
 from synthdb.release.config import parse_synth_config
 from synthdb.release.modes import MODES
 from synthdb.release.progress import Progress
@@ -81,3 +83,56 @@ def test_config_check_imports_no_scikit_learn():
             raise AssertionError("unknown names must still raise AttributeError")
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture()
+def counted_view(source):
+    """A contract whose every evaluation of a row is counted: nextval() in its select list
+    (volatile, so PostgreSQL evaluates it for a count(*) of the view too)."""
+    source.execute("CREATE SEQUENCE src.evaluated")
+    source.execute("CREATE VIEW src.counted AS SELECT band, nextval('src.evaluated') AS seq "
+                   "FROM src.people")
+    source.commit()
+    return source
+
+
+def evaluations(conn) -> int:
+    return conn.execute("SELECT last_value FROM src.evaluated").fetchone()[0]
+
+
+def read_counted(conn, seed: int = 1, estimate: float | None = None, **synth):
+    cfg = parse_synth_config({"source": "counted", **synth}, "m")
+    request = SynthesisRequest(model="m", source=("src", "counted"), target=("s", "m"),
+                               config=cfg)
+    columns = [c for c in pgio.relation_columns(conn, "src", "counted") if c.name == "band"]
+    return training.read_training(conn, request, columns, seed, estimate)
+
+
+def test_small_input_is_read_once_and_whole(counted_view):
+    """An input the planner expects to fit in the training sample is evaluated once (it was
+    counted, then read: every row of the view computed twice); the rows are all of it, in the
+    order the plain read gives, and their number is the row count."""
+    frame, n = read_counted(counted_view)
+    assert n == 3000 and len(frame) == 3000
+    assert evaluations(counted_view) == 3000  # was 6000 (count(*), then the rows)
+    plain = pgio.read_frame(counted_view, sql.SQL("SELECT band FROM src.people"),
+                            [pgio.PgColumn("band", "text", "S", True)])
+    assert frame["band"].tolist() == plain["band"].tolist()
+
+
+def test_estimate_far_too_low_falls_back_to_a_bounded_sample(counted_view):
+    """Told the input is small when it is not, the read stops at the limit + 1 rows, then
+    counts and samples with the exact fraction: never more than the limit in memory, the
+    true count, and the same rows for the same seed."""
+    frame, n = read_counted(counted_view, estimate=10, max_train_rows=800, holdout=0.2)
+    assert n == 3000 and len(frame) == 1000  # max_train_rows / (1 - holdout)
+    again, _ = read_counted(counted_view, estimate=10, max_train_rows=800, holdout=0.2)
+    assert frame["band"].tolist() == again["band"].tolist()
+
+
+def test_empty_input_is_refused_after_one_read(counted_view):
+    counted_view.execute("DELETE FROM src.people")
+    counted_view.commit()
+    with pytest.raises(EmptyInputError, match="model m: the training input src.counted"):
+        read_counted(counted_view, estimate=0)
+

@@ -56,6 +56,16 @@ def _catalog_specs(frame: pd.DataFrame, columns: list[pgio.PgColumn]):
     return infer_specs(frame, {c.name: c.pg_type for c in columns})
 
 
+def source_estimate(ctx: stages.RunContext) -> float:
+    """The planner's row estimate of the training input (EXPLAIN; no row is read), planned
+    once per run: the read stage asks it twice (is the sampling server needed, how large a
+    fraction to sample)."""
+    if ctx.source_estimate is None:
+        ctx.source_estimate = training.estimated_rows(
+            ctx.conn, sql.SQL("SELECT * FROM {}").format(qualified(*ctx.request.source)))
+    return ctx.source_estimate
+
+
 class Mode:
     """A release mode. Subclasses fill in the training input, the generator and the rows."""
 
@@ -104,8 +114,7 @@ class Mode:
         dbt's main module) only competed with the fit for the machine's two cores. A wrong
         estimate costs only time: too low and the server starts when the rows are sampled.
         """
-        rows = ctx.cfg.rows or training.estimated_rows(
-            ctx.conn, sql.SQL("SELECT * FROM {}").format(qualified(*ctx.request.source)))
+        rows = ctx.cfg.rows or source_estimate(ctx)
         return parallel.several_chunks(rows, ctx.cfg.chunk_size)
 
     def write(self, ctx: stages.RunContext) -> int:
@@ -145,7 +154,8 @@ class Synthesize(Mode):
     def read_training(self, ctx: stages.RunContext) -> None:
         subject = [ctx.subject] if ctx.subject is not None else []
         frame, ctx.n_source = training.read_training(ctx.conn, ctx.request,
-                                                     ctx.columns + subject, ctx.seed)
+                                                     ctx.columns + subject, ctx.seed,
+                                                     source_estimate(ctx))
         ctx.conn.commit()
         if ctx.subject is None:
             ctx.train, ctx.holdout = training.split(frame, ctx.cfg.holdout, ctx.seed)

@@ -53,27 +53,42 @@ def estimated_rows(conn, select: sql.Composable) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
-def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int
-                  ) -> tuple[pd.DataFrame, int]:
+def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int,
+                  estimate: float | None = None) -> tuple[pd.DataFrame, int]:
     """At most ``max_train_rows / (1 - holdout)`` rows of the input (seeded) and its row count.
 
     One evaluation of the training input (issue 15: a view with joins and window functions was
-    evaluated twice, once to count and once to sample): a single aggregate counts every row
-    and collects a seeded Bernoulli sample (one array per column, unnested again), with the
-    fraction set from the planner's estimate. Only if that estimate was far too high, so the
-    sample came out short, is the input read a second time with the exact fraction. An input
-    the planner expects to be no larger than the sample is counted and read as before (two
-    cheap passes; the arrays are never sized by an estimate that could be far too low).
+    evaluated twice, once to count and once to read):
+
+    - an input the planner expects to fit in the sample (``estimate``: the planner's row
+      estimate of the input, EXPLAIN, when the caller already has it) is read whole with
+      ``LIMIT limit + 1``; if at most ``limit`` rows come back they are the whole input and
+      their number is its row count. These are the very rows the count-then-read gave
+      (``LIMIT`` above the planner's estimate leaves the plan, and so the row order, as it
+      was; nothing is sampled below the limit). Memory stays bounded by the limit. Only if
+      more rows come back (the estimate was far too low) is the input counted, then sampled
+      with the exact fraction (never collected in arrays sized by that estimate).
+    - a larger input: a single aggregate counts every row and collects a seeded Bernoulli
+      sample (one array per column, unnested again), with the fraction set from the
+      planner's estimate. Only if that estimate was far too high, so the sample came out
+      short, is the input read a second time with the exact fraction. Array columns (which
+      ``array_agg`` would nest) are counted and sampled in two passes.
     """
     cfg = request.config
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), qualified(*request.source))
     limit = int(cfg.max_train_rows / (1 - cfg.holdout))
+    if estimate is None:
+        estimate = estimated_rows(conn, select)
+    if estimate <= limit:
+        whole = _read_whole(conn, columns, select, limit)
+        if whole is None:  # the estimate was far too low: count, then sample exactly
+            return _read_training_twice(conn, request, columns, select, limit, seed)
+        if whole.empty:
+            _refuse_empty(request)
+        return whole, len(whole)
     if any(c.pg_type.endswith("]") for c in columns):  # array_agg would nest arrays
         return _read_training_twice(conn, request, columns, select, limit, seed)
-    estimate = estimated_rows(conn, select)
-    if estimate <= limit:  # a small input: reading it twice costs little, and no estimate
-        return _read_training_twice(conn, request, columns, select, limit, seed)  # is trusted
     frame, n_source = _count_and_sample(conn, columns, select, SAMPLE_MARGIN * limit / estimate,
                                         seed)
     if n_source == 0:
@@ -81,6 +96,14 @@ def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
     if len(frame) < min(limit, n_source):  # the estimate was far too high
         return _read_training_twice(conn, request, columns, select, limit, seed)
     return _at_most(frame, limit, seed), n_source
+
+
+def _read_whole(conn, columns: list[pgio.PgColumn], select: sql.Composable, limit: int
+                ) -> pd.DataFrame | None:
+    """Every row of ``select`` if it has at most ``limit`` (one pass), else None."""
+    frame = pgio.read_frame(conn, sql.SQL("{} LIMIT {}").format(select, sql.Literal(limit + 1)),
+                            columns)
+    return frame if len(frame) <= limit else None
 
 
 def _count_and_sample(conn, columns: list[pgio.PgColumn], select: sql.Composable,
