@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -160,3 +161,30 @@ def test_identical_match_allows_chance_copies_but_fails_real_ones():
     assert bare_failures >= 10, bare_failures
     assert gated_failures <= 2, gated_failures
     assert copier_passes == 0
+
+
+def test_report_reuses_the_gates_fidelity_scores(frames, monkeypatch) -> None:
+    """report_metrics computes column shapes and pair trends once (issue 15: the gate's
+    utility rows recomputed them) and its gate rows are the gate's own, value for value."""
+    from synthdb.metrics import full, utility
+
+    train, holdout, synthetic = frames
+    t = GateThresholds(quasi_identifiers=[COLS[2], COLS[3]], seed=5)
+    alone = [dataclasses.asdict(r) for r in evaluate_release(train, holdout, synthetic, t)]
+    calls = {"shapes": 0, "trends": 0}
+    shapes, trends = utility.column_shapes, utility.column_pair_trends
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(utility, "column_shapes", counted("shapes", shapes))
+    monkeypatch.setattr(utility, "column_pair_trends", counted("trends", trends))
+    report = full.report_metrics(train, holdout, synthetic, t)
+    assert calls == {"shapes": 1, "trends": 1}
+    assert report["gate"] == full.jsonable(alone)
+    by_name = {r["metric"]: r["value"] for r in report["gate"]}
+    assert by_name["column_shapes"] == report["column_shapes"]["score"]
+    assert by_name["overall_quality"] == report["quality_score"]

@@ -17,8 +17,14 @@ import pandas as pd
 
 from synthdb.errors import ConfigError, SynthdbError
 from synthdb.metrics import distances as dist
-from synthdb.metrics import ml, seasonality, utility
-from synthdb.metrics.gate import GateThresholds, align_frames, distances_or_error, evaluate_release
+from synthdb.metrics import ml, seasonality
+from synthdb.metrics.gate import (
+    GateThresholds,
+    align_frames,
+    distances_or_error,
+    evaluate_release,
+    fidelity_scores,
+)
 
 _GATE_KEYS = {f.name for f in dataclasses.fields(GateThresholds)}
 _EXTRA_KEYS = {"target", "protected_attributes", "min_group_size"}
@@ -75,18 +81,13 @@ def report_metrics(
     t = thresholds_from_config(config)
     t.validate()
     holdout, synthetic = align_frames(train, holdout, synthetic)
-    fidelity: dict[str, Any] = {
-        "column_shapes": utility.column_shapes(train, synthetic, t.sample_size, t.seed),
-        "column_pair_trends": utility.column_pair_trends(train, synthetic, t.sample_size,
-                                                         t.seed),
-    }
-    fidelity["quality_score"] = utility.quality_score(fidelity["column_shapes"],
-                                                      fidelity["column_pair_trends"])
-    fidelity["seasonality"] = seasonality.seasonality(train, synthetic)
+    scores = fidelity_scores(train, synthetic, t)  # the gate's utility rows reuse them
+    fidelity: dict[str, Any] = {**scores,
+                                "seasonality": seasonality.seasonality(train, synthetic)}
     if on_fidelity is not None:
         on_fidelity(jsonable(fidelity))
     d = distances_or_error(train, holdout, synthetic, t)
-    rows = evaluate_release(train, holdout, synthetic, t, distances=d)
+    rows = evaluate_release(train, holdout, synthetic, t, distances=d, fidelity=scores)
     out: dict[str, Any] = {
         "thresholds": dataclasses.asdict(t),
         "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},

@@ -181,12 +181,23 @@ def _leakage_rows(
     return rows
 
 
-def _utility_rows(
-    train: pd.DataFrame, synthetic: pd.DataFrame, t: GateThresholds
-) -> list[MetricRow]:
+def fidelity_scores(train: pd.DataFrame, synthetic: pd.DataFrame, t: GateThresholds
+                    ) -> dict[str, Any]:
+    """Column shapes, column pair trends and their overall quality score (sampled, seeded)."""
     shapes = utility.column_shapes(train, synthetic, t.sample_size, t.seed)
     trends = utility.column_pair_trends(train, synthetic, t.sample_size, t.seed)
-    overall = utility.quality_score(shapes, trends)
+    return {"column_shapes": shapes, "column_pair_trends": trends,
+            "quality_score": utility.quality_score(shapes, trends)}
+
+
+def _utility_rows(
+    train: pd.DataFrame, synthetic: pd.DataFrame, t: GateThresholds,
+    fidelity: dict[str, Any] | None = None,
+) -> list[MetricRow]:
+    if fidelity is None:
+        fidelity = fidelity_scores(train, synthetic, t)
+    shapes, trends = fidelity["column_shapes"], fidelity["column_pair_trends"]
+    overall = fidelity["quality_score"]
     shape_details = {
         "columns": {c: v["score"] for c, v in shapes["columns"].items()},
         "skipped_identifier_like": shapes["skipped_identifier_like"],
@@ -230,12 +241,15 @@ def evaluate_release(
     thresholds: GateThresholds,
     *,
     distances: dist.Distances | SynthdbError | None = None,
+    fidelity: dict[str, Any] | None = None,
 ) -> list[MetricRow]:
     """Compute every gated privacy check and the informational utility scores.
 
     ``k_anonymity`` and ``rare_categories`` are measured on the release (``synthetic``), the
     table the recipient gets; ``no_leakage`` compares it with train and holdout.
-    ``distances`` lets :func:`synthdb.metrics.report_metrics` reuse one neighbour search.
+    ``distances`` and ``fidelity`` (:func:`fidelity_scores` of the same frames and thresholds)
+    let :func:`synthdb.metrics.report_metrics` reuse the neighbour search and the column
+    shapes / pair trends it computed for the report (issue 15: they were computed twice).
     """
     thresholds.validate()
     holdout, synthetic = align_frames(train, holdout, synthetic)
@@ -244,7 +258,7 @@ def evaluate_release(
     rows += _rare_rows(synthetic, thresholds)
     rows += _leakage_rows(train, holdout, synthetic, thresholds, distances)
     if len(train) and len(synthetic):
-        rows += _utility_rows(train, synthetic, thresholds)
+        rows += _utility_rows(train, synthetic, thresholds, fidelity)
     return rows
 
 
