@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
@@ -136,3 +137,43 @@ def test_empty_input_is_refused_after_one_read(counted_view):
     with pytest.raises(EmptyInputError, match="model m: the training input src.counted"):
         read_counted(counted_view, estimate=0)
 
+
+TRICKY = """
+CREATE TABLE src.tricky AS SELECT * FROM (VALUES
+  (1, 'a,b', 9223372036854775807::bigint, 1.5::numeric, date '2024-02-29',
+   timestamptz '2024-03-01 12:00:00+02', true),
+  (2, 'he said "hi"', -9223372036854775808, 123456789012.345678, NULL,
+   timestamptz '1999-12-31 23:59:59.123456+00', false),
+  (3, E'line\\nbreak\\r\\ncr', NULL, -0.0, date '1970-01-01', NULL, NULL),
+  (4, '', 0, NULL, date '2026-01-01', timestamptz '2026-01-01 00:00:00+00', true),
+  (5, NULL, 42, 0.1, NULL, NULL, false),
+  (6, E'\\\\N', 7, 1e-20, NULL, NULL, true),
+  (7, ' lead and trail ', 8, 1e20, NULL, NULL, true),
+  (8, 'NA', 9, 2.5, NULL, NULL, NULL),
+  (9, 'nan', 10, 3.25, NULL, NULL, NULL),
+  (10, 'ünïcødé ✓ ''q''', 11, 4, NULL, NULL, NULL)
+) v(id, t, big, n, d, ts, b)
+"""
+
+
+def test_read_frame_cells_are_the_text_postgresql_wrote(source):
+    """read_frame's CSV is tokenised by Arrow (issue 15: pandas' reader made a Python string
+    per cell); every value is the one PostgreSQL holds: quotes, commas, line breaks, the empty
+    string apart from NULL, the text '\\N' apart from NULL, bigints at both ends."""
+    source.execute(TRICKY)
+    columns = pgio.relation_columns(source, "src", "tricky")
+    frame = pgio.read_frame(source, sql.SQL("SELECT * FROM src.tricky ORDER BY id"), columns)
+    rows = source.execute("SELECT t, big, n::float8, d, ts, b FROM src.tricky ORDER BY id"
+                          ).fetchall()
+    assert frame["t"].tolist()[:4] == ["a,b", 'he said "hi"', "line\nbreak\r\ncr", ""]
+    assert pd.isna(frame["t"].iloc[4]) and frame["t"].iloc[5] == "\\N"
+    assert frame["t"].tolist()[6:] == [r[0] for r in rows[6:]]
+    assert frame["big"].dtype == "Int64" and frame["big"].tolist()[:3] == [
+        2**63 - 1, -2**63, pd.NA]
+    floats = frame["n"].tolist()
+    assert all((a == b) or (a != a and b is None) for a, b in zip(floats, [r[2] for r in rows],
+                                                                   strict=True))
+    assert frame["d"].tolist()[0] == pd.Timestamp("2024-02-29") and frame["d"].isna().sum() == 7
+    assert frame["ts"].iloc[0] == pd.Timestamp("2024-03-01 10:00:00", tz="UTC")
+    assert frame["ts"].iloc[1] == pd.Timestamp("1999-12-31 23:59:59.123456", tz="UTC")
+    assert frame["b"].tolist()[:3] == [True, False, pd.NA]
