@@ -177,3 +177,24 @@ def test_read_frame_cells_are_the_text_postgresql_wrote(source):
     assert frame["ts"].iloc[0] == pd.Timestamp("2024-03-01 10:00:00", tz="UTC")
     assert frame["ts"].iloc[1] == pd.Timestamp("1999-12-31 23:59:59.123456", tz="UTC")
     assert frame["b"].tolist()[:3] == [True, False, pd.NA]
+
+
+def test_drawing_handle_imports_no_matplotlib():
+    """A run's drawing handle (synthdb.report.drawing) leaves matplotlib to whoever draws: the
+    child process, or the thread at the evidence stage; the package's names still resolve."""
+    code = textwrap.dedent("""
+        import sys
+        import synthdb.report.drawing
+        assert "matplotlib" not in sys.modules and "synthdb.report.html" not in sys.modules
+        from synthdb.report import render_html, render_json, thresholds_statement
+        from synthdb.report.html import render_html as html_render
+        assert render_html is html_render and render_json and thresholds_statement
+        import synthdb.report
+        try:
+            synthdb.report.nothing
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("unknown names must still raise AttributeError")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
