@@ -734,6 +734,52 @@ def test_a_snapshot_older_than_the_lock_cannot_feed_the_copy(managed):
     assert again.ok, again.output  # the measured rows: published
 
 
+def test_operators_of_the_engineers_own_cannot_decide_the_gate(managed):
+    """The engineer may ``ALTER ROLE ... SET search_path`` to put the staging schema (theirs)
+    before pg_catalog, and define ``<>`` on xid (every row "was written by the run") and
+    ``sha256`` (every digest equal) there. The gate reads with pg_catalog first
+    (digest.GATE_SEARCH_PATH), so a changed row is still refused. (An ``=`` on oid that always
+    holds, against the COPY's table pin, is tried in test_publish_unchanged on one statement
+    only: in a whole session it turns every catalog join into a cross join.)"""
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    before = _published_in(share_of(admin))
+    own = "partner_demo_staging"
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute(f"CREATE TABLE {own}.kept AS SELECT * FROM {STAGING}")
+        conn.execute(f"CREATE FUNCTION {own}.never(xid, xid) RETURNS boolean "
+                     "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
+        conn.execute(f"CREATE OPERATOR {own}.<> (LEFTARG = xid, RIGHTARG = xid, "
+                     f"FUNCTION = {own}.never)")
+        conn.execute(f"CREATE FUNCTION {own}.sha256(bytea) RETURNS bytea LANGUAGE sql "
+                     "IMMUTABLE AS $$SELECT '\\x00'::bytea$$")
+        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1 WHERE ctid = "
+                     f"(SELECT min(ctid) FROM {STAGING})")
+        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
+        conn.commit()
+    try:
+        with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
+            assert _one(conn, "SELECT '1'::xid <> '2'::xid")[0] is False
+        run = project.dbt("run", "-s", PUBLISH)
+        assert not run.ok and "refusing to publish" in run.output, run.output
+        assert _published_in(share_of(admin)) == before
+    finally:
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
+            conn.commit()
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"DROP OPERATOR {own}.<> (xid, xid)")
+            conn.execute(f"DROP FUNCTION {own}.never, {own}.sha256")
+            conn.execute(f"DELETE FROM {STAGING}")
+            conn.execute(f"INSERT INTO {STAGING} SELECT * FROM {own}.kept")
+            conn.execute(f"DROP TABLE {own}.kept")
+            conn.commit()
+    assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
+
+
 def _staged_digest_recorded(admin):
     with psycopg.connect(admin.conninfo()) as conn:
         return _one(conn, "SELECT fingerprint ->> 'digest' FROM synthdb_audit.runs WHERE "

@@ -283,6 +283,17 @@ def test_the_copy_reads_only_the_checked_table(project):
                                        table_oid=pinned) == 5
         assert destination.create_copy(src, ("public", "other"), dst, ("copies", "b"), columns,
                                        table_oid=pinned) == 0
+        # an = on oid that always holds, first in the session's search_path: the pin is
+        # pg_catalog's operator all the same
+        src.execute("CREATE SCHEMA hijack")
+        src.execute("CREATE FUNCTION hijack.always(oid, oid) RETURNS boolean LANGUAGE sql "
+                    "IMMUTABLE AS 'SELECT true'")
+        src.execute("CREATE OPERATOR hijack.= (LEFTARG = oid, RIGHTARG = oid, "
+                    "FUNCTION = hijack.always)")
+        src.execute("SET LOCAL search_path = hijack, pg_catalog")
+        assert _one(src, "SELECT 1::oid = 2::oid")[0] is True
+        assert destination.create_copy(src, ("public", "other"), dst, ("copies", "c"), columns,
+                                       table_oid=pinned) == 0
     finally:
         src.rollback()
         dst.rollback()

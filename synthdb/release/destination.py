@@ -210,7 +210,9 @@ def create_copy(src, staging: tuple[str, str], dst, target: tuple[str, str],
     into_cur = dst.cursor()
     pinned = sql.SQL("")
     if table_oid is not None:
-        pinned = sql.SQL(" AS synthdb_staged WHERE synthdb_staged.tableoid = {}::oid").format(
+        # pg_catalog's own operator and type, whatever the session's search_path says
+        pinned = sql.SQL(" AS synthdb_staged WHERE synthdb_staged.tableoid "
+                         "OPERATOR(pg_catalog.=) {}::pg_catalog.oid").format(
             sql.Literal(table_oid))
     with src.cursor().copy(sql.SQL("COPY (SELECT {} FROM {}{}) TO STDOUT (FORMAT binary)").format(
             cols, sql.Identifier(*staging), pinned)) as out, \

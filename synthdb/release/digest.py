@@ -66,6 +66,13 @@ DIGEST_PLAN_SETTINGS = {
     "parallel_tuple_cost": "0",
 }
 
+# Where functions, operators and types resolve while a gate reads (transaction-local, restored
+# afterwards): pg_catalog first, as in the owner's SECURITY DEFINER functions. A role may
+# ``ALTER ROLE ... SET search_path`` to put a schema it owns first (no privilege needed, like
+# the default isolation level), and a ``sha256(bytea)`` or ``<>(xid, xid)`` of its own there
+# would otherwise decide what the gate computes. Names of tables are always schema-qualified.
+GATE_SEARCH_PATH = {"search_path": "pg_catalog, pg_temp"}
+
 # The one definition of the content digest; the owner's seal function (synthdb.release.roles)
 # runs the same text, so both sides hash identically. ``{table}`` is the qualified table.
 # Bucket = the first two bytes of the row hash as an integer (an int key sorts faster than a
@@ -155,7 +162,7 @@ def read_hazards(conn, oid: int) -> list[str]:
 def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
     """(hex content digest, row count) of ``schema.name``; see the module docstring."""
     with conn.transaction():  # set_config(..., true) needs a transaction (autocommit too)
-        settings = {**READ_SETTINGS, **DIGEST_PLAN_SETTINGS}
+        settings = {**READ_SETTINGS, **DIGEST_PLAN_SETTINGS, **GATE_SEARCH_PATH}
         saved = {key: conn.execute("SELECT current_setting(%s)", (key,)).fetchone()[0]
                  for key in settings}
         for key, value in settings.items():
