@@ -198,3 +198,38 @@ def test_drawing_handle_imports_no_matplotlib():
             raise AssertionError("unknown names must still raise AttributeError")
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture()
+def parallel_contract(source):
+    """A contract PostgreSQL reads with parallel workers when it may (every parallel cost 0):
+    a sort of few distinct keys fed by a Gather, as the demo's window function is."""
+    source.execute("CREATE TABLE src.many AS SELECT i AS id, (i % 5)::text AS band, "
+                   "(i * 7919 % 1000)::int AS v FROM generate_series(1, 200000) i")
+    source.execute("ANALYZE src.many")
+    source.execute("CREATE VIEW src.ranked AS SELECT band, v, "
+                   "count(*) OVER (PARTITION BY band) AS n FROM src.many")
+    for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0",
+                    "min_parallel_table_scan_size = 0", "max_parallel_workers_per_gather = 2"):
+        source.execute(f"SET {setting}")
+    source.commit()
+    return source
+
+
+def test_a_seed_samples_the_same_rows_where_parallel_plans_are_cheap(parallel_contract):
+    """The training sample of a seed is the same run after run: the read is serial and starts
+    at the first block (a Gather interleaves its workers' rows differently every time, and the
+    Bernoulli draw keeps rows by their place), and puts the settings back afterwards."""
+    conn = parallel_contract
+    cfg = parse_synth_config({"source": "ranked", "max_train_rows": 8000, "holdout": 0.2}, "m")
+    request = SynthesisRequest(model="m", source=("src", "ranked"), target=("s", "m"),
+                               config=cfg)
+    columns = pgio.relation_columns(conn, "src", "ranked")
+    samples = []
+    for _ in range(3):
+        frame, n = training.read_training(conn, request, columns, seed=5)
+        assert n == 200_000 and len(frame) == 10_000
+        assert conn.execute("SHOW max_parallel_workers_per_gather").fetchone()[0] == "2"
+        conn.rollback()
+        samples.append(frame)
+    assert samples[0].equals(samples[1]) and samples[1].equals(samples[2])
