@@ -780,6 +780,99 @@ def test_operators_of_the_engineers_own_cannot_decide_the_gate(managed):
     assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
 
 
+def test_a_set_config_of_the_engineers_own_cannot_undo_the_catalog_first_path(managed):
+    """The gate switches to pg_catalog first with ``set_config`` itself: called unqualified
+    under the engineer's ``search_path = <own schema>, pg_catalog``, that call resolved to a
+    ``set_config(text, text, boolean)`` of the engineer's own, which could leave the path (and
+    row_security) as they were, so their ``<>`` on xid decided the unchanged-since-the-run
+    scan again. Publish's source transaction resolves in pg_catalog from its first statement
+    and calls pg_catalog's own set_config, so a changed row is still refused."""
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    before = _published_in(share_of(admin))
+    own = "partner_demo_staging"
+    with psycopg.connect(engineer.conninfo()) as conn:
+        conn.execute(f"CREATE TABLE {own}.kept AS SELECT * FROM {STAGING}")
+        conn.execute(f"CREATE FUNCTION {own}.set_config(text, text, boolean) RETURNS text "
+                     "LANGUAGE sql AS $$SELECT CASE WHEN $1 IN ('search_path', 'row_security') "
+                     "THEN $2 ELSE pg_catalog.set_config($1, $2, $3) END$$")
+        conn.execute(f"CREATE FUNCTION {own}.never(xid, xid) RETURNS boolean "
+                     "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
+        conn.execute(f"CREATE OPERATOR {own}.<> (LEFTARG = xid, RIGHTARG = xid, "
+                     f"FUNCTION = {own}.never)")
+        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1 WHERE ctid = "
+                     f"(SELECT min(ctid) FROM {STAGING})")
+        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
+        conn.commit()
+    try:
+        with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
+            conn.execute("SELECT set_config('search_path', 'pg_catalog, pg_temp', true)")
+            assert _one(conn, "SELECT current_setting('search_path')")[0].startswith(own)
+            assert _one(conn, "SELECT '1'::xid <> '2'::xid")[0] is False
+        run = project.dbt("run", "-s", PUBLISH)
+        assert not run.ok and "refusing to publish" in run.output, run.output
+        assert _published_in(share_of(admin)) == before
+    finally:
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
+            conn.commit()
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"DROP OPERATOR {own}.<> (xid, xid)")
+            conn.execute(f"DROP FUNCTION {own}.never, {own}.set_config")
+            conn.execute(f"DELETE FROM {STAGING}")
+            conn.execute(f"INSERT INTO {STAGING} SELECT * FROM {own}.kept")
+            conn.execute(f"DROP TABLE {own}.kept")
+            conn.commit()
+    assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
+
+
+def test_a_pg_class_of_the_engineers_own_cannot_hide_row_level_security(managed):
+    """With ``search_path = <own schema>, pg_catalog`` an unqualified ``pg_class`` names the
+    engineer's own relation first: a view of pg_catalog.pg_class that says no table has
+    row-level security would hide a policy from the gate's hazard check (digest.read_hazards).
+    Publish reads the catalog with pg_catalog first, so the policy is found and named."""
+    project, admin = managed
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    before = _published_in(share_of(admin))
+    own = "partner_demo_staging"
+    with psycopg.connect(engineer.conninfo()) as conn:
+        columns = _one(conn, "SELECT string_agg(CASE WHEN attname IN ('relrowsecurity', "
+                             "'relforcerowsecurity') THEN 'false AS ' || attname "
+                             "ELSE quote_ident(attname) END, ', ' ORDER BY attnum) "
+                             "FROM pg_attribute WHERE attrelid = 'pg_catalog.pg_class'::regclass "
+                             "AND attnum > 0 AND NOT attisdropped")[0]
+        conn.execute(f"CREATE VIEW {own}.pg_class AS SELECT {columns} FROM pg_catalog.pg_class")
+        conn.execute(f"CREATE POLICY everyone ON {STAGING} USING (true)")
+        conn.execute(f"ALTER TABLE {STAGING} ENABLE ROW LEVEL SECURITY")
+        conn.execute(f"ALTER TABLE {STAGING} FORCE ROW LEVEL SECURITY")
+        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
+        conn.commit()
+    try:
+        with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
+            assert _one(conn, f"SELECT relrowsecurity FROM pg_class WHERE oid = "
+                              f"'{STAGING}'::regclass")[0] is False
+        run = project.dbt("run", "-s", PUBLISH)
+        assert not run.ok and "row-level security is enabled" in run.output, run.output
+        assert _published_in(share_of(admin)) == before
+    finally:
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
+            conn.commit()
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"DROP VIEW {own}.pg_class")
+            conn.execute(f"ALTER TABLE {STAGING} NO FORCE ROW LEVEL SECURITY")
+            conn.execute(f"ALTER TABLE {STAGING} DISABLE ROW LEVEL SECURITY")
+            conn.execute(f"DROP POLICY everyone ON {STAGING}")
+            conn.commit()
+    assert project.dbt("run", "-s", PUBLISH).ok  # the measured table again: published
+
+
 def _staged_digest_recorded(admin):
     with psycopg.connect(admin.conninfo()) as conn:
         return _one(conn, "SELECT fingerprint ->> 'digest' FROM synthdb_audit.runs WHERE "

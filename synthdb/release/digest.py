@@ -37,6 +37,8 @@ refused with a message saying so. See ``docs/design-notes.md`` notes 15 and 21.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,6 +74,28 @@ DIGEST_PLAN_SETTINGS = {
 # the default isolation level), and a ``sha256(bytea)`` or ``<>(xid, xid)`` of its own there
 # would otherwise decide what the gate computes. Names of tables are always schema-qualified.
 GATE_SEARCH_PATH = {"search_path": "pg_catalog, pg_temp"}
+# Only pg_catalog's own set_config may switch it: an unqualified ``set_config`` resolves
+# through the very search_path it is meant to replace, and the engineer's
+# ``set_config(text, text, boolean)`` first in it could leave the path as it was.
+_SET_LOCAL = "SELECT pg_catalog.set_config(%s, %s, true)"
+
+
+def resolve_in_catalog(conn) -> None:
+    """Functions, operators, types and catalog tables resolve in pg_catalog first for the rest
+    of ``conn``'s current transaction (GATE_SEARCH_PATH; the commit or rollback ends it).
+    Publish calls it once for its whole source transaction, before its first catalog read."""
+    conn.execute(_SET_LOCAL, ("search_path", GATE_SEARCH_PATH["search_path"]))
+
+
+@contextmanager
+def catalog_first(conn) -> Iterator[None]:
+    """``resolve_in_catalog`` for the statements inside; the caller's search_path again
+    afterwards (same transaction; after an error the transaction is aborted and rolls the
+    setting back itself)."""
+    saved = conn.execute("SELECT pg_catalog.current_setting('search_path')").fetchone()[0]
+    resolve_in_catalog(conn)
+    yield
+    conn.execute(_SET_LOCAL, ("search_path", saved))
 
 # The one definition of the content digest; the owner's seal function (synthdb.release.roles)
 # runs the same text, so both sides hash identically. ``{table}`` is the qualified table.
@@ -122,7 +146,16 @@ def describe_relkind(relkind: str) -> str:
 
 
 def identify(conn, schema: str, name: str) -> tuple[int, str, list[list[str]]] | None:
-    """(oid, relkind, columns) of ``schema.name`` from the catalog, or None if absent."""
+    """(oid, relkind, columns) of ``schema.name`` from the catalog, or None if absent.
+
+    Read with pg_catalog first (``catalog_first``) whoever calls: the run that records the
+    fingerprint and the gates that compare it name types alike (as the owner's seal does), and
+    a ``pg_class`` or ``=`` of the engineer's own cannot answer for the catalog."""
+    with catalog_first(conn):
+        return _identify(conn, schema, name)
+
+
+def _identify(conn, schema: str, name: str) -> tuple[int, str, list[list[str]]] | None:
     row = conn.execute(
         "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s", (schema, name)).fetchone()
@@ -144,9 +177,10 @@ def read_hazards(conn, oid: int) -> list[str]:
     Both are refused rather than reasoned about. Read under a lock that blocks ALTER TABLE
     (publish's SHARE lock), the answer holds until the lock is released.
     """
-    row = conn.execute(
-        "SELECT c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_inherits i "
-        "WHERE i.inhparent = c.oid) FROM pg_class c WHERE c.oid = %s", (oid,)).fetchone()
+    with catalog_first(conn):
+        row = conn.execute(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity, EXISTS (SELECT 1 FROM pg_inherits "
+            "i WHERE i.inhparent = c.oid) FROM pg_class c WHERE c.oid = %s", (oid,)).fetchone()
     if row is None:
         return []
     problems = []
@@ -163,15 +197,16 @@ def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
     """(hex content digest, row count) of ``schema.name``; see the module docstring."""
     with conn.transaction():  # set_config(..., true) needs a transaction (autocommit too)
         settings = {**READ_SETTINGS, **DIGEST_PLAN_SETTINGS, **GATE_SEARCH_PATH}
-        saved = {key: conn.execute("SELECT current_setting(%s)", (key,)).fetchone()[0]
+        saved = {key: conn.execute("SELECT pg_catalog.current_setting(%s)",
+                                   (key,)).fetchone()[0]
                  for key in settings}
         for key, value in settings.items():
-            conn.execute("SELECT set_config(%s, %s, true)", (key, value))
+            conn.execute(_SET_LOCAL, (key, value))
         row = conn.execute(sql.SQL(DIGEST_SELECT).format(
             table=sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name)))
         ).fetchone()
         for key, value in saved.items():
-            conn.execute("SELECT set_config(%s, %s, true)", (key, value))
+            conn.execute(_SET_LOCAL, (key, value))
     return str(row[0]), int(row[1])
 
 

@@ -35,6 +35,7 @@ from synthdb.governance import roles
 from synthdb.release import (
     audit,
     destination,
+    digest,
     joined_checks,
     pgio,
     table_keys,
@@ -210,6 +211,9 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     with psycopg.connect(settings.conninfo()) as conn, destination.connect(dest) as dconn:
         audit.ensure_schema(conn, request.audit_schema)
         conn.commit()
+        # the whole source transaction (gate, COPY, release rows) resolves in pg_catalog, not
+        # in a schema the engineer put first in their role's search_path
+        digest.resolve_in_catalog(conn)
         for member in members:
             _check_schema_owner(conn, member)
         roles.ensure_group_role(dconn, request.recipient, request.role,
@@ -366,7 +370,7 @@ def _copy_member(conn, dconn, request: PublishRequest, group: dict[str, Any] | N
     tmp_name = TMP_PREFIX + uuid.uuid4().hex[:16]
     # read_hazards refused row-level security under the lock; off here too, so a policy that
     # appeared anyway fails the COPY instead of filtering it
-    conn.execute("SELECT set_config('row_security', 'off', true)")
+    conn.execute("SELECT pg_catalog.set_config('row_security', 'off', true)")
     recorded = verdicts.recorded_fingerprint(conn, request.audit_schema, run_id) or {}
     reasons = unchanged.reasons_to_digest(conn, recorded, request.staging, run[3])
     copied = destination.create_copy(conn, request.staging, dconn,

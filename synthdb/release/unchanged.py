@@ -31,8 +31,6 @@ See ``docs/design-notes.md`` note 24.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from psycopg import sql
@@ -46,23 +44,11 @@ XID_HORIZON = 2**31
 FIRST_NORMAL_OID = 16384
 
 
-@contextmanager
-def _catalog_first(conn) -> Iterator[None]:
-    """Functions, operators and types from pg_catalog (digest.GATE_SEARCH_PATH) for the
-    statements inside; the caller's search_path again afterwards (same transaction; after an
-    error the transaction is aborted and rolls the setting back itself)."""
-    saved = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
-    conn.execute("SELECT set_config('search_path', %s, true)",
-                 (digest.GATE_SEARCH_PATH["search_path"],))
-    yield
-    conn.execute("SELECT set_config('search_path', %s, true)", (saved,))
-
-
 def writer_xid(conn, schema: str, name: str) -> int | None:
     """The full id of the current transaction if it wrote every visible row of
     ``schema.name`` itself (not under a savepoint), else None. Call it in the writer's own
     transaction, after its last change to the table."""
-    with _catalog_first(conn):
+    with digest.catalog_first(conn):
         writer = conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
         # the id as a constant: pg_current_xact_id() in the filter is evaluated per row
         # (0.36 s against 0.23 s at 5M rows)
@@ -103,7 +89,7 @@ def reasons_to_digest(conn, recorded: dict[str, Any], staging: tuple[str, str],
     repeatable read, both see the transaction's one snapshot. A row from any other table
     (the name resolved elsewhere) counts as changed.
     """
-    with _catalog_first(conn):
+    with digest.catalog_first(conn):
         return _reasons(conn, recorded, staging, measured_rows)
 
 

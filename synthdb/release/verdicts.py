@@ -158,6 +158,13 @@ def check_published(conn, audit_schema: str, run_id: str, schema: str, name: str
     checks a temporary copy but names the staged table). Returns the table's row count (from
     the digest's own scan).
     """
+    with digest.catalog_first(conn):
+        return _check_published(conn, audit_schema, run_id, schema, name, prefix, audit_conn,
+                                label)
+
+
+def _check_published(conn, audit_schema: str, run_id: str, schema: str, name: str,
+                     prefix: str, audit_conn, label: str | None) -> int:
     recorded = recorded_fingerprint(audit_conn or conn, audit_schema, run_id)
     if not recorded:
         raise GateError(f"{prefix}: run {run_id} recorded no content digest (it predates "
