@@ -12,6 +12,7 @@ import textwrap
 import psycopg
 import pytest
 from dbtproject import make_project, share_of
+from psycopg import sql
 
 SOURCES = textwrap.dedent("""
     version: 2
@@ -277,6 +278,34 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
         ).fetchall())
     assert versions == {"customers": 1, "orders": 1, "items": 1}
     assert len(_group_checks(related_project)) == 9  # the forced attempt was measured too
+
+    # The engineer may own the destination database: a ``<`` of their own, first in their
+    # role's search_path there, that says no class is below k. Publish's destination
+    # transaction resolves in pg_catalog, so the joined check still counts the real classes.
+    share = share_of(related_project.settings)
+    with _share(related_project) as conn:
+        conn.execute("CREATE SCHEMA hijack")
+        for right in ("smallint", "integer", "bigint"):
+            conn.execute(f"CREATE FUNCTION hijack.never(bigint, {right}) RETURNS boolean "
+                         "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
+            conn.execute(f"CREATE OPERATOR hijack.< (LEFTARG = bigint, RIGHTARG = {right}, "
+                         "FUNCTION = hijack.never)")
+        conn.execute(sql.SQL("ALTER ROLE CURRENT_USER IN DATABASE {} SET search_path = "
+                             "hijack, pg_catalog").format(sql.Identifier(share.dbname)))
+        conn.commit()
+    try:
+        with _share(related_project) as conn:  # the hijack works in a session
+            assert conn.execute("SELECT 1::bigint < 100").fetchone()[0] is False
+        hijacked = related_project.dbt("run", "-s", "release")
+        assert not hijacked.ok and "joined_k_anonymity" in hijacked.output, hijacked.output
+        assert _group_checks(related_project)[-3][4]["classes_below_k"] > 0
+        assert _keys(related_project) == before
+    finally:
+        with _share(related_project) as conn:
+            conn.execute(sql.SQL("ALTER ROLE CURRENT_USER IN DATABASE {} RESET search_path")
+                         .format(sql.Identifier(share.dbname)))
+            conn.execute("DROP SCHEMA hijack CASCADE")
+            conn.commit()
 
 
 def _readable(project) -> dict[str, bool]:

@@ -211,9 +211,11 @@ def run_publish(settings: ConnectionSettings, request: PublishRequest) -> dict[s
     with psycopg.connect(settings.conninfo()) as conn, destination.connect(dest) as dconn:
         audit.ensure_schema(conn, request.audit_schema)
         conn.commit()
-        # the whole source transaction (gate, COPY, release rows) resolves in pg_catalog, not
-        # in a schema the engineer put first in their role's search_path
+        # both whole transactions (gate, COPY, joined checks, release rows) resolve in
+        # pg_catalog, not in a schema the engineer put first in their role's search_path (the
+        # engineer may own the destination database too)
         digest.resolve_in_catalog(conn)
+        digest.resolve_in_catalog(dconn)
         for member in members:
             _check_schema_owner(conn, member)
         roles.ensure_group_role(dconn, request.recipient, request.role,
