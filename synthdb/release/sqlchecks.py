@@ -11,6 +11,8 @@ from typing import Any
 
 from psycopg import sql
 
+from synthdb.release.training import estimated_rows
+
 
 def _cols(names: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(map(sql.Identifier, names))
@@ -132,12 +134,6 @@ FINE_GROUPS_MAX = 100_000
 FINE_ROWS_PER_GROUP = 10
 
 
-def _planned_rows(conn, query: sql.Composable) -> float:
-    """The planner's row estimate of ``query`` (EXPLAIN: nothing is executed)."""
-    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(query)).fetchone()[0]
-    return float(plan[0]["Plan"]["Plan Rows"])
-
-
 def _counted_rows(conn, table: sql.Composable, every: list[str]
                   ) -> tuple[sql.Composable, sql.Composable]:
     """(what the grouping sets read, how they count its rows) for :func:`class_counts`.
@@ -150,9 +146,9 @@ def _counted_rows(conn, table: sql.Composable, every: list[str]
     distinct combinations (high-cardinality categories), that first GROUP BY would be nearly
     as large as the table, so the table is grouped directly as before.
     """
-    groups = _planned_rows(conn, sql.SQL("SELECT 1 FROM {} GROUP BY {}").format(
+    groups = estimated_rows(conn, sql.SQL("SELECT 1 FROM {} GROUP BY {}").format(
         table, _cols(every)))
-    rows = _planned_rows(conn, sql.SQL("SELECT 1 FROM {}").format(table))
+    rows = estimated_rows(conn, sql.SQL("SELECT 1 FROM {}").format(table))
     if groups > min(FINE_GROUPS_MAX, rows / FINE_ROWS_PER_GROUP):
         return table, sql.SQL("count(*)")
     fine = sql.SQL("(SELECT {every}, count(*) AS n FROM {table} GROUP BY {every}) fine").format(
