@@ -86,6 +86,32 @@ def test_config_check_imports_no_scikit_learn():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_run_reaches_its_read_without_scikit_learn_and_imports_it_meanwhile():
+    """Everything a learning run does before its read (the run's modules, the mode, building
+    and checking the configured generator) leaves scikit-learn and SciPy to the warm-up thread
+    the read stage starts (synthdb.release.warmup), which imports all the fit and the metrics
+    need; a module that cannot be imported there is left to the code that needs it."""
+    code = textwrap.dedent("""
+        import sys
+        import synthdb.release.synthesize
+        from synthdb.generators import build_generator
+        from synthdb.release import warmup
+        from synthdb.release.modes import MODES
+        for method in ("sequential_trees", "gaussian_copula"):
+            generator = build_generator(method=method)
+            getattr(generator, "_check_params", lambda: None)()
+        heavy = sorted(m for m in ("sklearn", "scipy", "matplotlib") if m in sys.modules)
+        assert not heavy, heavy
+        wanted = MODES["synthesize"].imports_after_read
+        assert {"sklearn.tree", "sklearn.ensemble", "scipy.stats"} <= set(wanted)
+        warmup.finish(warmup.start(wanted + ("synthdb_no_such_module",)))
+        missing = [m for m in wanted if m not in sys.modules]
+        assert not missing, missing
+        assert warmup.start(()) is None and MODES["mock"].imports_after_read == ()
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.fixture()
 def counted_view(source):
     """A contract whose every evaluation of a row is counted: nextval() in its select list

@@ -13,6 +13,12 @@ from .relational import ChildGenerator, Relation, RelationalSynthesizer
 from .sequential import SequentialTrees
 from .specs import KINDS, ROLES, ColumnSpec, infer_spec, infer_specs
 
+# scikit-learn and SciPy are imported where a generator first fits or samples, not here: a
+# config check constructs generators, and the run imports these while its training input is
+# read (synthdb.release.warmup) and preloads them in the sampling workers' server.
+LAZY_IMPORTS = ("scipy.special", "scipy.sparse", "scipy.stats", "sklearn.tree",
+                "sklearn.covariance")
+
 __all__ = [
     "ChildGenerator",
     "ColumnSpec",
@@ -20,6 +26,7 @@ __all__ = [
     "GENERATORS",
     "GaussianCopula",
     "KINDS",
+    "LAZY_IMPORTS",
     "MockGenerator",
     "ROLES",
     "Relation",

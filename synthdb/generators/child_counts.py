@@ -38,7 +38,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.tree import DecisionTreeRegressor
 
 from .conditional import _split
 from .sequential import _leaf_numbers
@@ -74,6 +73,8 @@ class ChildCounts:
         leaf = np.zeros(len(counts), dtype=np.int64)
         n_leaves = 1
         if context.shape[1] and len(counts) >= 2 * min_leaf:
+            from sklearn.tree import DecisionTreeRegressor  # on first fit: synthdb.release.warmup
+
             self.tree_ = DecisionTreeRegressor(
                 min_samples_leaf=min_leaf,
                 max_leaf_nodes=int(self.max_leaves),

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
 
 from synthdb.errors import ConfigError, EmptyInputError, UnsupportedColumnError
 
@@ -822,6 +821,8 @@ class GaussianCopula:
         null), in column order. Subclasses model the same scores differently (``sequential``).
         """
         if blocks:
+            from scipy.special import ndtri  # on first fit: synthdb.release.warmup
+
             u = np.column_stack(blocks)
             z = ndtri(np.clip(u, _EPS, 1 - _EPS))
             del u
@@ -947,6 +948,8 @@ class GaussianCopula:
 
     def _latent(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """``m`` rows of latent uniform scores, one column per latent dim."""
+        from scipy.special import ndtr  # on first use: synthdb.release.warmup
+
         d = self.chol_.shape[0]
         z = rng.standard_normal((m, d)) @ self.chol_.T if d else np.zeros((m, 0))
         return np.clip(ndtr(z), _EPS, 1 - _EPS)

@@ -10,7 +10,6 @@ eigenvalue floor and rescaling to a unit diagonal.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.covariance import ledoit_wolf_shrinkage
 
 MIN_PAIR_ROWS = 5
 
@@ -44,6 +43,8 @@ def shrunk_correlation(
         corr = corr / np.outer(attenuation, attenuation)
     corr = np.clip(np.nan_to_num(corr), -0.999, 0.999)
     np.fill_diagonal(corr, 1.0)
+
+    from sklearn.covariance import ledoit_wolf_shrinkage  # on first fit: synthdb.release.warmup
 
     # Shrinkage intensity from a filled subsample (missing scores replaced by noise).
     take = rng.choice(n, size=min(n, 50_000), replace=False) if n > 50_000 else np.arange(n)

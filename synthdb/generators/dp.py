@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from synthdb.errors import ConfigError, UnsupportedColumnError
 
@@ -502,6 +501,8 @@ def dp_correlation(
     m = min(n, int(max_rows))
     take = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
     v = _fill(u[take], rng)
+    from scipy.stats import kendalltau  # on first fit: synthdb.release.warmup
+
     iu = np.triu_indices(d, 1)
     taus = np.array([kendalltau(v[:, i], v[:, j])[0] for i, j in zip(*iu, strict=True)])
     taus = np.nan_to_num(taus)

@@ -19,7 +19,6 @@ scores; ties are broken at random so a spike becomes a uniform slice of its inte
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
 
 from .lookups import SamplingLookups
 
@@ -41,6 +40,8 @@ def attenuation(probs: np.ndarray) -> float:
     p = p[p > 0] / p.sum()
     if len(p) < 2:
         return 1.0
+    from scipy.special import ndtri  # on first fit: synthdb.release.warmup
+
     upper = np.minimum(np.cumsum(p), 1.0)
     lower = np.concatenate([[0.0], upper[:-1]])
     dens = lambda u: np.exp(-0.5 * ndtri(np.clip(u, 0.0, 1.0)) ** 2) / np.sqrt(2 * np.pi)  # noqa: E731

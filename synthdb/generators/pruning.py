@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 #: continuous scores are judged on this many equal-width bins of [0, 1]
 SCORE_BINS = 20
@@ -47,6 +46,8 @@ def pruned_leaves(
     pruned leaves) of a tree fitted on ``x_grow``, judged on ``x_check``. ``y_*`` are outcome
     codes >= 0 (bins for continuous targets). A node whose held-out log-likelihood is at least
     that of its best pruned subtree becomes a leaf (ties prune: fewer, larger leaves)."""
+    from scipy import sparse  # on first fit: synthdb.release.warmup
+
     t = tree.tree_
     n_nodes = t.node_count
     k = int(max(y_grow.max(initial=0), y_check.max(initial=0))) + 1

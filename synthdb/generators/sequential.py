@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from synthdb.errors import ConfigError, UnsupportedColumnError
 
@@ -509,6 +508,11 @@ class SequentialTrees(GaussianCopula):
             )
 
     def _tree(self, d: _Dim, y: np.ndarray, min_leaf: int, rng: np.random.Generator) -> Any:
+        from sklearn.tree import (  # synthdb.release.warmup
+            DecisionTreeClassifier,
+            DecisionTreeRegressor,
+        )
+
         seed = int(rng.integers(2**31 - 1))
         kw = dict(min_samples_leaf=min_leaf, max_leaf_nodes=int(self.max_leaves), random_state=seed)
         if not d.discrete or d.n_codes <= 2:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from psycopg import sql
 
+from synthdb import generators, metrics
 from synthdb.errors import ConfigError
 from synthdb.release import parallel, pgio, run_metrics, stages, training
 from synthdb.release.config import SynthConfig
@@ -71,6 +72,8 @@ class Mode:
 
     name = ""
     synthetic = True  # the released rows are generated, not real rows
+    # imported while the training input is read (synthdb.release.warmup)
+    imports_after_read: tuple[str, ...] = ()
 
     def epsilon(self, cfg: SynthConfig) -> float | None:
         """The DP epsilon this run debits (None: no DP accounting); inf is the non-DP fit."""
@@ -150,6 +153,8 @@ class Synthesize(Mode):
     """Learn from a seeded sample of real rows, release generated rows."""
 
     name = "synthesize"
+    # the fit's, then the metrics' scikit-learn and SciPy
+    imports_after_read = generators.LAZY_IMPORTS + metrics.LAZY_IMPORTS
 
     def read_training(self, ctx: stages.RunContext) -> None:
         subject = [ctx.subject] if ctx.subject is not None else []

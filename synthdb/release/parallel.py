@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from synthdb.generators import LAZY_IMPORTS as GENERATOR_IMPORTS
+
 _STATE: dict[str, Any] = {}
 
 
@@ -77,10 +79,11 @@ def default_workers() -> int:
 
 
 # Imported once in the forkserver, so every worker forks with them: the COPY encoder, the
-# generators (what unpickling a fitted generator imports) and their numpy/pandas.
+# generators with the scikit-learn and SciPy they import on first use (what unpickling and
+# sampling a fitted generator imports) and their numpy/pandas.
 # synthdb.release.exit_gc: the server holds the same libraries as dbt and exits after it.
 PRELOAD = ["numpy", "pandas", "synthdb.release.pgbinary", "synthdb.generators",
-           "synthdb.release.exit_gc"]
+           *GENERATOR_IMPORTS, "synthdb.release.exit_gc"]
 
 
 def main_script_imports() -> list[str]:

@@ -39,6 +39,7 @@ from synthdb.release import (
     sqlchecks,
     training,
     unchanged,
+    warmup,
 )
 from synthdb.release.names import TMP_PREFIX, label, qualified
 from synthdb.release.progress import Progress
@@ -181,10 +182,18 @@ def admit(ctx: RunContext) -> None:
 
 
 def read(ctx: RunContext) -> None:
-    """The mode's training input: ``train``, ``holdout``, ``specs``, ``mock``, ``n_source``."""
+    """The mode's training input: ``train``, ``holdout``, ``specs``, ``mock``, ``n_source``.
+
+    What the mode needs after the read is imported meanwhile (synthdb.release.warmup), and
+    done before the early metrics' thread starts importing.
+    """
     if ctx.mode.samples_in_workers(ctx):  # the workers' server imports meanwhile
         parallel.warm_up()
-    ctx.mode.read_training(ctx)
+    imports = warmup.start(ctx.mode.imports_after_read)
+    try:
+        ctx.mode.read_training(ctx)
+    finally:
+        warmup.finish(imports)
     ctx.mode.start_early_metrics(ctx)
 
 
