@@ -4,6 +4,7 @@ process: same sections, same figures; a drawing that fails raises, and no proces
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -93,3 +94,27 @@ def test_the_thread_draws_the_same_report_and_raises_its_error(inputs, tmp_path)
     chosen = start_drawing()  # a process where a core is idle, else a thread
     assert isinstance(chosen, DrawingThread | DrawingProcess)
     chosen.close()
+    # the run's own measure of idle cores decides when it has one (synthdb.release.idle)
+    busy, spare = start_drawing(0.1), start_drawing(1.2)
+    assert isinstance(busy, DrawingThread) and not busy.separate
+    assert isinstance(spare, DrawingProcess) and spare.separate
+    busy.close()
+    spare.close()
+
+
+def test_idle_cores_are_measured_from_the_kernels_cpu_times():
+    """Cores idle on average between two snapshots of /proc/stat: idle (+ iowait) ticks over
+    all ticks, times the cores; unknown without a first snapshot or elapsed time."""
+    from synthdb.release import idle
+
+    assert idle.idle_cores(idle.CpuTimes(100, 1000, 2), idle.CpuTimes(600, 2000, 2)) == 1.0
+    assert idle.idle_cores(idle.CpuTimes(100, 1000, 4), idle.CpuTimes(100, 2000, 4)) == 0.0
+    assert idle.idle_cores(None) is None
+    assert idle.idle_cores(idle.CpuTimes(0, 5, 2), idle.CpuTimes(0, 5, 2)) is None
+    first = idle.snapshot()
+    assert first is not None and first.cores >= 1  # Linux: the test machine's kernel tells
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # keep one core busy meanwhile
+        pass
+    spare = idle.idle_cores(first)
+    assert spare is not None and 0.0 <= spare <= first.cores - 0.5

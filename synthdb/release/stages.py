@@ -29,6 +29,7 @@ from synthdb.errors import ConfigError, SynthdbError
 from synthdb.release import (
     audit,
     digest,
+    idle,
     ledger,
     lineage,
     parallel,
@@ -87,6 +88,7 @@ class RunContext:
     digest_job: Any = None  # the content digest running in the background (leakage → evidence)
     early_ml: Any = None  # ML utility's train-on-real half, computed in a thread (read → leakage)
     drawing: Any = None  # what draws the QA report (check → evidence; report.drawing)
+    cpu_at_start: idle.CpuTimes | None = field(default_factory=idle.snapshot)  # drawing's choice
     evidence: Path | None = None
 
     @property
@@ -394,12 +396,17 @@ def _join_digest(ctx: RunContext) -> None:
 
 
 def start_drawing(ctx: RunContext) -> None:
-    """Start what draws this run's QA report: a process where a core is idle, else a thread
-    at the evidence stage (synthdb.report.drawing.start_drawing)."""
+    """Start what draws this run's QA report: a process where a core sat idle while the run
+    worked so far (synthdb.release.idle), else a thread at the evidence stage
+    (synthdb.report.drawing.start_drawing)."""
     from synthdb.report.drawing import start_drawing
 
     if ctx.drawing is None:
-        ctx.drawing = start_drawing()
+        spare = idle.idle_cores(ctx.cpu_at_start)
+        ctx.drawing = start_drawing(spare)
+        where = "a process of its own" if ctx.drawing.separate else "a thread of this run"
+        seen = "" if spare is None else f" ({spare:.1f} of the cores idle during the run so far)"
+        ctx.progress.say(f"the QA report is drawn in {where}{seen}")
 
 
 def draw_data_sections(ctx: RunContext, fidelity: dict[str, Any]) -> None:

@@ -64,6 +64,8 @@ class DrawingProcess:
     the pipe of a child still importing took 1.2 s in the run's thread).
     """
 
+    separate = True  # drawn in a process of its own
+
     def __init__(self) -> None:
         root = str(Path(synthdb.__file__).resolve().parents[1])  # this very synthdb
         path = os.environ.get("PYTHONPATH")
@@ -138,6 +140,8 @@ class DrawingThread:
     with the run's own metrics (session 8, load 4-10: the synthetic node 0.3-5.7 s slower in 6
     of 7 pairs), and the run's thread has nothing else to do while the report is drawn."""
 
+    separate = False
+
     def __init__(self) -> None:
         self._job: Any = None
 
@@ -164,10 +168,21 @@ class DrawingThread:
             wait([self._job])  # the drawing ends before the run is failed
 
 
-def idle_core() -> bool:
-    """Whether a core is idle: the 1-minute load average is at least half a core below the
-    cores this process may use (an idle 2-core machine running one build: 1.0-1.4; at 2.0 the
-    process was 0.9 s slower in one pair)."""
+#: cores idle on average during the run's read, fit and write that mean a core is free: the
+#: run alone on a 2-core machine keeps, by estimate, one to one and a half busy there (the server's read,
+#: the fit beside ML utility's boosting threads, the sampling workers), another busy job
+#: leaves next to nothing idle (0.0 measured at load 2.2)
+SPARE_CORES = 0.3
+
+
+def idle_core(spare: float | None = None) -> bool:
+    """Whether a core is idle: ``spare`` (cores idle on average while the run worked so far,
+    synthdb.release.idle) is at least :data:`SPARE_CORES`; where that is unknown, the 1-minute load
+    average is at least half a core below the cores this process may use (an idle 2-core
+    machine running one build: 1.0-1.4; at 2.0 the process was 0.9 s slower in one pair; the
+    average lags, so a build right after other work read 1.5 on an idle machine)."""
+    if spare is not None:
+        return spare >= SPARE_CORES
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -175,11 +190,12 @@ def idle_core() -> bool:
     return os.getloadavg()[0] + 0.5 < cores
 
 
-def start_drawing() -> DrawingProcess | DrawingThread:
-    """A drawing process where a core is idle (the data sections are drawn while the run
-    computes its metrics: the 100k node 0.5 s faster in 3 of 3 pairs at load 1-1.4), else
-    the report drawn in a thread at the end. Same report either way."""
-    return DrawingProcess() if idle_core() else DrawingThread()
+def start_drawing(spare: float | None = None) -> DrawingProcess | DrawingThread:
+    """A drawing process where a core is idle (:func:`idle_core` of ``spare``; the data
+    sections are drawn while the run computes its metrics: the 100k node 0.5 s faster in 3 of
+    3 pairs at load 1-1.4), else the report drawn in a thread at the end. Same report either
+    way."""
+    return DrawingProcess() if idle_core(spare) else DrawingThread()
 
 
 def main() -> None:
