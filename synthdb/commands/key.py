@@ -24,10 +24,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=run_list)
 
 
+def _connect():
+    """The owner's connection, resolving in pg_catalog first: the engineer may own the
+    database and set its search_path, and a function of theirs called here would run with the
+    rights of the only role that can read the keys (digest.connect_in_catalog)."""
+    from synthdb import db
+    from synthdb.release import digest
+
+    return digest.connect_in_catalog(db.settings_from_env().conninfo())
+
+
 def run_set(args: argparse.Namespace) -> int:
     import os
 
-    from synthdb import db
     from synthdb.errors import ConfigError
     from synthdb.release import keys
 
@@ -38,7 +47,7 @@ def run_set(args: argparse.Namespace) -> int:
             raise ConfigError(f"--from-env {args.from_env}: the environment variable is unset "
                               "or empty")
         key = value.encode()
-    with db.connect() as conn:
+    with _connect() as conn:
         replaced = keys.set_key(conn, args.name, key, grant_to=args.grant)
         conn.commit()
     print(f"key {args.name} {'replaced' if replaced else 'stored'} in {keys.KEY_SCHEMA}.keys "
@@ -50,10 +59,9 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from synthdb import db
     from synthdb.release import keys
 
-    with db.connect() as conn:
+    with _connect() as conn:
         for name, set_at, set_by in keys.key_names(conn):
             print(f"{name}\tset {set_at:%Y-%m-%d %H:%M} by {set_by}")
     return 0

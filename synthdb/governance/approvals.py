@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
@@ -105,7 +104,7 @@ def _approve_all(settings: ConnectionSettings, conn, audit_schema: str, rels: li
     a = sql.Identifier(audit_schema)
     for rel in rels:
         _check_pending(conn, audit_schema, rel)
-    with psycopg.connect(releases.destination_of(settings, rels[0]).conninfo()) as dconn:
+    with releases.connect_destination(settings, rels[0]) as dconn:
         for rel in rels:
             releases.check_live(conn, dconn, audit_schema, rel, "approve",
                                 stale_hint="a newer version replaced it; approve the latest "

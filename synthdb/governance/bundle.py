@@ -231,7 +231,7 @@ def export_bundle(
     with releases.connect(settings, audit_schema) as conn:
         rel = releases.find_release(conn, audit_schema, ref)
         with contextlib.closing(
-            psycopg.connect(releases.destination_of(settings, rel).conninfo())
+            releases.connect_destination(settings, rel)
         ) as dconn:
             refusal = _refusal(conn, dconn, rel, audit_schema)
             if refusal is not None:  # refused attempts are evidence too

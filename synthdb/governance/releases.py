@@ -17,7 +17,7 @@ from psycopg import sql
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError, SynthdbError
 from synthdb.governance.errors import ReleaseNotFound
-from synthdb.release import audit, verdicts
+from synthdb.release import audit, digest, verdicts
 
 _REF = re.compile(r"^(?P<recipient>[^/]+)/(?P<table>[^/]+)(?:/v(?P<version>\d+))?$")
 
@@ -77,8 +77,9 @@ class Release:
 
 
 def connect(settings: ConnectionSettings, audit_schema: str) -> psycopg.Connection:
-    """A connection with the audit tables present (older databases lack ``approvals``)."""
-    conn = psycopg.connect(settings.conninfo())
+    """A connection with the audit tables present (older databases lack ``approvals``),
+    resolving in pg_catalog first (``connect_destination`` says why)."""
+    conn = digest.connect_in_catalog(settings.conninfo())
     audit.ensure_schema(conn, audit_schema)
     conn.commit()
     return conn
@@ -154,6 +155,18 @@ def destination_of(settings: ConnectionSettings, release: Release) -> Connection
             f"but the configured destination is {dest.dbname!r}; set SYNTHDB_SHARE_DBNAME "
             "(and SYNTHDB_SHARE_HOST/PORT/USER if it is on another server)")
     return dest
+
+
+def connect_destination(settings: ConnectionSettings, release: Release) -> psycopg.Connection:
+    """A connection to ``release``'s destination (``destination_of``) for the owner's reads
+    and grants there, resolving functions, operators and catalog tables in pg_catalog first.
+
+    The engineer may own the destination (a publishing role with CREATEDB creates it) or the
+    source database; as owner they may ``ALTER DATABASE ... SET search_path = <own schema>,
+    pg_catalog``, and a function of theirs there (an ``obj_description`` reporting an older
+    version, a ``=`` that matches every approval) would answer the approver's reads and run
+    with the approver's rights (tests/test_attacks_destination.py)."""
+    return digest.connect_in_catalog(destination_of(settings, release).conninfo())
 
 
 def live_version(conn, release: Release) -> tuple[str | None, int | None]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
 from synthdb.errors import ConfigError
 from synthdb.governance import releases, roles
+from synthdb.release import digest
 from synthdb.release.destination import RECIPIENTS_GROUP, destination_settings
 
 
@@ -44,7 +44,7 @@ def add_user(
                 "publish first or pass --role"
             )
     dest = destination_settings(settings)
-    with psycopg.connect(dest.conninfo()) as conn:
+    with digest.connect_in_catalog(dest.conninfo()) as conn:  # see releases.connect
         roles.validate_group_role(conn, recipient, group)
         existing = conn.execute(
             "SELECT oid, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication "

@@ -79,10 +79,15 @@ def same_database(a: ConnectionSettings, b: ConnectionSettings) -> bool:
 
 def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> list[str]:
     """Create the destination database when it is on the source's server and missing, lock
-    it down, and register it with the embedded server's authentication. Returns warnings."""
+    it down, and register it with the embedded server's authentication. Returns warnings.
+
+    Both connections resolve in pg_catalog first (``digest.connect_in_catalog``): `synthdb
+    roles setup` runs this as a superuser, in databases the engineer may own."""
+    from synthdb.release.digest import connect_in_catalog
+
     warnings: list[str] = []
     if same_server(source, dest):
-        with psycopg.connect(source.conninfo(), autocommit=True) as conn:
+        with connect_in_catalog(source.conninfo(), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (dest.dbname,)).fetchone()
             if not exists:
@@ -115,7 +120,7 @@ def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> lis
                     else source_exposure(conn, source.dbname)
             if warning:
                 warnings.append(warning)
-    with psycopg.connect(dest.conninfo(), autocommit=True) as conn:
+    with connect_in_catalog(dest.conninfo(), autocommit=True) as conn:
         if not administers(conn, dest.dbname):
             if conn.execute("SELECT to_regclass(%s)", (SHARE_SCHEMA + ".releases",)).fetchone()[0]:
                 return warnings

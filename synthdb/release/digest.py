@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 # Output settings that affect a row's text form; fixed while hashing.
@@ -85,6 +86,28 @@ def resolve_in_catalog(conn) -> None:
     of ``conn``'s current transaction (GATE_SEARCH_PATH; the commit or rollback ends it).
     Publish calls it once for its whole source transaction, before its first catalog read."""
     conn.execute(_SET_LOCAL, ("search_path", GATE_SEARCH_PATH["search_path"]))
+
+
+def connect_in_catalog(conninfo: str, **kwargs: Any) -> psycopg.Connection:
+    """A new connection whose whole session resolves in pg_catalog first (GATE_SEARCH_PATH).
+
+    For the connections of the owner's commands (approve, export, verify, budget, recipient,
+    roles setup): the engineer may own the source or the destination database, and ``ALTER
+    DATABASE ... SET search_path = <own schema>, pg_catalog`` reaches every role that connects
+    there. A function or operator of theirs would then answer the owner's reads (which version
+    a table holds, whether a release is approved) and run with the owner's rights. The path is
+    switched before the first statement, by pg_catalog's own set_config, for the session (it
+    survives the commits these commands make)."""
+    conn = psycopg.connect(conninfo, **kwargs)
+    try:
+        conn.execute("SELECT pg_catalog.set_config('search_path', %s, false)",
+                     (GATE_SEARCH_PATH["search_path"],))
+        if not conn.autocommit:
+            conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 @contextmanager

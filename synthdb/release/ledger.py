@@ -30,6 +30,7 @@ from typing import Any
 from psycopg import sql
 
 from synthdb.errors import ConfigError
+from synthdb.release import digest
 
 _DDL = [
     "CREATE SCHEMA IF NOT EXISTS {schema}",
@@ -158,11 +159,13 @@ def _keys(conn, source: str, bases: list[str] | None) -> list[str]:
 
 def remaining(conn, schema: str, source: str, recipient: str | None = None,
               bases: list[str] | None = None) -> float:
-    """Epsilon still available for ``recipient`` on ``source`` (inf if no budget applies)."""
+    """Epsilon still available for ``recipient`` on ``source`` (inf if no budget applies).
+    Summed in pg_catalog (``reserve`` says why)."""
     left = math.inf
-    for _, who, total, covers in _budgets(conn, schema, _keys(conn, source, bases), recipient,
-                                          lock=False):
-        left = min(left, float(total) - _spent(conn, schema, covers, who))
+    with conn.transaction(), digest.catalog_first(conn):
+        for _, who, total, covers in _budgets(conn, schema, _keys(conn, source, bases),
+                                              recipient, lock=False):
+            left = min(left, float(total) - _spent(conn, schema, covers, who))
     return left
 
 
@@ -183,12 +186,17 @@ def reserve(
     the catalog); a budget on any relation over one of them applies. Budget rows are locked
     for the check-and-insert, so concurrent reservations serialise. Nothing is written when
     refused.
+
+    Everything here resolves in pg_catalog (``digest.catalog_first``): the run's connection
+    is the engineer's, whose role may ``SET search_path = <own schema>, pg_catalog``, and a
+    ``sum(double precision)`` of theirs answering 0 let a run spend a budget already spent
+    (tests/test_attacks_destination.py).
     """
     dp = epsilon is not None and math.isfinite(float(epsilon))
     if dp and not float(epsilon) > 0:
         raise ConfigError(f"run {run_id}: epsilon must be > 0, got {epsilon!r}")
-    keys = _keys(conn, source, bases)
-    with conn.transaction():
+    with conn.transaction(), digest.catalog_first(conn):
+        keys = _keys(conn, source, bases)
         budgets = _budgets(conn, schema, keys, recipient, lock=True)
         report: dict[str, Any] = {
             "run_id": run_id,

@@ -21,12 +21,11 @@ group it administers, or enrol a role of its choosing as a recipient. Instead th
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
 from synthdb.db import ConnectionSettings
 from synthdb.governance.roles import MARKER
-from synthdb.release import destination
+from synthdb.release import destination, digest
 
 ADMIN_ROLE = "synthdb_recipient_admin"
 FUNCTION = "ensure_recipient_role(text, text)"
@@ -68,7 +67,7 @@ def setup_destination(admin: ConnectionSettings, engineer: str) -> str:
     destination.ensure_database(admin, dest)
     e, g = sql.Identifier(engineer), sql.Identifier(destination.RECIPIENTS_GROUP)
     a, share = sql.Identifier(ADMIN_ROLE), sql.Identifier(destination.SHARE_SCHEMA)
-    with psycopg.connect(dest.conninfo()) as conn:
+    with digest.connect_in_catalog(dest.conninfo()) as conn:  # the engineer may own it
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                             (ADMIN_ROLE,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(a))
