@@ -205,6 +205,36 @@ def test_approve_cannot_be_told_an_older_version_is_live(released, cli, capsys):
     assert ran == 1  # the session check above only
 
 
+def test_approve_ignores_a_schema_named_after_the_approver(released, cli, capsys):
+    """No ALTER at all: the default search_path is ``"$user", public``, and CREATE on the
+    destination (which `synthdb roles setup` grants the engineer) is enough to create a schema
+    named like the approver's login. pg_catalog is searched first, but an ``obj_description(oid,
+    text)`` there is a better match for ``obj_description(c.oid, 'pg_class')`` than
+    pg_catalog's ``(oid, name)`` (an unknown literal prefers text), so it answered approve's
+    live-version read: v2 was approved while v3 was live. Refused now."""
+    share = share_of(released.settings)
+    approver = sql.Identifier(released.settings.user)
+    with _as_engineer(released.settings, share.dbname) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(approver))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO PUBLIC").format(approver))
+        conn.execute(sql.SQL(
+            "CREATE FUNCTION {}.obj_description(oid, text) RETURNS text LANGUAGE sql AS "
+            "$$SELECT (pg_catalog.obj_description($1, $2::name)::jsonb "
+            "|| '{{\"version\": 2}}')::text$$").format(approver))
+    try:
+        with psycopg.connect(share.conninfo()) as conn:  # the hijack works in a session
+            assert _one(conn, "SELECT obj_description(%s::regclass, 'pg_class')::jsonb "
+                              "->> 'version'", (f"{RECIPIENT}.people",))[0] == "2"
+        capsys.readouterr()
+        code = cli("approve", f"{RECIPIENT}/people/v2", "--ticket", "CAB-5", "--by", "Eve")
+        err = capsys.readouterr().err
+    finally:
+        with _as_engineer(released.settings, share.dbname) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(approver))
+    assert code == 2 and "a newer version replaced it" in err, err
+    assert not _readable(released)
+
+
 def test_export_cannot_be_told_an_unapproved_release_is_approved(released, cli, capsys):
     """The source database's owner lends export a ``=`` on bigint that always holds, so the
     approvals join matches v1's approval row for any release: export wrote a signed bundle of
