@@ -81,13 +81,14 @@ def _engineer_role(server: db.ConnectionSettings) -> None:
 
 @contextlib.contextmanager
 def hijacked(settings: db.ConnectionSettings, dbname: str, *definitions: str,
-             database_wide: bool = True) -> Iterator[None]:
+             path_of: str | None = "DATABASE") -> Iterator[None]:
     """The engineer's schema ``hijack`` in ``dbname`` with ``definitions``, first in the
-    search_path of every session there (``ALTER DATABASE``, as its owner) or of the engineer's
-    own sessions (``ALTER ROLE``); both undone afterwards. ``hijack.caught`` records who ran
+    search_path of every session there (``path_of`` DATABASE: ``ALTER DATABASE``, as its
+    owner), of the engineer's own sessions (ROLE: ``ALTER ROLE``) or of none (None); all
+    undone afterwards. ``hijack.caught`` records who ran
     a trap of theirs: ``nextval`` of ``hijack.calls``, which a rollback does not undo."""
-    who = (sql.SQL("DATABASE {}").format(sql.Identifier(dbname)) if database_wide
-           else sql.SQL("ROLE {}").format(sql.Identifier(ENGINEER)))
+    who = sql.SQL(f"{path_of} {{}}").format(
+        sql.Identifier(dbname if path_of == "DATABASE" else ENGINEER))
     with _as_engineer(settings, dbname) as conn:
         conn.execute(f"CREATE SCHEMA {OWN}")
         conn.execute(f"GRANT USAGE ON SCHEMA {OWN} TO PUBLIC")
@@ -95,13 +96,15 @@ def hijacked(settings: db.ConnectionSettings, dbname: str, *definitions: str,
         conn.execute(f"GRANT USAGE ON SEQUENCE {OWN}.calls TO PUBLIC")
         for statement in definitions:
             conn.execute(statement)
-        conn.execute(sql.SQL("ALTER {} SET search_path = {}, pg_catalog").format(
-            who, sql.Identifier(OWN)))
+        if path_of:
+            conn.execute(sql.SQL("ALTER {} SET search_path = {}, pg_catalog").format(
+                who, sql.Identifier(OWN)))
     try:
         yield
     finally:
         with _as_engineer(settings, dbname) as conn:
-            conn.execute(sql.SQL("ALTER {} RESET search_path").format(who))
+            if path_of:
+                conn.execute(sql.SQL("ALTER {} RESET search_path").format(who))
             conn.execute(f"DROP SCHEMA {OWN} CASCADE")
 
 
@@ -283,6 +286,38 @@ def test_approve_and_export_never_run_the_destination_owners_functions(released,
     assert ran == 1
 
 
+def test_approve_refuses_to_run_a_trigger_on_the_destinations_history(released, cli, capsys):
+    """Code attached to a table runs whoever writes it, whatever the search_path: when the
+    engineer owns ``synthdb_share`` and its ``releases`` (they created the destination before `synthdb
+    roles setup` adopted it), a trigger of theirs on it ran with the approver's rights when
+    approve wrote ``approved_at``. Approve now refuses, naming the trigger: nothing approved,
+    nothing granted, the trigger never ran."""
+    share = share_of(released.settings)
+    history = "synthdb_share.releases"
+    count = (f"CREATE FUNCTION {OWN}.tg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+             f"PERFORM pg_catalog.nextval('{OWN}.calls'); RETURN NEW; END$$",
+             f"CREATE TRIGGER approver_rights BEFORE UPDATE ON {history} FOR EACH ROW "
+             f"EXECUTE FUNCTION {OWN}.tg()")
+    with psycopg.connect(share.conninfo(), autocommit=True) as conn:
+        conn.execute(f"ALTER SCHEMA synthdb_share OWNER TO {ENGINEER}")
+        conn.execute(f"ALTER TABLE {history} OWNER TO {ENGINEER}")
+    try:
+        with hijacked(released.settings, share.dbname, *count, path_of=None):
+            capsys.readouterr()
+            code = cli("approve", f"{RECIPIENT}/people/v3", "--ticket", "CAB-6", "--by", "Pat")
+            err = capsys.readouterr().err
+            ran = calls(released.settings, share.dbname)
+    finally:
+        with psycopg.connect(share.conninfo(), autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {history} OWNER TO {released.settings.user}")
+            conn.execute(f"ALTER SCHEMA synthdb_share OWNER TO {released.settings.user}")
+    assert code == 2 and "trigger approver_rights" in err, err
+    assert ran == 0 and not _readable(released)
+    with psycopg.connect(released.settings.conninfo()) as conn:
+        assert _one(conn, "SELECT count(*) FROM synthdb_audit.approvals WHERE ticket = "
+                          "'CAB-6'")[0] == 0
+
+
 @pytest.fixture()
 def managed_budget(pg_server):
     """`synthdb roles setup` for the engineer on a new source database the engineer owns,
@@ -333,7 +368,7 @@ def test_a_run_cannot_overspend_with_a_sum_of_the_engineers_own(managed_budget):
     from synthdb.errors import ConfigError
 
     assert _reserve(managed_budget, "r1", 0.8)["remaining"] == pytest.approx(0.2)
-    with hijacked(managed_budget, BUDGET_DB, *ZERO_SUM, database_wide=False):
+    with hijacked(managed_budget, BUDGET_DB, *ZERO_SUM, path_of="ROLE"):
         with _as_engineer(managed_budget, BUDGET_DB) as conn:  # the hijack works in a session
             assert _one(conn, "SELECT sum(x) FROM (VALUES (0.8::float8)) v(x)")[0] == 0
         with pytest.raises(ConfigError, match="exceeded: spent 0.8"):

@@ -132,6 +132,30 @@ def _grant(dconn, rel: Release) -> None:
     dconn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
     dconn.execute(sql.SQL("GRANT SELECT ON {}.{} TO {}").format(schema, table, role))
     if rel.manifest.get("destination"):
-        dconn.execute(sql.SQL("UPDATE {}.releases SET approved_at = now() "
-                              "WHERE release_id = %s").format(sql.Identifier(SHARE_SCHEMA)),
-                      (rel.release_id,))
+        history = sql.Identifier(SHARE_SCHEMA, "releases")
+        _require_no_owner_code(dconn, history, f"{SHARE_SCHEMA}.releases", rel)
+        dconn.execute(sql.SQL("UPDATE {} SET approved_at = now() WHERE release_id = %s").format(
+            history), (rel.release_id,))
+
+
+def _require_no_owner_code(dconn, table: sql.Composable, label: str, rel: Release) -> None:
+    """ConfigError if writing ``table`` would run code of its owner's with the approver's
+    rights: a trigger, a rule, or a row-level security policy. The search_path cannot lend
+    the engineer a function any more (``releases.connect_destination``), but code attached to
+    a table runs whoever writes it, and the engineer owns ``synthdb_share.releases`` when they
+    created the destination before `synthdb roles setup` adopted it. The lock (ROW
+    EXCLUSIVE, as the UPDATE's own) keeps anyone from adding one before the UPDATE."""
+    dconn.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(table))
+    found = dconn.execute(
+        "SELECT array_remove(ARRAY[CASE WHEN c.relrowsecurity THEN 'row-level security' END, "
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid) THEN 'a rule' "
+        "END], NULL) || ARRAY(SELECT 'trigger ' || t.tgname FROM pg_trigger t "
+        "WHERE t.tgrelid = c.oid AND NOT t.tgisinternal ORDER BY t.tgname), "
+        "pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = %s::regclass",
+        (label,)).fetchone()
+    if found[0]:
+        raise ConfigError(
+            f"approve {rel.name}: {label} carries {', '.join(found[0])} of its owner "
+            f"{found[1]}'s; approving writes that table, which would run it with your rights. "
+            "Nothing was approved: remove it (or run `synthdb roles setup` so the owner's side "
+            "owns the destination's history)")
