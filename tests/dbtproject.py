@@ -73,6 +73,81 @@ def scratch_database(
             run("DROP DATABASE IF EXISTS {} WITH (FORCE)", database)
 
 
+class Snapshot:
+    """A scratch database and its release destination as they were at one moment, to be put
+    back under their own names before each test that attacks that state.
+
+    A real `dbt run` of a synthetic model takes 10-15 s; an attack test needs the staged table
+    exactly as a run left it (not yet published, nobody has touched it). The copies are made
+    with ``CREATE DATABASE ... TEMPLATE``, which copies the database's files: every row keeps
+    the ``xmin`` of the run's transaction, the table keeps its oid, the audit keeps the run's
+    fingerprint and the destination its releases, so a restored database is the run's own
+    output, not a re-creation of it. Both databases are copied together because the audit's
+    release ids and the destination's release table must agree. The database-level grants
+    (publish locks the destination down) and comments are copied too; names stay the same, so
+    what the audit recorded about the destination (its name) still holds.
+    """
+
+    def __init__(self, server: db.ConnectionSettings, settings: db.ConnectionSettings) -> None:
+        self.server = server
+        self.names = (settings.dbname, settings.dbname + "_share")
+
+    def _run(self, statement: str, *names: str) -> None:
+        with psycopg.connect(self.server.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
+
+    def _copy(self, source: str, target: str) -> None:
+        """``target`` as a file copy of ``source`` (no session may be connected to it)."""
+        with psycopg.connect(self.server.conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (source,))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(target)))
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(target), sql.Identifier(source)))
+            grants = conn.execute(
+                "SELECT a.privilege_type, a.grantee = 0, pg_get_userbyid(a.grantee) "
+                "FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = %s "
+                "AND a.grantee <> d.datdba", (source,)).fetchall()
+            if grants:  # datacl set: the same grants, nothing else (PUBLIC's defaults go)
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(target)))
+            for privilege, public, grantee in grants:
+                conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
+                    sql.SQL(privilege), sql.Identifier(target),
+                    sql.SQL("PUBLIC") if public else sql.Identifier(grantee)))
+            comment = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM "
+                                   "pg_database WHERE datname = %s", (source,)).fetchone()[0]
+            if comment is not None:
+                conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(target), sql.Literal(comment)))
+
+    def take(self) -> None:
+        for name in self.names:
+            self._copy(name, name + "_snap")
+
+    def restore(self) -> None:
+        for name in self.names:
+            self._copy(name + "_snap", name)
+
+    def drop(self) -> None:
+        for name in self.names:
+            self._run("DROP DATABASE IF EXISTS {} WITH (FORCE)", name + "_snap")
+
+
+@contextmanager
+def snapshot(server: db.ConnectionSettings,
+             settings: db.ConnectionSettings) -> Iterator[Snapshot]:
+    """A ``Snapshot`` of ``settings``' database and destination as they are now, dropped when
+    the block ends."""
+    taken = Snapshot(server, settings)
+    taken.take()
+    try:
+        yield taken
+    finally:
+        taken.drop()
+
+
 def share_of(settings: db.ConnectionSettings) -> db.ConnectionSettings:
     """The release destination of a scratch database (``<name>_share`` on the same server)."""
     from synthdb.release.destination import destination_settings

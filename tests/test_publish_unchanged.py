@@ -4,8 +4,11 @@ The run records the id of the transaction that wrote every staged row; publish t
 rows unchanged from their ``xmin`` and skips the digest of its copy. Each attack here is what an
 insider with the table's rights can do after a successful run: whatever it does, publish either
 refuses (and the last release stays) or publishes rows whose digest is the one the run
-measured. Every attack starts from a freshly built staged table (a new run), so the untouched
-table would take the fast path and only the attack can make the difference.
+measured. Every attack starts from a freshly built staged table (the run's own output, not yet
+published or touched), so the untouched table would take the fast path and only the attack can
+make the difference. The module makes that run once and puts its database and release
+destination back before each attack (``dbtproject.Snapshot``: a file copy, so the rows keep the
+run's ``xmin``) instead of running the model again for every test.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of
+from dbtproject import make_project, scratch_database, share_of, snapshot
 from psycopg import sql
 
 from synthdb.demo.source import load_demo_source
@@ -62,13 +65,24 @@ def _release(project) -> tuple[int, dict, str]:
     return version, check, published
 
 
-@pytest.fixture()
-def fresh(project):
-    """A new run of the synthetic model: the staged table as the run wrote it."""
+@pytest.fixture(scope="module")
+def staged_run(project, pg_server):
+    """A new run of the synthetic model after the build, and a snapshot of the databases just
+    after it: the fingerprint the run recorded, and the snapshot."""
     run = project.dbt("run", "-s", "synthetic_transactions", "--vars", "{synthdb_seed: 11}")
     assert run.ok, run.output
     recorded = _recorded(project)
     assert isinstance(recorded["writer_xid"], int), recorded  # the run proved it wrote all rows
+    with snapshot(pg_server, project.settings) as taken:
+        yield recorded, taken
+
+
+@pytest.fixture()
+def fresh(project, staged_run):
+    """The staged table as the run wrote it (the databases put back as the run left them)."""
+    recorded, taken = staged_run
+    taken.restore()
+    assert _recorded(project) == recorded
     return recorded
 
 
