@@ -418,3 +418,26 @@ def test_the_owners_key_commands_lend_the_engineer_nothing(managed_budget, capsy
         ran = calls(managed_budget, BUDGET_DB) - before
     assert "first" in capsys.readouterr().out
     assert stolen == [] and ran == 0, (stolen, ran)
+
+
+def test_the_owners_commands_run_as_the_owner(managed_budget):
+    """A database default for ``role`` (``ALTER DATABASE ... SET role = <engineer>``, which
+    its owner may set) makes every session of a member of that role start as the engineer,
+    and a superuser is a member of every role. ``synthdb key set`` then created the key store
+    as the engineer, who owned it and could read every key. The owner's connections drop any
+    such role (``SET ROLE NONE``) along with the search_path: the store is the owner's."""
+    with _as_engineer(managed_budget, BUDGET_DB) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET role = {}").format(
+            sql.Identifier(BUDGET_DB), sql.Identifier(ENGINEER)))
+    try:
+        with psycopg.connect(managed_budget.conninfo()) as conn:  # the hijack works
+            assert _one(conn, "SELECT current_user")[0] == ENGINEER
+        code = main(["key", "set", "first"])
+    finally:
+        with _as_engineer(managed_budget, BUDGET_DB) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} RESET role").format(
+                sql.Identifier(BUDGET_DB)))
+    with psycopg.connect(managed_budget.conninfo()) as conn:
+        store = _one(conn, "SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class "
+                           "WHERE oid = pg_catalog.to_regclass('synthdb_keys.keys')")
+    assert code == 0 and store == (managed_budget.user,), store

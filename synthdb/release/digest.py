@@ -97,10 +97,17 @@ def connect_in_catalog(conninfo: str, **kwargs: Any) -> psycopg.Connection:
     there. A function or operator of theirs would then answer the owner's reads (which version
     a table holds, whether a release is approved) and run with the owner's rights. The path is
     switched before the first statement, by pg_catalog's own set_config, for the session (it
-    survives the commits these commands make)."""
+    survives the commits these commands make).
+
+    The session also acts as the role that logged in (``SET ROLE NONE``): a database default
+    ``role = <engineer>`` (``ALTER DATABASE ... SET role``, also the owner's to set) starts the
+    session of every member of that role — a superuser is a member of all — as the engineer,
+    and what the owner's command creates then (the key store) would be the engineer's. A role
+    default of the login's own is dropped as well: grant the rights by membership instead."""
     conn = psycopg.connect(conninfo, **kwargs)
     try:
-        conn.execute("SELECT pg_catalog.set_config('search_path', %s, false)",
+        conn.execute("SELECT pg_catalog.set_config('role', 'none', false), "
+                     "pg_catalog.set_config('search_path', %s, false)",
                      (GATE_SEARCH_PATH["search_path"],))
         if not conn.autocommit:
             conn.commit()
