@@ -3,15 +3,19 @@
 Children are generated for the staged synthetic parents, keys are fresh in every release, the
 destination declares PRIMARY KEY and FOREIGN KEY constraints with zero orphans, and one failing
 table stops the publish of the whole release group.
+
+The module builds the group once; the tests that start from that first release get it back
+from a snapshot of the databases (``released_project``) instead of building it again.
 """
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 
 import psycopg
 import pytest
-from dbtproject import make_project, share_of
+from dbtproject import DbtProject, make_project, scratch_database, share_of, snapshot
 from psycopg import sql
 
 SOURCES = textwrap.dedent("""
@@ -59,9 +63,9 @@ PUBLISH = textwrap.dedent("""
 """)
 
 
-@pytest.fixture()
-def related_project(tmp_path, fresh_db):
-    with psycopg.connect(fresh_db.conninfo()) as conn:
+def _source_and_project(path, settings) -> DbtProject:
+    """The source tables in ``settings``' database and the group's project in ``path``."""
+    with psycopg.connect(settings.conninfo()) as conn:
         conn.execute("CREATE SCHEMA src")
         conn.execute("SELECT setseed(0.21)")
         conn.execute("""CREATE TABLE src.customers AS
@@ -87,7 +91,7 @@ def related_project(tmp_path, fresh_db):
                    round((o.amount / 4 + random() * 5000)::numeric, 4) AS price
             FROM src.orders o, generate_series(1, 1 + (o.order_id % 3)::int) n""")
         conn.commit()
-    project = make_project(tmp_path / "related", fresh_db, with_demo_models=False)
+    project = make_project(path, settings, with_demo_models=False)
     project.write("models/sources.yml", SOURCES)
     for name, body in CONTRACTS.items():
         project.write(f"models/{name}.sql",
@@ -106,6 +110,36 @@ def related_project(tmp_path, fresh_db):
     return project
 
 
+@pytest.fixture()
+def related_project(tmp_path, fresh_db):
+    """The project, not built yet."""
+    return _source_and_project(tmp_path / "related", fresh_db)
+
+
+@pytest.fixture(scope="module")
+def first_release(tmp_path_factory, pg_server):
+    """The project built once (v1 of every table published) and a snapshot of the
+    databases right after it."""
+    with scratch_database(pg_server, "related_release") as settings:
+        project = _source_and_project(tmp_path_factory.mktemp("related_first") / "related",
+                                      settings)
+        run = project.dbt("build")
+        assert run.ok, run.output
+        with snapshot(pg_server, settings) as taken:
+            yield project, taken
+
+
+@pytest.fixture()
+def released_project(first_release, tmp_path):
+    """The project right after its first build, for a test that builds on it: the
+    databases put back as the build left them (dbtproject.Snapshot, the same rows and
+    audit, not a rebuild) and a copy of the project folder the test may edit."""
+    project, taken = first_release
+    taken.restore()
+    shutil.copytree(project.path, tmp_path / "related", symlinks=True)
+    return DbtProject(tmp_path / "related", project.settings)
+
+
 def _share(project):
     return psycopg.connect(share_of(project.settings).conninfo())
 
@@ -117,10 +151,8 @@ def _keys(project) -> dict[str, set]:
                              ("items", "item_id"))}
 
 
-def test_three_levels_publish_with_keys_constraints_and_no_orphans(related_project):
-    run = related_project.dbt("build")
-    assert run.ok, run.output
-    with _share(related_project) as conn:
+def test_three_levels_publish_with_keys_constraints_and_no_orphans(released_project):
+    with _share(released_project) as conn:
         constraints = {
             (r[0], r[1]) for r in conn.execute(
                 "SELECT conrelid::regclass::text, contype FROM pg_constraint "
@@ -144,15 +176,15 @@ def test_three_levels_publish_with_keys_constraints_and_no_orphans(related_proje
             SELECT c.segment, avg((o.kind = 'x')::int)::float FROM rel_recipient.orders o
             JOIN rel_recipient.customers c USING (customer_id) GROUP BY c.segment""").fetchall())
         assert share_x["premium"] > share_x["basic"] + 0.3, share_x  # real ~0.93 vs 0.3
-    with psycopg.connect(related_project.settings.conninfo()) as conn:
+    with psycopg.connect(released_project.settings.conninfo()) as conn:
         real = {t: {r[0] for r in conn.execute(f"SELECT {k} FROM src.{t}")}
                 for t, k in (("customers", "customer_id"), ("orders", "order_id"),
                              ("items", "item_id"))}
-    released = _keys(related_project)
+    released = _keys(released_project)
     for table in real:
         assert released[table] and not released[table] & real[table], table
     # a child's rare values are counted in distinct synthetic parents too, on the staged rows
-    with psycopg.connect(related_project.settings.conninfo()) as conn:
+    with psycopg.connect(released_project.settings.conninfo()) as conn:
         counted = conn.execute("""
             SELECT r.model, m.metric, m.value, m.passed, m.details ->> 'counted'
             FROM synthdb_audit.metrics m JOIN synthdb_audit.runs r USING (run_id)
@@ -166,31 +198,29 @@ def test_three_levels_publish_with_keys_constraints_and_no_orphans(related_proje
         assert fewest >= 10  # each kind is held by >= rare_min_count synthetic customers
 
 
-def test_keys_are_fresh_in_every_release(related_project):
-    assert related_project.dbt("build").ok
-    first = _keys(related_project)
-    run = related_project.dbt("build")
+def test_keys_are_fresh_in_every_release(released_project):
+    first = _keys(released_project)
+    run = released_project.dbt("build")
     assert run.ok, run.output
-    second = _keys(related_project)
+    second = _keys(released_project)
     for table in first:
         assert not first[table] & second[table], table
 
 
-def test_a_failing_child_stops_the_whole_release_group(related_project):
-    assert related_project.dbt("build").ok
-    before = _keys(related_project)
+def test_a_failing_child_stops_the_whole_release_group(released_project):
+    before = _keys(released_project)
     # items now demand k = 1000 on qty: its gate fails
-    related_project.write("models/items_synthetic.sql", synthetic(
+    released_project.write("models/items_synthetic.sql", synthetic(
         "items_contract", "item_id", "['qty', 'price']", ("orders_synthetic", "order_id"),
         ITEMS_GENERATOR, ITEMS_PRIVACY).replace("'k': 5", "'k': 1000"))
-    build = related_project.dbt("build")
+    build = released_project.dbt("build")
     assert not build.ok
     # forcing the publish alone (no tests) is refused by the gate for the group
-    forced = related_project.dbt("run", "-s", "release")
+    forced = released_project.dbt("run", "-s", "release")
     assert not forced.ok
     assert "items_synthetic" in forced.output or "items" in forced.output
-    assert _keys(related_project) == before  # customers and orders were not republished
-    with _share(related_project) as conn:
+    assert _keys(released_project) == before  # customers and orders were not republished
+    with _share(released_project) as conn:
         versions = {r[0]: r[1] for r in conn.execute(
             "SELECT table_name, max(version) FROM synthdb_share.releases GROUP BY table_name")}
     assert versions == {"customers": 1, "orders": 1, "items": 1}
@@ -229,25 +259,23 @@ def _verdicts(project) -> dict[str, bool]:
             "ORDER BY model, r.finished_at DESC").fetchall())
 
 
-def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
+def test_the_joined_release_is_gated_on_subjects_across_tables(released_project):
     """Every table alone passes k = 100 (the smallest class, premium customers, has ~210
     rows), but a premium customer's combination with an order's kind and an item's qty is held
     by ~50 synthetic customers: the joined check fails and no table of the group is published,
     not even by a forced `dbt run -s`."""
-    first = related_project.dbt("build")
-    assert first.ok, first.output
-    passed = _group_checks(related_project)
+    passed = _group_checks(released_project)
     # one tree (a chain) customers -> orders -> items, counted in customers, passing at k = 5;
     # then the children's rare values counted in customers
     assert [(m, t, p) for m, _, t, p, _ in passed] == [
         ("min_subjects_per_class:customers>orders>items", 5, True),
         ("rare_root_values:orders.kind", 0, True), ("rare_root_values:items.colour", 0, True)]
     assert passed[0][1] >= 5 and passed[0][4]["subject"] == "customers.customer_id"
-    with _share(related_project) as conn:
+    with _share(released_project) as conn:
         meta = conn.execute("SELECT metadata FROM synthdb_share.releases WHERE table_name = "
                             "'items'").fetchone()[0]
     assert meta["release_group"]["checks"][0]["passed"] is True
-    before = _keys(related_project)
+    before = _keys(released_project)
 
     for name, source, key, qis, parent, extra, privacy in (
             ("customers", "customers_contract", "customer_id", "['segment']", None, "", ""),
@@ -255,35 +283,35 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
              ("customers_synthetic", "customer_id"), "", ""),
             ("items", "items_contract", "item_id", "['qty']", ("orders_synthetic", "order_id"),
              ITEMS_GENERATOR, ITEMS_PRIVACY)):
-        related_project.write(f"models/{name}_synthetic.sql", synthetic(
+        released_project.write(f"models/{name}_synthetic.sql", synthetic(
             source, key, qis, parent, extra, privacy).replace("'k': 5", "'k': 100"))
-    build = related_project.dbt("build")
+    build = released_project.dbt("build")
     assert not build.ok
-    verdicts = _verdicts(related_project)
+    verdicts = _verdicts(released_project)
     assert all(verdicts[m] for m in ("customers_synthetic", "orders_synthetic",
                                      "items_synthetic")), verdicts  # each table alone passes
     assert "joined_k_anonymity" in build.output and "release group" in build.output
     for name in ("customers.segment", "orders.kind", "items.qty", "customers -> orders -> items"):
         assert name in build.output, name
-    failed = _group_checks(related_project)[-3]
+    failed = _group_checks(released_project)[-3]
     assert failed[2] == 100 and failed[3] is False and failed[1] < 100
     assert failed[4]["classes_below_k"] > 0
 
-    forced = related_project.dbt("run", "-s", "release")
+    forced = released_project.dbt("run", "-s", "release")
     assert not forced.ok and "joined_k_anonymity" in forced.output
-    assert _keys(related_project) == before  # nothing of the group was republished
-    with _share(related_project) as conn:
+    assert _keys(released_project) == before  # nothing of the group was republished
+    with _share(released_project) as conn:
         versions = dict(conn.execute(
             "SELECT table_name, max(version) FROM synthdb_share.releases GROUP BY table_name"
         ).fetchall())
     assert versions == {"customers": 1, "orders": 1, "items": 1}
-    assert len(_group_checks(related_project)) == 9  # the forced attempt was measured too
+    assert len(_group_checks(released_project)) == 9  # the forced attempt was measured too
 
     # The engineer may own the destination database: a ``<`` of their own, first in their
     # role's search_path there, that says no class is below k. Publish's destination
     # transaction resolves in pg_catalog, so the joined check still counts the real classes.
-    share = share_of(related_project.settings)
-    with _share(related_project) as conn:
+    share = share_of(released_project.settings)
+    with _share(released_project) as conn:
         conn.execute("CREATE SCHEMA hijack")
         for right in ("smallint", "integer", "bigint"):
             conn.execute(f"CREATE FUNCTION hijack.never(bigint, {right}) RETURNS boolean "
@@ -294,14 +322,14 @@ def test_the_joined_release_is_gated_on_subjects_across_tables(related_project):
                              "hijack, pg_catalog").format(sql.Identifier(share.dbname)))
         conn.commit()
     try:
-        with _share(related_project) as conn:  # the hijack works in a session
+        with _share(released_project) as conn:  # the hijack works in a session
             assert conn.execute("SELECT 1::bigint < 100").fetchone()[0] is False
-        hijacked = related_project.dbt("run", "-s", "release")
+        hijacked = released_project.dbt("run", "-s", "release")
         assert not hijacked.ok and "joined_k_anonymity" in hijacked.output, hijacked.output
-        assert _group_checks(related_project)[-3][4]["classes_below_k"] > 0
-        assert _keys(related_project) == before
+        assert _group_checks(released_project)[-3][4]["classes_below_k"] > 0
+        assert _keys(released_project) == before
     finally:
-        with _share(related_project) as conn:
+        with _share(released_project) as conn:
             conn.execute(sql.SQL("ALTER ROLE CURRENT_USER IN DATABASE {} RESET search_path")
                          .format(sql.Identifier(share.dbname)))
             conn.execute("DROP SCHEMA hijack CASCADE")
@@ -347,43 +375,41 @@ def test_a_release_group_is_approved_in_one_call_or_not_at_all(related_project):
                             "synthdb_audit.approvals").fetchone() == (3, 1)
 
 
-def test_a_child_published_apart_from_its_parent_is_refused_by_its_run(related_project):
+def test_a_child_published_apart_from_its_parent_is_refused_by_its_run(released_project):
     """The child's config loses synth.parent (not rebuilt) and a second publish releases it
     alone: the graph sees no parent, the run that generated the rows does, and refuses."""
-    assert related_project.dbt("build").ok
-    related_project.write("models/orders_synthetic.sql",
+    released_project.write("models/orders_synthetic.sql",
                           synthetic("orders_contract", "order_id", "['kind']"))
-    related_project.write("models/orders_alone.sql", textwrap.dedent("""
+    released_project.write("models/orders_alone.sql", textwrap.dedent("""
         {{ config(materialized='publish', schema='rel_alone', alias='orders',
                   publish={'from': 'orders_synthetic', 'recipient': 'rel_recipient'}) }}
         -- depends_on: {{ ref('orders_synthetic') }}
         select * from {{ this }}
     """))
-    run = related_project.dbt("run", "-s", "orders_alone")
+    run = released_project.dbt("run", "-s", "orders_alone")
     assert not run.ok
     assert "generated for the synthetic rows of 'customers_synthetic'" in run.output, run.output
-    with _share(related_project) as conn:
+    with _share(released_project) as conn:
         assert conn.execute("SELECT to_regclass('rel_alone.orders')").fetchone()[0] is None
 
 
 def test_a_grandchild_value_counted_in_parents_passes_and_in_customers_stops_the_group(
-        related_project):
+        released_project):
     """The items declare their order as the subject (``buyer_ref``: an insider's way to let
     the generator count a value in orders, not people) and need 1,600 holders per colour. Each
     colour is held by ~3,000 synthetic orders — the items' own check passes — but by at most
     1,500 synthetic customers: the group's per-root count fails and nothing is published."""
-    assert related_project.dbt("build").ok
-    before = _keys(related_project)
-    related_project.write("models/items_contract.sql", (
+    before = _keys(released_project)
+    released_project.write("models/items_contract.sql", (
         "{{ config(materialized='view', schema='rel_contracts') }}\n" + CONTRACTS[
             "items_contract"].replace("select item_id, order_id,",
                                       "select item_id, order_id, order_id AS buyer_ref,")))
-    related_project.write("models/items_synthetic.sql", synthetic(
+    released_project.write("models/items_synthetic.sql", synthetic(
         "items_contract", "item_id", "['qty']", ("orders_synthetic", "order_id"),
         ITEMS_GENERATOR, ITEMS_PRIVACY + ", 'subject': 'buyer_ref', 'rare_min_count': 1600"))
-    build = related_project.dbt("build")
+    build = released_project.dbt("build")
     assert not build.ok
-    with psycopg.connect(related_project.settings.conninfo()) as conn:
+    with psycopg.connect(released_project.settings.conninfo()) as conn:
         per_parent = conn.execute("""
             SELECT m.value, m.threshold, m.passed, m.details FROM synthdb_audit.metrics m
             JOIN synthdb_audit.runs r USING (run_id) WHERE r.model = 'items_synthetic'
@@ -392,13 +418,13 @@ def test_a_grandchild_value_counted_in_parents_passes_and_in_customers_stops_the
         customers = conn.execute(
             "SELECT count(*) FROM rel_staging.customers_synthetic").fetchone()[0]
     assert per_parent[2] is True and per_parent[3]["min_subjects"] == 1600, build.output[-3000:]
-    assert _verdicts(related_project)["items_synthetic"] is True
-    failed = [r for r in _group_checks(related_project) if r[0] == "rare_root_values:items.colour"]
+    assert _verdicts(released_project)["items_synthetic"] is True
+    failed = [r for r in _group_checks(released_project) if r[0] == "rare_root_values:items.colour"]
     assert failed and failed[-1][3] is False and failed[-1][4]["min_subjects"] == 1600
     assert failed[-1][4]["distinct_values"] >= failed[-1][1] > 0  # colours held by too few
     assert failed[-1][4]["min_subjects_per_value"] <= customers < 1600
     assert "joined_rare_categories" in build.output and "items.colour" in build.output
     assert "customers -> orders -> items" in build.output
-    forced = related_project.dbt("run", "-s", "release")
+    forced = released_project.dbt("run", "-s", "release")
     assert not forced.ok and "joined_rare_categories" in forced.output
-    assert _keys(related_project) == before
+    assert _keys(released_project) == before
