@@ -52,7 +52,8 @@ SOURCES = textwrap.dedent("""
               - {name: joined, meta: {synthdb: {class: other, policy: keep}}}
 """)
 CONTRACT = """{{ config(materialized='view', schema='dest_contracts', tags=['synthdb_contract']) }}
-select {{ synthdb.mask_uuid('id') }} as ref, region, band, amount, joined
+select {{ synthdb.mask_uuid('id') }} as ref, region, band, amount::double precision as amount,
+    joined
 from {{ source('dsrc', 'people') }}
 """
 SYNTHETIC = """{{ config(materialized='synthetic', schema='destx_staging',
@@ -316,6 +317,39 @@ def test_approve_refuses_to_run_a_trigger_on_the_destinations_history(released, 
     with psycopg.connect(released.settings.conninfo()) as conn:
         assert _one(conn, "SELECT count(*) FROM synthdb_audit.approvals WHERE ticket = "
                           "'CAB-6'")[0] == 0
+
+
+def test_export_writes_floats_exactly_whatever_the_database_says(released, cli):
+    """The destination's owner may ``ALTER DATABASE ... SET extra_float_digits = -15``: the
+    export's COPY rendered every double rounded to one significant digit, so the signed bundle
+    held other numbers than the release. Export reads under the digest's output settings
+    now: the bundle's doubles are the table's, bit for bit."""
+    import pyarrow.parquet as pq
+
+    share = share_of(released.settings)
+    cli("approve", f"{RECIPIENT}/people/v3", "--ticket", "CAB-7", "--by", "Pat")
+    assert _readable(released)
+    with psycopg.connect(share.conninfo()) as conn:
+        cur = conn.cursor(binary=True)  # doubles as stored, whatever the text settings
+        stored = sorted(r[0] for r in cur.execute(f"SELECT amount FROM {RECIPIENT}.people"))
+    out = released.path / "bundles" / "floats"
+    with hijacked(released.settings, share.dbname, path_of=None):
+        with _as_engineer(released.settings, share.dbname) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET extra_float_digits = -15").format(
+                sql.Identifier(share.dbname)))
+        try:
+            with psycopg.connect(share.conninfo()) as conn:  # the setting reaches the owner
+                rounded = [r[0] for r in conn.execute(
+                    f"SELECT amount::text FROM {RECIPIENT}.people")]
+            assert sorted(float(x) for x in rounded) != stored
+            assert cli("export", f"{RECIPIENT}/people/v3", "--ticket", "T-7", "--ttl", "1d",
+                       "--out", str(out), "--key-file", str(released.path / "key" / "k")) == 0
+        finally:
+            with _as_engineer(released.settings, share.dbname) as conn:
+                conn.execute(sql.SQL("ALTER DATABASE {} RESET extra_float_digits").format(
+                    sql.Identifier(share.dbname)))
+    exported = sorted(pq.read_table(out / "data.parquet").column("amount").to_pylist())
+    assert exported == stored
 
 
 @pytest.fixture()

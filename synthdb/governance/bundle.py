@@ -34,7 +34,7 @@ from synthdb.governance import releases, roles, signing
 from synthdb.governance.errors import BundleRejected, ExportError, NotApproved
 from synthdb.governance.pii import contract_lineage, pii_columns
 from synthdb.governance.releases import Release, ReleaseRef
-from synthdb.release import pgio
+from synthdb.release import digest, pgio
 
 MANIFEST = "manifest.json"
 TOKEN = "token.json"
@@ -108,8 +108,10 @@ def write_table_data(conn, schema: str, name: str, out: Path, with_csv: bool = F
 
     columns = pgio.relation_columns(conn, schema, name)
     table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-    conn.execute("SET LOCAL TimeZone = 'UTC'")
-    conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+    # The digest's output settings (transaction-local): the destination's owner may ALTER
+    # DATABASE ... SET extra_float_digits = -15, and floats would be written rounded.
+    for key, value in digest.READ_SETTINGS.items():
+        conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (key, value))
     types = {c.name: arrow_type(c) for c in columns}
     rows = 0
     with tempfile.TemporaryDirectory(prefix="synthdb-export-") as tmp:
@@ -472,15 +474,15 @@ def check_bundle(bundle: str | Path, key: bytes, now: dt.datetime | None = None)
     if sha256_file(manifest_path) != payload.get("manifest_sha256"):
         return no(f"{MANIFEST} was changed after signing (digest differs from the token)", payload)
     files = json.loads(manifest_path.read_text()).get("files") or {}
-    for name, digest in sorted(files.items()):
+    for name, listed in sorted(files.items()):
         path = bundle / name
         if not path.is_file():
             return no(f"file {name} listed in the manifest is missing", payload)
         actual = sha256_file(path)
-        if actual != digest:
+        if actual != listed:
             return no(
                 f"file {name} was altered: SHA-256 {actual[:16]}… but the manifest says "
-                f"{digest[:16]}…",
+                f"{listed[:16]}…",
                 payload,
             )
     extra = sorted(p.name for p in bundle.iterdir() if p.name not in {*files, MANIFEST, TOKEN})
