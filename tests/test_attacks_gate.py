@@ -8,10 +8,11 @@ database and project for the module; every test leaves the staging table as it f
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of
+from dbtproject import make_project, scratch_database, share_of, snapshot
 from psycopg import sql
 
 from synthdb.demo.source import load_demo_source
@@ -132,7 +133,16 @@ def test_updated_rows_with_unchanged_count_are_refused(project):
              f"INSERT INTO {STAGING} SELECT * FROM public.backup", "DROP TABLE public.backup")
 
 
-def test_failing_table_with_an_old_passing_comment_is_refused(project):
+@pytest.fixture()
+def put_back(project, pg_server):
+    """The databases as the test found them, put back when it ends: for a test that leaves a
+    failing run's table in place (a file copy of the passing state, instead of a new run)."""
+    with snapshot(pg_server, project.settings) as taken:
+        yield
+        taken.restore()
+
+
+def test_failing_table_with_an_old_passing_comment_is_refused(project, put_back):
     passing = _staged_run(project)
     with psycopg.connect(project.settings.conninfo()) as conn:
         measured = _one(conn, "SELECT synthetic_rows FROM synthdb_audit.runs WHERE run_id = %s",
@@ -144,11 +154,7 @@ def test_failing_table_with_an_old_passing_comment_is_refused(project):
     comment = json.dumps({"synthdb_run_id": passing, "synthetic": True})
     _sql(project, f"COMMENT ON TABLE {STAGING} IS '{comment}'",
          f"DELETE FROM {STAGING} WHERE ctid IN (SELECT ctid FROM {STAGING} OFFSET {measured})")
-    try:
-        _refused(project, f"comment names run {passing}", f"run {failing} wrote")
-    finally:
-        rebuilt = project.dbt("run", "-s", "synthetic_transactions")
-        assert rebuilt.ok, rebuilt.output
+    _refused(project, f"comment names run {passing}", f"run {failing} wrote")
 
 
 def test_another_models_table_moved_in_is_refused(project):
@@ -734,6 +740,59 @@ def test_a_snapshot_older_than_the_lock_cannot_feed_the_copy(managed):
     assert again.ok, again.output  # the measured rows: published
 
 
+OWN = "partner_demo_staging"
+
+
+@contextmanager
+def _engineers_path_first(admin, setup: list[str], cleanup: list[str]):
+    """The engineer's ``setup`` (their own objects, and the edit they hope goes unnoticed),
+    then ``ALTER ROLE ... SET search_path = <own schema>, pg_catalog`` so that every new
+    session of theirs resolves unqualified names in their schema first; yields the engineer's
+    settings. Afterwards the role's search_path is reset first (in a session of its own, so the
+    ``cleanup`` statements resolve as usual), then ``cleanup`` runs."""
+    from synthdb import db
+
+    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
+                                     admin.dbname)
+    with psycopg.connect(engineer.conninfo()) as conn:
+        for statement in setup:
+            conn.execute(statement)
+        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {OWN}, pg_catalog")
+        conn.commit()
+    try:
+        yield engineer
+    finally:
+        with psycopg.connect(engineer.conninfo()) as conn:
+            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
+            conn.commit()
+        with psycopg.connect(engineer.conninfo()) as conn:
+            for statement in cleanup:
+                conn.execute(statement)
+            conn.commit()
+
+
+def _refused_under_the_hijack(project, admin, *needles):
+    before = _published_in(share_of(admin))
+    run = project.dbt("run", "-s", PUBLISH)
+    assert not run.ok and "refusing to publish" in run.output, run.output
+    for needle in needles:
+        assert needle in run.output, run.output
+    assert _published_in(share_of(admin)) == before
+
+
+# one changed row, kept as the run wrote it for the cleanup; and a <> on xid that says no row
+# was written after the run
+KEEP_AND_CHANGE_ONE_ROW = [
+    f"CREATE TABLE {OWN}.kept AS SELECT * FROM {STAGING}",
+    f"UPDATE {STAGING} SET amount = amount + 1 WHERE ctid = (SELECT min(ctid) FROM {STAGING})"]
+PUT_BACK_THE_ROWS = [f"DELETE FROM {STAGING}", f"INSERT INTO {STAGING} SELECT * FROM {OWN}.kept",
+                     f"DROP TABLE {OWN}.kept"]
+XID_NEVER_DIFFERS = [
+    f"CREATE FUNCTION {OWN}.never(xid, xid) RETURNS boolean LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT false'",
+    f"CREATE OPERATOR {OWN}.<> (LEFTARG = xid, RIGHTARG = xid, FUNCTION = {OWN}.never)"]
+
+
 def test_operators_of_the_engineers_own_cannot_decide_the_gate(managed):
     """The engineer may ``ALTER ROLE ... SET search_path`` to put the staging schema (theirs)
     before pg_catalog, and define ``<>`` on xid (every row "was written by the run") and
@@ -742,41 +801,16 @@ def test_operators_of_the_engineers_own_cannot_decide_the_gate(managed):
     holds, against the COPY's table pin, is tried in test_publish_unchanged on one statement
     only: in a whole session it turns every catalog join into a cross join.)"""
     project, admin = managed
-    from synthdb import db
-
-    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
-                                     admin.dbname)
-    before = _published_in(share_of(admin))
-    own = "partner_demo_staging"
-    with psycopg.connect(engineer.conninfo()) as conn:
-        conn.execute(f"CREATE TABLE {own}.kept AS SELECT * FROM {STAGING}")
-        conn.execute(f"CREATE FUNCTION {own}.never(xid, xid) RETURNS boolean "
-                     "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
-        conn.execute(f"CREATE OPERATOR {own}.<> (LEFTARG = xid, RIGHTARG = xid, "
-                     f"FUNCTION = {own}.never)")
-        conn.execute(f"CREATE FUNCTION {own}.sha256(bytea) RETURNS bytea LANGUAGE sql "
-                     "IMMUTABLE AS $$SELECT '\\x00'::bytea$$")
-        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1 WHERE ctid = "
-                     f"(SELECT min(ctid) FROM {STAGING})")
-        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
-        conn.commit()
-    try:
+    with _engineers_path_first(admin, [
+            *XID_NEVER_DIFFERS,
+            f"CREATE FUNCTION {OWN}.sha256(bytea) RETURNS bytea LANGUAGE sql "
+            "IMMUTABLE AS $$SELECT '\\x00'::bytea$$",
+            *KEEP_AND_CHANGE_ONE_ROW], [
+            f"DROP OPERATOR {OWN}.<> (xid, xid)", f"DROP FUNCTION {OWN}.never, {OWN}.sha256",
+            *PUT_BACK_THE_ROWS]) as engineer:
         with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
             assert _one(conn, "SELECT '1'::xid <> '2'::xid")[0] is False
-        run = project.dbt("run", "-s", PUBLISH)
-        assert not run.ok and "refusing to publish" in run.output, run.output
-        assert _published_in(share_of(admin)) == before
-    finally:
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
-            conn.commit()
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"DROP OPERATOR {own}.<> (xid, xid)")
-            conn.execute(f"DROP FUNCTION {own}.never, {own}.sha256")
-            conn.execute(f"DELETE FROM {STAGING}")
-            conn.execute(f"INSERT INTO {STAGING} SELECT * FROM {own}.kept")
-            conn.execute(f"DROP TABLE {own}.kept")
-            conn.commit()
+        _refused_under_the_hijack(project, admin)
     assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
 
 
@@ -788,44 +822,18 @@ def test_a_set_config_of_the_engineers_own_cannot_undo_the_catalog_first_path(ma
     scan again. Publish's source transaction resolves in pg_catalog from its first statement
     and calls pg_catalog's own set_config, so a changed row is still refused."""
     project, admin = managed
-    from synthdb import db
-
-    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
-                                     admin.dbname)
-    before = _published_in(share_of(admin))
-    own = "partner_demo_staging"
-    with psycopg.connect(engineer.conninfo()) as conn:
-        conn.execute(f"CREATE TABLE {own}.kept AS SELECT * FROM {STAGING}")
-        conn.execute(f"CREATE FUNCTION {own}.set_config(text, text, boolean) RETURNS text "
-                     "LANGUAGE sql AS $$SELECT CASE WHEN $1 IN ('search_path', 'row_security') "
-                     "THEN $2 ELSE pg_catalog.set_config($1, $2, $3) END$$")
-        conn.execute(f"CREATE FUNCTION {own}.never(xid, xid) RETURNS boolean "
-                     "LANGUAGE sql IMMUTABLE AS 'SELECT false'")
-        conn.execute(f"CREATE OPERATOR {own}.<> (LEFTARG = xid, RIGHTARG = xid, "
-                     f"FUNCTION = {own}.never)")
-        conn.execute(f"UPDATE {STAGING} SET amount = amount + 1 WHERE ctid = "
-                     f"(SELECT min(ctid) FROM {STAGING})")
-        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
-        conn.commit()
-    try:
+    with _engineers_path_first(admin, [
+            f"CREATE FUNCTION {OWN}.set_config(text, text, boolean) RETURNS text "
+            "LANGUAGE sql AS $$SELECT CASE WHEN $1 IN ('search_path', 'row_security') "
+            "THEN $2 ELSE pg_catalog.set_config($1, $2, $3) END$$",
+            *XID_NEVER_DIFFERS, *KEEP_AND_CHANGE_ONE_ROW], [
+            f"DROP OPERATOR {OWN}.<> (xid, xid)", f"DROP FUNCTION {OWN}.never, {OWN}.set_config",
+            *PUT_BACK_THE_ROWS]) as engineer:
         with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
             conn.execute("SELECT set_config('search_path', 'pg_catalog, pg_temp', true)")
-            assert _one(conn, "SELECT current_setting('search_path')")[0].startswith(own)
+            assert _one(conn, "SELECT current_setting('search_path')")[0].startswith(OWN)
             assert _one(conn, "SELECT '1'::xid <> '2'::xid")[0] is False
-        run = project.dbt("run", "-s", PUBLISH)
-        assert not run.ok and "refusing to publish" in run.output, run.output
-        assert _published_in(share_of(admin)) == before
-    finally:
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
-            conn.commit()
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"DROP OPERATOR {own}.<> (xid, xid)")
-            conn.execute(f"DROP FUNCTION {own}.never, {own}.set_config")
-            conn.execute(f"DELETE FROM {STAGING}")
-            conn.execute(f"INSERT INTO {STAGING} SELECT * FROM {own}.kept")
-            conn.execute(f"DROP TABLE {own}.kept")
-            conn.commit()
+        _refused_under_the_hijack(project, admin)
     assert project.dbt("run", "-s", PUBLISH).ok  # the measured rows again: published
 
 
@@ -835,41 +843,24 @@ def test_a_pg_class_of_the_engineers_own_cannot_hide_row_level_security(managed)
     row-level security would hide a policy from the gate's hazard check (digest.read_hazards).
     Publish reads the catalog with pg_catalog first, so the policy is found and named."""
     project, admin = managed
-    from synthdb import db
-
-    engineer = db.ConnectionSettings(admin.host, admin.port, ENGINEER, ENGINEER_PASSWORD,
-                                     admin.dbname)
-    before = _published_in(share_of(admin))
-    own = "partner_demo_staging"
-    with psycopg.connect(engineer.conninfo()) as conn:
+    with psycopg.connect(admin.conninfo()) as conn:
         columns = _one(conn, "SELECT string_agg(CASE WHEN attname IN ('relrowsecurity', "
                              "'relforcerowsecurity') THEN 'false AS ' || attname "
                              "ELSE quote_ident(attname) END, ', ' ORDER BY attnum) "
                              "FROM pg_attribute WHERE attrelid = 'pg_catalog.pg_class'::regclass "
                              "AND attnum > 0 AND NOT attisdropped")[0]
-        conn.execute(f"CREATE VIEW {own}.pg_class AS SELECT {columns} FROM pg_catalog.pg_class")
-        conn.execute(f"CREATE POLICY everyone ON {STAGING} USING (true)")
-        conn.execute(f"ALTER TABLE {STAGING} ENABLE ROW LEVEL SECURITY")
-        conn.execute(f"ALTER TABLE {STAGING} FORCE ROW LEVEL SECURITY")
-        conn.execute(f"ALTER ROLE {ENGINEER} SET search_path = {own}, pg_catalog")
-        conn.commit()
-    try:
+    with _engineers_path_first(admin, [
+            f"CREATE VIEW {OWN}.pg_class AS SELECT {columns} FROM pg_catalog.pg_class",
+            f"CREATE POLICY everyone ON {STAGING} USING (true)",
+            f"ALTER TABLE {STAGING} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {STAGING} FORCE ROW LEVEL SECURITY"], [
+            f"DROP VIEW {OWN}.pg_class", f"ALTER TABLE {STAGING} NO FORCE ROW LEVEL SECURITY",
+            f"ALTER TABLE {STAGING} DISABLE ROW LEVEL SECURITY",
+            f"DROP POLICY everyone ON {STAGING}"]) as engineer:
         with psycopg.connect(engineer.conninfo()) as conn:  # the hijack works in a session
             assert _one(conn, f"SELECT relrowsecurity FROM pg_class WHERE oid = "
                               f"'{STAGING}'::regclass")[0] is False
-        run = project.dbt("run", "-s", PUBLISH)
-        assert not run.ok and "row-level security is enabled" in run.output, run.output
-        assert _published_in(share_of(admin)) == before
-    finally:
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"ALTER ROLE {ENGINEER} RESET search_path")
-            conn.commit()
-        with psycopg.connect(engineer.conninfo()) as conn:
-            conn.execute(f"DROP VIEW {own}.pg_class")
-            conn.execute(f"ALTER TABLE {STAGING} NO FORCE ROW LEVEL SECURITY")
-            conn.execute(f"ALTER TABLE {STAGING} DISABLE ROW LEVEL SECURITY")
-            conn.execute(f"DROP POLICY everyone ON {STAGING}")
-            conn.commit()
+        _refused_under_the_hijack(project, admin, "row-level security is enabled")
     assert project.dbt("run", "-s", PUBLISH).ok  # the measured table again: published
 
 

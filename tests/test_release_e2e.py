@@ -178,11 +178,40 @@ def test_too_strict_threshold_fails_build_and_keeps_release(project, released):
     assert _published_state(project) == before
 
 
-def test_rebuild_publishes_next_version(project, released):
-    run = project.dbt("build")
+def test_rebuild_publishes_next_version_atomically_for_a_concurrent_reader(project, released):
+    """A rebuild publishes version 2, and a reader polling the published table during it only
+    ever sees a complete version: its row count is always that of a run that was published,
+    and no query fails. (One build for both: they were two tests building the same thing.)"""
+    import threading
+
+    seen: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        with psycopg.connect(share_of(project.settings).conninfo(), autocommit=True) as conn:
+            while not stop.is_set():
+                try:
+                    seen.append(_one(conn, "SELECT count(*) FROM partner_demo.transactions")[0])
+                except psycopg.Error as exc:  # pragma: no cover - the assertion reports it
+                    errors.append(str(exc))
+                stop.wait(0.01)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        run = project.dbt("build")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
     assert run.ok, run.output
-    meta, _, _ = _published_state(project)
-    assert meta["version"] == 2
+    assert _published_state(project)[0]["version"] == 2
+    with psycopg.connect(project.settings.conninfo()) as conn:
+        published = {r[0] for r in conn.execute(
+            "SELECT u.synthetic_rows FROM synthdb_audit.releases r "
+            "JOIN synthdb_audit.runs u USING (run_id)")}
+    assert errors == []
+    assert len(seen) > 50 and set(seen) <= published
 
 
 def test_raw_identifier_in_contract_stops_the_build(project, released):
@@ -280,40 +309,6 @@ def test_second_recipient_cannot_reuse_a_recipient_schema(project, released):
     assert "already holds releases for recipient 'partner_demo'" in run.output
     with _share(project) as conn:
         assert _one(conn, "SELECT to_regclass('partner_demo.other_table')")[0] is None
-
-
-def test_publish_is_atomic_for_a_concurrent_reader(project, released):
-    """A reader polling the published table during a new release only ever sees a complete
-    version: its row count is always that of a run that was published, and no query fails."""
-    import threading
-
-    seen: list[int] = []
-    errors: list[str] = []
-    stop = threading.Event()
-
-    def reader() -> None:
-        with psycopg.connect(share_of(project.settings).conninfo(), autocommit=True) as conn:
-            while not stop.is_set():
-                try:
-                    seen.append(_one(conn, "SELECT count(*) FROM partner_demo.transactions")[0])
-                except psycopg.Error as exc:  # pragma: no cover - the assertion reports it
-                    errors.append(str(exc))
-                stop.wait(0.01)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        run = project.dbt("build")
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert run.ok, run.output
-    with psycopg.connect(project.settings.conninfo()) as conn:
-        published = {r[0] for r in conn.execute(
-            "SELECT u.synthetic_rows FROM synthdb_audit.releases r "
-            "JOIN synthdb_audit.runs u USING (run_id)")}
-    assert errors == []
-    assert len(seen) > 50 and set(seen) <= published
 
 
 def test_failing_utility_threshold_stops_publish(project, released):
