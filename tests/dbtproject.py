@@ -263,6 +263,29 @@ def make_project(
     return DbtProject(tmp, settings)
 
 
+# 40,000 transactions: big enough for k = 10 on the demo's quasi-identifiers
+DEMO_CUSTOMERS = 20_000
+
+
+@contextmanager
+def demo_project(server: db.ConnectionSettings, name: str, folder: Path,
+                 build: bool = False) -> Iterator[DbtProject]:
+    """The demo's source (``DEMO_CUSTOMERS`` customers, seed 7) in a scratch database
+    ``name`` and a copy of the demo project in ``folder`` reaching it; with ``build``, after
+    a passing ``dbt build`` (seed 11) that released it. The database goes when the block ends."""
+    from synthdb.demo.source import load_demo_source
+
+    with scratch_database(server, name) as settings:
+        with psycopg.connect(settings.conninfo()) as conn:
+            load_demo_source(conn, customers=DEMO_CUSTOMERS, seed=7)
+            conn.commit()
+        project = make_project(folder, settings)
+        if build:
+            run = project.dbt("build", "--vars", "{synthdb_seed: 11}")
+            assert run.ok, run.output
+        yield project
+
+
 def throwaway_project(
     path: Path,
     name: str,

@@ -12,13 +12,19 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of, snapshot
+from dbtproject import (
+    DEMO_CUSTOMERS,
+    demo_project,
+    make_project,
+    scratch_database,
+    share_of,
+    snapshot,
+)
 from psycopg import sql
 
 from synthdb.demo.source import load_demo_source
 from synthdb.release import digest
 
-CUSTOMERS = 20_000
 STAGING = "partner_demo_staging.synthetic_transactions"
 PUBLISH = "partner_demo_transactions"
 
@@ -36,13 +42,8 @@ def _sql(project, *statements):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
-    with scratch_database(pg_server, "attacks_gate") as settings:
-        with psycopg.connect(settings.conninfo()) as conn:
-            load_demo_source(conn, customers=CUSTOMERS, seed=7)
-            conn.commit()
-        proj = make_project(tmp_path_factory.mktemp("attack_project"), settings)
-        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}")
-        assert run.ok, run.output
+    with demo_project(pg_server, "attacks_gate", tmp_path_factory.mktemp("attack_project"),
+                      build=True) as proj:
         yield proj
 
 
@@ -366,7 +367,7 @@ def managed(tmp_path_factory, pg_server):
 
     with scratch_database(pg_server, "attacks_roles") as admin:
         with psycopg.connect(admin.conninfo()) as conn:
-            load_demo_source(conn, customers=CUSTOMERS, seed=7)
+            load_demo_source(conn, customers=DEMO_CUSTOMERS, seed=7)
             exists = _one(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (ENGINEER,))
             if not exists:
                 conn.execute(f"CREATE ROLE {ENGINEER} LOGIN PASSWORD '{ENGINEER_PASSWORD}'")

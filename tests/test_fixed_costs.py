@@ -63,10 +63,28 @@ def test_workers_only_for_more_than_one_chunk(source):
     assert not Child().samples_in_workers(context(source, "synthesize", chunk_size=100))
 
 
+def in_a_new_interpreter(code: str, lazy_package: str | None = None) -> None:
+    """Run ``code`` in a new Python (what it imports is all this process has not); with
+    ``lazy_package``, also check that an unknown name of that package, whose names resolve on
+    first use, still raises AttributeError."""
+    code = textwrap.dedent(code)
+    if lazy_package:
+        code += textwrap.dedent(f"""
+            import {lazy_package}
+            try:
+                {lazy_package}.nothing
+            except AttributeError:
+                pass
+            else:
+                raise AssertionError("unknown names must still raise AttributeError")
+        """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_config_check_imports_no_scikit_learn():
     """The model's config check (run by the adapter before the run connects) leaves
     scikit-learn and SciPy to the stages that use them; the package's names still resolve."""
-    code = textwrap.dedent("""
+    in_a_new_interpreter("""
         import sys
         from synthdb.release.config import parse_synth_config
         parse_synth_config({"source": "c", "utility": {"min_accuracy": 0.5}}, "m")
@@ -75,15 +93,7 @@ def test_config_check_imports_no_scikit_learn():
         from synthdb.metrics import GateThresholds, MetricRow, evaluate_release, report_metrics
         from synthdb.metrics.full import report_metrics as full
         assert report_metrics is full and GateThresholds and MetricRow and evaluate_release
-        import synthdb.metrics
-        try:
-            synthdb.metrics.nothing
-        except AttributeError:
-            pass
-        else:
-            raise AssertionError("unknown names must still raise AttributeError")
-    """)
-    subprocess.run([sys.executable, "-c", code], check=True)
+    """, lazy_package="synthdb.metrics")
 
 
 def test_run_reaches_its_read_without_scikit_learn_and_imports_it_meanwhile():
@@ -91,7 +101,7 @@ def test_run_reaches_its_read_without_scikit_learn_and_imports_it_meanwhile():
     and checking the configured generator) leaves scikit-learn and SciPy to the warm-up thread
     the read stage starts (synthdb.release.warmup), which imports all the fit and the metrics
     need; a module that cannot be imported there is left to the code that needs it."""
-    code = textwrap.dedent("""
+    in_a_new_interpreter("""
         import sys
         import synthdb.release.synthesize
         from synthdb.generators import build_generator
@@ -109,7 +119,6 @@ def test_run_reaches_its_read_without_scikit_learn_and_imports_it_meanwhile():
         assert not missing, missing
         assert warmup.start(()) is None and MODES["mock"].imports_after_read == ()
     """)
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.fixture()
@@ -208,22 +217,14 @@ def test_read_frame_cells_are_the_text_postgresql_wrote(source):
 def test_drawing_handle_imports_no_matplotlib():
     """A run's drawing handle (synthdb.report.drawing) leaves matplotlib to whoever draws: the
     child process, or the thread at the evidence stage; the package's names still resolve."""
-    code = textwrap.dedent("""
+    in_a_new_interpreter("""
         import sys
         import synthdb.report.drawing
         assert "matplotlib" not in sys.modules and "synthdb.report.html" not in sys.modules
         from synthdb.report import render_html, render_json, thresholds_statement
         from synthdb.report.html import render_html as html_render
         assert render_html is html_render and render_json and thresholds_statement
-        import synthdb.report
-        try:
-            synthdb.report.nothing
-        except AttributeError:
-            pass
-        else:
-            raise AssertionError("unknown names must still raise AttributeError")
-    """)
-    subprocess.run([sys.executable, "-c", code], check=True)
+    """, lazy_package="synthdb.report")
 
 
 @pytest.fixture()

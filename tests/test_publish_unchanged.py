@@ -17,13 +17,11 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of, snapshot
+from dbtproject import demo_project, share_of, snapshot
 from psycopg import sql
 
-from synthdb.demo.source import load_demo_source
 from synthdb.release import destination, digest, pgio, unchanged
 
-CUSTOMERS = 20_000
 SCHEMA, NAME = "partner_demo_staging", "synthetic_transactions"
 STAGING = f"{SCHEMA}.{NAME}"
 PUBLISH = "partner_demo_transactions"
@@ -37,13 +35,8 @@ def _one(conn, query, params=None):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
-    with scratch_database(pg_server, "publish_unchanged") as settings:
-        with psycopg.connect(settings.conninfo()) as conn:
-            load_demo_source(conn, customers=CUSTOMERS, seed=7)
-            conn.commit()
-        proj = make_project(tmp_path_factory.mktemp("unchanged_project"), settings)
-        run = proj.dbt("build", "--vars", "{synthdb_seed: 11}")
-        assert run.ok, run.output
+    with demo_project(pg_server, "publish_unchanged",
+                      tmp_path_factory.mktemp("unchanged_project"), build=True) as proj:
         yield proj
 
 
@@ -218,6 +211,24 @@ def test_a_doctored_writer_xid_falls_back_to_the_digest(project, fresh, writer):
     assert check["why"], check
 
 
+TYPED = ("public", "typed")
+
+
+def _written_now(conn, **extra) -> dict:
+    """What a run would record for public.typed (10 rows) written in ``conn``'s transaction,
+    committed here."""
+    writer = unchanged.writer_xid(conn, *TYPED)
+    assert writer is not None
+    oid = _one(conn, "SELECT 'public.typed'::regclass::oid")[0]
+    conn.commit()
+    return {"oid": oid, "writer_xid": writer, "rows": 10, **extra}
+
+
+def _reasons_naming(conn, recorded: dict, needle: str) -> list[str]:
+    """The reasons to digest public.typed that name ``needle``."""
+    return [r for r in unchanged.reasons_to_digest(conn, recorded, TYPED, 10) if needle in r]
+
+
 def test_the_proof_refuses_types_the_catalog_can_change(project):
     """An enum's RENAME VALUE changes what a row reads as without a new row version (shown
     here); enum, domain and reg* columns, a dropped column or one added with a default send
@@ -229,36 +240,27 @@ def test_the_proof_refuses_types_the_catalog_can_change(project):
                      "n int, gone int)")
         conn.execute("INSERT INTO public.typed SELECT 'low', 1, 'pg_class', g, g FROM "
                      "generate_series(1, 10) g")
-        writer = unchanged.writer_xid(conn, "public", "typed")
-        assert writer is not None
-        before = digest.content_digest(conn, "public", "typed")
-        oid = _one(conn, "SELECT 'public.typed'::regclass::oid")[0]
-        conn.commit()
-        recorded = {"oid": oid, "writer_xid": writer, "rows": 10, "digest": before[0]}
-        reasons = unchanged.reasons_to_digest(conn, recorded, ("public", "typed"), 10)
-        assert [r for r in reasons if "'m'" in r] and [r for r in reasons if "'a'" in r]
-        assert [r for r in reasons if "'r'" in r], reasons
+        before = digest.content_digest(conn, *TYPED)
+        recorded = _written_now(conn, digest=before[0])
+        for column in ("'m'", "'a'", "'r'"):
+            assert _reasons_naming(conn, recorded, column), column
+        writer = recorded["writer_xid"]
         conn.execute("ALTER TYPE public.mood RENAME VALUE 'low' TO 'lowest'")
         conn.commit()
         assert _one(conn, "SELECT count(*) FROM public.typed WHERE xmin <> %s::text::xid8::xid",
                     (str(writer),))[0] == 0  # no row was rewritten ...
-        assert digest.content_digest(conn, "public", "typed")[0] != before[0]  # ... yet
+        assert digest.content_digest(conn, *TYPED)[0] != before[0]  # ... yet
         conn.execute("ALTER TABLE public.typed DROP COLUMN m, DROP COLUMN a, DROP COLUMN r")
         conn.commit()
-        assert [r for r in unchanged.reasons_to_digest(conn, recorded, ("public", "typed"), 10)
-                if "dropped" in r]
+        assert _reasons_naming(conn, recorded, "dropped")
         conn.execute("DROP TABLE public.typed")
         conn.execute("CREATE TABLE public.typed (n int)")
         conn.execute("INSERT INTO public.typed SELECT g FROM generate_series(1, 10) g")
-        writer = unchanged.writer_xid(conn, "public", "typed")
-        oid = _one(conn, "SELECT 'public.typed'::regclass::oid")[0]
-        conn.commit()
-        recorded = {"oid": oid, "writer_xid": writer, "rows": 10}
-        assert unchanged.reasons_to_digest(conn, recorded, ("public", "typed"), 10) == []
+        recorded = _written_now(conn)
+        assert unchanged.reasons_to_digest(conn, recorded, TYPED, 10) == []
         conn.execute("ALTER TABLE public.typed ADD COLUMN extra int DEFAULT 7")
         conn.commit()
-        assert [r for r in unchanged.reasons_to_digest(conn, recorded, ("public", "typed"), 10)
-                if "'extra'" in r]
+        assert _reasons_naming(conn, recorded, "'extra'")
         conn.execute("DROP TABLE public.typed")
         conn.execute("DROP DOMAIN public.amount_d")
         conn.execute("DROP TYPE public.mood")

@@ -11,11 +11,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import make_project, scratch_database, share_of
-
-from synthdb.demo.source import load_demo_source
-
-CUSTOMERS = 20_000  # 40,000 transactions: big enough for k = 10 on the demo's QIs
+from dbtproject import demo_project, share_of
 
 
 def _one(conn, query, params=None):
@@ -24,11 +20,8 @@ def _one(conn, query, params=None):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, pg_server):
-    with scratch_database(pg_server, "e2e_release") as settings:
-        with psycopg.connect(settings.conninfo()) as conn:
-            load_demo_source(conn, customers=CUSTOMERS, seed=7)
-            conn.commit()
-        yield make_project(tmp_path_factory.mktemp("demo_project"), settings)
+    with demo_project(pg_server, "e2e_release", tmp_path_factory.mktemp("demo_project")) as proj:
+        yield proj
 
 
 @pytest.fixture(scope="module")
