@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +146,37 @@ def snapshot(server: db.ConnectionSettings,
         yield taken
     finally:
         taken.drop()
+
+
+@dataclass
+class FirstBuild:
+    """A project right after its first passing ``dbt build``, for the tests of a module that
+    each start from that release: the build runs once, each test gets it back (``copy``)."""
+
+    project: DbtProject
+    taken: Snapshot
+
+    def copy(self, folder: Path) -> DbtProject:
+        """The databases put back as the build left them (``Snapshot``: the same rows, audit
+        and releases, not a rebuild) and a copy of the project folder (models, target,
+        evidence) in ``folder`` for the test to edit."""
+        self.taken.restore()
+        shutil.copytree(self.project.path, folder, symlinks=True)
+        return DbtProject(folder, self.project.settings)
+
+
+@contextmanager
+def first_build(server: db.ConnectionSettings, name: str, folder: Path,
+                prepare: Callable[[Path, db.ConnectionSettings], DbtProject]
+                ) -> Iterator[FirstBuild]:
+    """``prepare(folder, settings)`` (source tables and project files) in a scratch database
+    ``name``, one passing ``dbt build`` and a snapshot right after it."""
+    with scratch_database(server, name) as settings:
+        project = prepare(folder, settings)
+        run = project.dbt("build")
+        assert run.ok, run.output
+        with snapshot(server, settings) as taken:
+            yield FirstBuild(project, taken)
 
 
 def share_of(settings: db.ConnectionSettings) -> db.ConnectionSettings:

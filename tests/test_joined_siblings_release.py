@@ -7,6 +7,9 @@ sibling combination does not: nothing of the group is published, not even by a f
 ``dbt run -s``. A second publish node releasing the same customers with the addresses only
 (same runs, so the same keys) is refused: its join with the first group's orders was never
 gated.
+
+Both tests start from the group's first release: the module builds it once and each test gets
+it back from a snapshot of the databases (dbtproject.first_build).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import textwrap
 
 import psycopg
 import pytest
-from dbtproject import make_project, share_of
+from dbtproject import DbtProject, first_build, make_project, share_of
 from test_related_release import ITEMS_GENERATOR, ITEMS_PRIVACY, synthetic
 
 SOURCES = textwrap.dedent("""
@@ -58,12 +61,11 @@ def _models(project, k: int) -> None:
             source, key, qis, parent, extra, more).replace("'k': 5", f"'k': {k}"))
 
 
-@pytest.fixture()
-def siblings_project(tmp_path, fresh_db):
+def _source_and_project(path, settings) -> DbtProject:
     """1,500 customers in three segments; two orders each, one of kind 'z' for ~35% of them;
     one address each, a PO box for ~35%, independently: ~61 customers per segment hold both,
     ~175 hold each alone."""
-    with psycopg.connect(fresh_db.conninfo()) as conn:
+    with psycopg.connect(settings.conninfo()) as conn:
         conn.execute("CREATE SCHEMA src")
         conn.execute("SELECT setseed(0.37)")
         conn.execute("""CREATE TABLE src.customers AS
@@ -85,7 +87,7 @@ def siblings_project(tmp_path, fresh_db):
                    round((random() * 10)::numeric, 5) AS lon
             FROM src.customers c""")
         conn.commit()
-    project = make_project(tmp_path / "siblings", fresh_db, with_demo_models=False)
+    project = make_project(path, settings, with_demo_models=False)
     project.write("models/sources.yml", SOURCES)
     for name, body in CONTRACTS.items():
         project.write(f"models/{name}.sql",
@@ -93,6 +95,21 @@ def siblings_project(tmp_path, fresh_db):
     _models(project, 5)
     project.write("models/release.sql", PUBLISH % BOTH)
     return project
+
+
+@pytest.fixture(scope="module")
+def first_release(tmp_path_factory, pg_server):
+    """The group built once (v1 of every table published)."""
+    with first_build(pg_server, "siblings_release",
+                     tmp_path_factory.mktemp("siblings_first") / "siblings",
+                     _source_and_project) as built:
+        yield built
+
+
+@pytest.fixture()
+def siblings_project(first_release, tmp_path):
+    """The project right after its first build (restored, not rebuilt, for each test)."""
+    return first_release.copy(tmp_path / "siblings")
 
 
 def _share(project):
@@ -121,8 +138,6 @@ def _versions(project) -> dict[str, int]:
 
 
 def test_a_sibling_combination_below_k_stops_the_group(siblings_project):
-    first = siblings_project.dbt("build")
-    assert first.ok, first.output
     passed = _group_checks(siblings_project)
     tree = [r for r in passed if r[0] == "joined_k_anonymity"]
     assert [(r[1], r[3], r[4]) for r in tree] == [
@@ -176,8 +191,6 @@ def test_the_same_runs_in_another_group_are_refused(siblings_project):
     """Publish customers with orders and addresses; then a second publish node releases the
     same customer run with its addresses only, elsewhere: refused (its rows share keys with
     the first group's orders), nothing created."""
-    first = siblings_project.dbt("build")
-    assert first.ok, first.output
     siblings_project.write("models/release_b.sql", (PUBLISH % (
         "{'addresses': 'addresses_synthetic'}")).replace("'sib_recipient', alias", "'sib_b', alias"))
     other = siblings_project.dbt("run", "-s", "release_b")

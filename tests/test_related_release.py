@@ -10,12 +10,11 @@ from a snapshot of the databases (``released_project``) instead of building it a
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 import psycopg
 import pytest
-from dbtproject import DbtProject, make_project, scratch_database, share_of, snapshot
+from dbtproject import DbtProject, first_build, make_project, share_of
 from psycopg import sql
 
 SOURCES = textwrap.dedent("""
@@ -118,26 +117,17 @@ def related_project(tmp_path, fresh_db):
 
 @pytest.fixture(scope="module")
 def first_release(tmp_path_factory, pg_server):
-    """The project built once (v1 of every table published) and a snapshot of the
-    databases right after it."""
-    with scratch_database(pg_server, "related_release") as settings:
-        project = _source_and_project(tmp_path_factory.mktemp("related_first") / "related",
-                                      settings)
-        run = project.dbt("build")
-        assert run.ok, run.output
-        with snapshot(pg_server, settings) as taken:
-            yield project, taken
+    """The project built once (v1 of every table published)."""
+    with first_build(pg_server, "related_release",
+                     tmp_path_factory.mktemp("related_first") / "related",
+                     _source_and_project) as built:
+        yield built
 
 
 @pytest.fixture()
 def released_project(first_release, tmp_path):
-    """The project right after its first build, for a test that builds on it: the
-    databases put back as the build left them (dbtproject.Snapshot, the same rows and
-    audit, not a rebuild) and a copy of the project folder the test may edit."""
-    project, taken = first_release
-    taken.restore()
-    shutil.copytree(project.path, tmp_path / "related", symlinks=True)
-    return DbtProject(tmp_path / "related", project.settings)
+    """The project right after its first build, for a test that builds on it."""
+    return first_release.copy(tmp_path / "related")
 
 
 def _share(project):
