@@ -168,10 +168,10 @@ class DrawingThread:
             wait([self._job])  # the drawing ends before the run is failed
 
 
-#: cores idle on average during the run's read, fit and write that mean a core is free: the
-#: run alone on a 2-core machine keeps, by estimate, one to one and a half busy there (the server's read,
-#: the fit beside ML utility's boosting threads, the sampling workers), another busy job
-#: leaves next to nothing idle (0.0 measured at load 2.2)
+#: cores idle on average during the run's read, fit and write that mean a core is free. The
+#: run itself keeps 1.3-1.4 cores busy there (measured on the demo, its process and its server
+#: backend: 3.8 CPU-s in 2.95 s at 100k, 12.0 CPU-s in 8.8 s at 1M), so alone on a 2-core
+#: machine it sees ~0.6-0.7 idle; beside another busy job it saw 0.0-0.1 (load 1.7-2.2).
 SPARE_CORES = 0.3
 
 
