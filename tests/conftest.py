@@ -66,3 +66,24 @@ def fresh_db(pg_server: db.ConnectionSettings) -> Iterator[db.ConnectionSettings
 
     with scratch_database(pg_server) as settings:
         yield settings
+
+
+@pytest.fixture(scope="module")
+def first_release(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  pg_server: db.ConnectionSettings):
+    """The module's project after one passing ``dbt build``, built once for the module
+    (dbtproject.first_build). The module names its scratch database and the function that
+    writes its source tables and project files: ``FIRST_BUILD = (name, prepare)``."""
+    from dbtproject import first_build
+
+    name, prepare = request.module.FIRST_BUILD
+    with first_build(pg_server, name, tmp_path_factory.mktemp(name) / "project",
+                     prepare) as built:
+        yield built
+
+
+@pytest.fixture()
+def released_project(first_release, tmp_path: Path):
+    """The module's project right after its first build, for one test to build on: the
+    databases put back from the snapshot (not rebuilt) and a copy of the project folder."""
+    return first_release.copy(tmp_path / "project")

@@ -17,8 +17,7 @@ from __future__ import annotations
 import textwrap
 
 import psycopg
-import pytest
-from dbtproject import DbtProject, first_build, make_project, share_of
+from dbtproject import DbtProject, make_project, share_of
 from test_related_release import ITEMS_GENERATOR, ITEMS_PRIVACY, synthetic
 
 SOURCES = textwrap.dedent("""
@@ -97,19 +96,8 @@ def _source_and_project(path, settings) -> DbtProject:
     return project
 
 
-@pytest.fixture(scope="module")
-def first_release(tmp_path_factory, pg_server):
-    """The group built once (v1 of every table published)."""
-    with first_build(pg_server, "siblings_release",
-                     tmp_path_factory.mktemp("siblings_first") / "siblings",
-                     _source_and_project) as built:
-        yield built
-
-
-@pytest.fixture()
-def siblings_project(first_release, tmp_path):
-    """The project right after its first build (restored, not rebuilt, for each test)."""
-    return first_release.copy(tmp_path / "siblings")
+# the project built once for the module (conftest.first_release / released_project)
+FIRST_BUILD = ("siblings_release", _source_and_project)
 
 
 def _share(project):
@@ -137,8 +125,8 @@ def _versions(project) -> dict[str, int]:
         ).fetchall())
 
 
-def test_a_sibling_combination_below_k_stops_the_group(siblings_project):
-    passed = _group_checks(siblings_project)
+def test_a_sibling_combination_below_k_stops_the_group(released_project):
+    passed = _group_checks(released_project)
     tree = [r for r in passed if r[0] == "joined_k_anonymity"]
     assert [(r[1], r[3], r[4]) for r in tree] == [
         ("min_subjects_per_class:customers>(orders, addresses)", 5, True)]
@@ -147,30 +135,30 @@ def test_a_sibling_combination_below_k_stops_the_group(siblings_project):
     # rare values of each child counted in distinct customers, stored with the tree's row
     assert {r[1] for r in passed if r[0] == "joined_rare_categories"} == {
         "rare_root_values:orders.kind", "rare_root_values:addresses.type"}
-    with _share(siblings_project) as conn:
+    with _share(released_project) as conn:
         meta = conn.execute("SELECT metadata FROM synthdb_share.releases WHERE table_name = "
                             "'addresses'").fetchone()[0]
     assert {c["metric"] for c in meta["release_group"]["checks"]} >= {
         "min_subjects_per_class:customers>(orders, addresses)"}
     # each table's QA report in the release folder shows the group's checks
-    report = list(siblings_project.path.glob(
+    report = list(released_project.path.glob(
         "evidence/*/sib_recipient/addresses/v1/qa_report.html"))
     assert len(report) == 1
     page = report[0].read_text()
     assert 'id="joined-release"' in page and "customers, orders, addresses" in page
     assert "min_subjects_per_class:customers&gt;(orders, addresses)" in page
-    before = _keys(siblings_project)
+    before = _keys(released_project)
 
-    _models(siblings_project, 100)
-    build = siblings_project.dbt("build")
+    _models(released_project, 100)
+    build = released_project.dbt("build")
     assert not build.ok
-    with psycopg.connect(siblings_project.settings.conninfo()) as conn:
+    with psycopg.connect(released_project.settings.conninfo()) as conn:
         verdicts = dict(conn.execute(
             "SELECT DISTINCT ON (model) model, passed FROM synthdb_audit.verdicts v "
             "JOIN synthdb_audit.runs r USING (run_id, model) WHERE r.outcome = 'success' "
             "ORDER BY model, r.finished_at DESC").fetchall())
     assert all(verdicts[f"{t}_synthetic"] for t in ("customers", "orders", "addresses")), verdicts
-    failed = _group_checks(siblings_project)[-3]  # tree row, then the two rare rows
+    failed = _group_checks(released_project)[-3]  # tree row, then the two rare rows
     assert failed[1] == "min_subjects_per_class:customers>(orders, addresses)"
     assert failed[3] == 100 and failed[4] is False and failed[2] < 100
     # every chain alone holds k = 100: only the sibling combination fails
@@ -181,24 +169,24 @@ def test_a_sibling_combination_below_k_stops_the_group(siblings_project):
                  "addresses.type", "customers -> (orders, addresses)"):
         assert name in build.output, name
 
-    forced = siblings_project.dbt("run", "-s", "release")
+    forced = released_project.dbt("run", "-s", "release")
     assert not forced.ok and "joined_k_anonymity" in forced.output
-    assert _keys(siblings_project) == before  # nothing of the group was republished
-    assert _versions(siblings_project) == {"customers": 1, "orders": 1, "addresses": 1}
+    assert _keys(released_project) == before  # nothing of the group was republished
+    assert _versions(released_project) == {"customers": 1, "orders": 1, "addresses": 1}
 
 
-def test_the_same_runs_in_another_group_are_refused(siblings_project):
+def test_the_same_runs_in_another_group_are_refused(released_project):
     """Publish customers with orders and addresses; then a second publish node releases the
     same customer run with its addresses only, elsewhere: refused (its rows share keys with
     the first group's orders), nothing created."""
-    siblings_project.write("models/release_b.sql", (PUBLISH % (
+    released_project.write("models/release_b.sql", (PUBLISH % (
         "{'addresses': 'addresses_synthetic'}")).replace("'sib_recipient', alias", "'sib_b', alias"))
-    other = siblings_project.dbt("run", "-s", "release_b")
+    other = released_project.dbt("run", "-s", "release_b")
     assert not other.ok
     assert "published before in a group together with sib_recipient.orders" in other.output
-    with _share(siblings_project) as conn:
+    with _share(released_project) as conn:
         assert conn.execute("SELECT to_regclass('sib_b.customers')").fetchone()[0] is None
     # the same group again (a forced run of the same publish node) is allowed
-    again = siblings_project.dbt("run", "-s", "release")
+    again = released_project.dbt("run", "-s", "release")
     assert again.ok, again.output
-    assert _versions(siblings_project) == {"customers": 2, "orders": 2, "addresses": 2}
+    assert _versions(released_project) == {"customers": 2, "orders": 2, "addresses": 2}

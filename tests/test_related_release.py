@@ -14,7 +14,7 @@ import textwrap
 
 import psycopg
 import pytest
-from dbtproject import DbtProject, first_build, make_project, share_of
+from dbtproject import DbtProject, make_project, share_of
 from psycopg import sql
 
 SOURCES = textwrap.dedent("""
@@ -109,25 +109,14 @@ def _source_and_project(path, settings) -> DbtProject:
     return project
 
 
+# the project built once for the module (conftest.first_release / released_project)
+FIRST_BUILD = ("related_release", _source_and_project)
+
+
 @pytest.fixture()
 def related_project(tmp_path, fresh_db):
     """The project, not built yet."""
     return _source_and_project(tmp_path / "related", fresh_db)
-
-
-@pytest.fixture(scope="module")
-def first_release(tmp_path_factory, pg_server):
-    """The project built once (v1 of every table published)."""
-    with first_build(pg_server, "related_release",
-                     tmp_path_factory.mktemp("related_first") / "related",
-                     _source_and_project) as built:
-        yield built
-
-
-@pytest.fixture()
-def released_project(first_release, tmp_path):
-    """The project right after its first build, for a test that builds on it."""
-    return first_release.copy(tmp_path / "related")
 
 
 def _share(project):
