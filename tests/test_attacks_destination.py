@@ -1,17 +1,20 @@
-"""Attacks on the owner's side of a release: approve, export, verify, budget (session 10).
+"""Attacks on the owner's side of a release: approve, export, budget, key (session 10).
 
 The engineer may own the source database and the destination (``<db>_share``): a role with
 CREATEDB that publishes creates the destination itself, and whoever created the source owns it.
-A database's owner may ``ALTER DATABASE ... SET search_path = <own schema>, pg_catalog``, which
-reaches every role that connects there afterwards — the owner (privacy officer) running
-``synthdb approve`` or ``synthdb export`` included — and ``ALTER ROLE <self> SET search_path``
-reaches the engineer's own dbt sessions. A function or operator of theirs in that schema then
-answers the owner's reads, and runs with the owner's rights. Each attack below changed an
-outcome before the owner's connections resolved in pg_catalog (digest.connect_in_catalog):
-approve granted a version nobody approved, export wrote a bundle of unapproved rows, the
-budget ledger let a run overspend and showed the owner budget that was spent, and ``synthdb
-key set`` handed the engineer a pseudonymisation key. The tables are
-built once per module (dbt build of one small synthetic model, then three publishes).
+A database's owner may ``ALTER DATABASE ... SET search_path = <own schema>, pg_catalog`` (or
+``SET role``, ``SET extra_float_digits``), which reaches every role that connects there
+afterwards — the owner (privacy officer) running ``synthdb approve`` or ``synthdb export``
+included — and ``ALTER ROLE <self> SET search_path`` reaches the engineer's own dbt sessions.
+Where the engineer may only create schemas, one named like the approver's login is in the
+default search_path. A function or operator of theirs there answers the owner's reads and runs
+with the owner's rights. Each attack below changed an outcome on main before session 10's
+fixes (run from a frozen copy): approve granted a version nobody approved, export wrote a
+signed bundle of unapproved rows or of rounded numbers, a trigger of the engineer's ran as the
+approver, the budget ledger let a run overspend and showed the owner budget that was spent,
+and ``synthdb key set`` handed the engineer a pseudonymisation key or a key store of their own.
+The release is built once per module (dbt build of one small synthetic model, three publishes);
+the budget and key tests use a fresh database after `synthdb roles setup` each.
 """
 
 from __future__ import annotations
