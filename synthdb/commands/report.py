@@ -25,14 +25,15 @@ def run(args: argparse.Namespace) -> int:
 
     from synthdb import db
     from synthdb.errors import ConfigError
-    from synthdb.release import pgio
+    from synthdb.release import digest, pgio
     from synthdb.release.config import parse_synth_config
     from synthdb.release.publish import staging_run_id
     from synthdb.release.synthesize import SynthesisRequest, _read_training, _split
     from synthdb.report import render_html
 
     audit = sql.Identifier(args.audit_schema)
-    with db.connect() as conn:
+    # pg_catalog first: a reviewer's report must not be computed by the database owner's code
+    with digest.connect_in_catalog(db.settings_from_env().conninfo()) as conn:
         row = conn.execute(
             sql.SQL("SELECT run_id, model, source_relation, target_relation, config, seed, "
                     "generator, evidence_path FROM {}.runs WHERE (run_id = %s OR model = %s) "
