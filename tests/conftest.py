@@ -87,3 +87,16 @@ def released_project(first_release, tmp_path: Path):
     """The module's project right after its first build, for one test to build on: the
     databases put back from the snapshot (not rebuilt) and a copy of the project folder."""
     return first_release.copy(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def demo_release(tmp_path_factory: pytest.TempPathFactory, pg_server: db.ConnectionSettings):
+    """The demo after one passing ``dbt build`` (seed 11), built once for the session: the
+    modules that attack or rebuild it (gate attacks, publish without a second digest, the
+    end-to-end release) each take their own copy (``FirstBuild.copy``: the databases put back
+    from the snapshot, a copy of the project folder) instead of loading and building it again."""
+    from dbtproject import first_build, prepare_demo
+
+    with first_build(pg_server, "demo_release", tmp_path_factory.mktemp("demo_release") /
+                     "project", prepare_demo, "--vars", "{synthdb_seed: 11}") as built:
+        yield built

@@ -91,6 +91,7 @@ class Snapshot:
     def __init__(self, server: db.ConnectionSettings, settings: db.ConnectionSettings) -> None:
         self.server = server
         self.names = (settings.dbname, settings.dbname + "_share")
+        self.suffix = "_snap" + uuid.uuid4().hex[:8]  # several snapshots of one database
 
     def _run(self, statement: str, *names: str) -> None:
         with psycopg.connect(self.server.conninfo(), autocommit=True) as conn:
@@ -124,15 +125,15 @@ class Snapshot:
 
     def take(self) -> None:
         for name in self.names:
-            self._copy(name, name + "_snap")
+            self._copy(name, name + self.suffix)
 
     def restore(self) -> None:
         for name in self.names:
-            self._copy(name + "_snap", name)
+            self._copy(name + self.suffix, name)
 
     def drop(self) -> None:
         for name in self.names:
-            self._run("DROP DATABASE IF EXISTS {} WITH (FORCE)", name + "_snap")
+            self._run("DROP DATABASE IF EXISTS {} WITH (FORCE)", name + self.suffix)
 
 
 @contextmanager
@@ -155,6 +156,7 @@ class FirstBuild:
 
     project: DbtProject
     taken: Snapshot
+    run: DbtRun
 
     def copy(self, folder: Path) -> DbtProject:
         """The databases put back as the build left them (``Snapshot``: the same rows, audit
@@ -167,16 +169,16 @@ class FirstBuild:
 
 @contextmanager
 def first_build(server: db.ConnectionSettings, name: str, folder: Path,
-                prepare: Callable[[Path, db.ConnectionSettings], DbtProject]
-                ) -> Iterator[FirstBuild]:
+                prepare: Callable[[Path, db.ConnectionSettings], DbtProject],
+                *build_args: str) -> Iterator[FirstBuild]:
     """``prepare(folder, settings)`` (source tables and project files) in a scratch database
-    ``name``, one passing ``dbt build`` and a snapshot right after it."""
+    ``name``, one passing ``dbt build`` (with ``build_args``) and a snapshot right after it."""
     with scratch_database(server, name) as settings:
         project = prepare(folder, settings)
-        run = project.dbt("build")
+        run = project.dbt("build", *build_args)
         assert run.ok, run.output
         with snapshot(server, settings) as taken:
-            yield FirstBuild(project, taken)
+            yield FirstBuild(project, taken, run)
 
 
 def share_of(settings: db.ConnectionSettings) -> db.ConnectionSettings:
@@ -298,23 +300,15 @@ def make_project(
 DEMO_CUSTOMERS = 20_000
 
 
-@contextmanager
-def demo_project(server: db.ConnectionSettings, name: str, folder: Path,
-                 build: bool = False) -> Iterator[DbtProject]:
-    """The demo's source (``DEMO_CUSTOMERS`` customers, seed 7) in a scratch database
-    ``name`` and a copy of the demo project in ``folder`` reaching it; with ``build``, after
-    a passing ``dbt build`` (seed 11) that released it. The database goes when the block ends."""
+def prepare_demo(folder: Path, settings: db.ConnectionSettings) -> DbtProject:
+    """The demo's source (``DEMO_CUSTOMERS`` customers, seed 7) in ``settings``' database and
+    a copy of the demo project in ``folder`` reaching it (``first_build``'s ``prepare``)."""
     from synthdb.demo.source import load_demo_source
 
-    with scratch_database(server, name) as settings:
-        with psycopg.connect(settings.conninfo()) as conn:
-            load_demo_source(conn, customers=DEMO_CUSTOMERS, seed=7)
-            conn.commit()
-        project = make_project(folder, settings)
-        if build:
-            run = project.dbt("build", "--vars", "{synthdb_seed: 11}")
-            assert run.ok, run.output
-        yield project
+    with psycopg.connect(settings.conninfo()) as conn:
+        load_demo_source(conn, customers=DEMO_CUSTOMERS, seed=7)
+        conn.commit()
+    return make_project(folder, settings)
 
 
 def throwaway_project(

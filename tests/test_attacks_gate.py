@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from dbtproject import (
     DEMO_CUSTOMERS,
-    demo_project,
     make_project,
     scratch_database,
     share_of,
@@ -41,10 +40,9 @@ def _sql(project, *statements):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, pg_server):
-    with demo_project(pg_server, "attacks_gate", tmp_path_factory.mktemp("attack_project"),
-                      build=True) as proj:
-        yield proj
+def project(tmp_path_factory, demo_release):
+    """The demo right after its first build (conftest.demo_release), this module's copy."""
+    return demo_release.copy(tmp_path_factory.mktemp("attack_project") / "project")
 
 
 def _published(project):

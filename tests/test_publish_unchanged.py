@@ -17,7 +17,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import demo_project, share_of, snapshot
+from dbtproject import share_of, snapshot
 from psycopg import sql
 
 from synthdb.release import destination, digest, pgio, unchanged
@@ -34,10 +34,9 @@ def _one(conn, query, params=None):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, pg_server):
-    with demo_project(pg_server, "publish_unchanged",
-                      tmp_path_factory.mktemp("unchanged_project"), build=True) as proj:
-        yield proj
+def project(tmp_path_factory, demo_release):
+    """The demo right after its first build (conftest.demo_release), this module's copy."""
+    return demo_release.copy(tmp_path_factory.mktemp("unchanged_project") / "project")
 
 
 def _recorded(project) -> dict:

@@ -11,7 +11,7 @@ import json
 
 import psycopg
 import pytest
-from dbtproject import demo_project, share_of
+from dbtproject import share_of
 
 
 def _one(conn, query, params=None):
@@ -19,16 +19,15 @@ def _one(conn, query, params=None):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, pg_server):
-    with demo_project(pg_server, "e2e_release", tmp_path_factory.mktemp("demo_project")) as proj:
-        yield proj
+def project(tmp_path_factory, demo_release):
+    """The demo right after its first build (conftest.demo_release), this module's copy."""
+    return demo_release.copy(tmp_path_factory.mktemp("demo_project") / "project")
 
 
 @pytest.fixture(scope="module")
-def released(project):
-    run = project.dbt("build", "--vars", "{synthdb_seed: 11}")
-    assert run.ok, run.output
-    return run
+def released(project, demo_release):
+    """The first build's result (the state ``project`` starts from)."""
+    return demo_release.run
 
 
 def _share(project):
