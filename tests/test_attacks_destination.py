@@ -292,8 +292,8 @@ def test_approve_and_export_never_run_the_destination_owners_functions(released,
 
 def test_approve_refuses_to_run_a_trigger_on_the_destinations_history(released, cli, capsys):
     """Code attached to a table runs whoever writes it, whatever the search_path: when the
-    engineer owns ``synthdb_share`` and its ``releases`` (they created the destination before `synthdb
-    roles setup` adopted it), a trigger of theirs on it ran with the approver's rights when
+    engineer owns ``synthdb_share`` and its ``releases`` (they created the destination, and
+    `synthdb roles setup` has not run since), a trigger of theirs on it ran with the approver's rights when
     approve wrote ``approved_at``. Approve now refuses, naming the trigger: nothing approved,
     nothing granted, the trigger never ran."""
     share = share_of(released.settings)
@@ -478,3 +478,33 @@ def test_the_owners_commands_run_as_the_owner(managed_budget):
         store = _one(conn, "SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class "
                            "WHERE oid = pg_catalog.to_regclass('synthdb_keys.keys')")
     assert code == 0 and store == (managed_budget.user,), store
+
+
+def test_roles_setup_takes_over_a_destination_the_engineer_made(pg_server):
+    """The engineer published first with CREATEDB, so they own ``<db>_share``, ``synthdb_share``
+    and its ``releases``; `synthdb roles setup` used to adopt them as they were, leaving the
+    engineer ALTER DATABASE on the destination and UPDATE/DELETE of the recipients' history
+    (the set-up promises SELECT, INSERT only). It takes them over now."""
+    _engineer_role(pg_server)
+    with scratch_database(pg_server, "dest_adopt") as owner:
+        share = share_of(owner)
+        with psycopg.connect(owner.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(share.dbname), sql.Identifier(ENGINEER)))
+        with _as_engineer(owner, share.dbname) as conn:  # what their own publish created
+            conn.execute("CREATE SCHEMA synthdb_share")
+            conn.execute("CREATE TABLE synthdb_share.releases (release_id bigint PRIMARY KEY, "
+                         "approved_at timestamptz)")
+            conn.execute("INSERT INTO synthdb_share.releases VALUES (1, NULL)")
+        with pytest.MonkeyPatch.context() as env:
+            for key in ("host", "port", "user", "password", "dbname"):
+                env.setenv("SYNTHDB_" + key.upper(), str(getattr(owner, key)))
+            assert main(["roles", "setup", "--engineer", ENGINEER]) == 0
+        with _as_engineer(owner, share.dbname) as conn:
+            for statement in ("DELETE FROM synthdb_share.releases",
+                              "UPDATE synthdb_share.releases SET approved_at = now()",
+                              sql.SQL("ALTER DATABASE {} SET search_path = public").format(
+                                  sql.Identifier(share.dbname))):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+            assert _one(conn, "SELECT count(*) FROM synthdb_share.releases")[0] == 1

@@ -143,7 +143,8 @@ def _require_no_owner_code(dconn, table: sql.Composable, label: str, rel: Releas
     rights: a trigger, a rule, or a row-level security policy. The search_path cannot lend
     the engineer a function any more (``releases.connect_destination``), but code attached to
     a table runs whoever writes it, and the engineer owns ``synthdb_share.releases`` when they
-    created the destination before `synthdb roles setup` adopted it. The lock (ROW
+    created the destination and `synthdb roles setup` (which takes it over) has not run
+    since. The lock (ROW
     EXCLUSIVE, as the UPDATE's own) keeps anyone from adding one before the UPDATE."""
     dconn.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(table))
     found = dconn.execute(

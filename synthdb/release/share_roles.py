@@ -60,6 +60,27 @@ $fn$
 """
 
 
+def _take_over(conn, engineer: str, dbname: str) -> None:
+    """The destination, ``synthdb_share`` and its ``releases`` become the admin's when the
+    engineer can act as their owner: a destination the engineer made by publishing with
+    CREATEDB before this set-up would leave them ALTER DATABASE (settings for every session
+    there), UPDATE/DELETE of the recipients' history and triggers on it."""
+    share = destination.SHARE_SCHEMA
+    owned = (
+        ("SELECT datdba FROM pg_database WHERE datname = %s", dbname,
+         sql.SQL("ALTER DATABASE {}").format(sql.Identifier(dbname))),
+        ("SELECT nspowner FROM pg_namespace WHERE nspname = %s", share,
+         sql.SQL("ALTER SCHEMA {}").format(sql.Identifier(share))),
+        ("SELECT relowner FROM pg_class WHERE oid = pg_catalog.to_regclass(%s)",
+         f"{share}.releases", sql.SQL("ALTER TABLE {}").format(sql.Identifier(share, "releases"))),
+    )
+    for owner_query, name, alter in owned:
+        owner = conn.execute(owner_query, (name,)).fetchone()
+        if owner and conn.execute("SELECT pg_catalog.pg_has_role(%s, %s::oid, 'USAGE')",
+                                  (engineer, owner[0])).fetchone()[0]:
+            conn.execute(alter + sql.SQL(" OWNER TO CURRENT_USER"))
+
+
 def setup_destination(admin: ConnectionSettings, engineer: str) -> str:
     """Prepare ``admin``'s destination database for publishing as ``engineer``; returns its
     name. Idempotent; run as a superuser (it creates a database and a CREATEROLE role)."""
@@ -81,6 +102,7 @@ def setup_destination(admin: ConnectionSettings, engineer: str) -> str:
         conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(fn))
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, e))
         db = sql.Identifier(dest.dbname)
+        _take_over(conn, engineer, dest.dbname)
         conn.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(db, e))
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(share, e))
         conn.execute(sql.SQL("GRANT SELECT, INSERT ON {}.releases TO {}").format(share, e))
