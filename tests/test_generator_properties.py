@@ -167,3 +167,27 @@ def test_conditional_tables_and_null_groups_keep_protections(
     if 2 in gen.parent_:  # coarse modelled per parent
         emitted = set(zip(out["parent"], out["coarse"], strict=True))
         assert not (emitted & rare_pairs)
+
+
+def test_a_small_parent_category_keeps_its_own_outcomes():
+    """The case hypothesis found (session 10): a parent category with fewer rows than a number's
+    per-category table needs (47 rows of outcome 0 and one of outcome 1) drew its coarse outcome
+    from the overall frequencies, so it emitted the pair seen once, and pairs never seen. Now it
+    keeps its own frequent outcomes: only 0."""
+    rng = np.random.default_rng(3)
+    big = np.repeat(np.arange(6), 70)  # six categories of 70 rows, outcome = category % 3
+    parent = np.concatenate([big, np.full(48, 6)])
+    coarse = np.concatenate([big % 3, np.zeros(48, dtype=int)])
+    coarse[-1] = 1  # the small category's one odd row: (p6, 1) seen once
+    frame = pd.DataFrame({
+        "parent": pd.Series([f"p{j}" for j in parent], dtype=object),
+        "value": rng.normal(parent * 10.0, 1.0),
+        "coarse": pd.Series(pd.array(coarse, dtype="Int64")),
+    })
+    gen = GaussianCopula(rare_min_count=RARE, tail_quantile=TAIL, random_state=1).fit(
+        frame, infer_specs(frame))
+    assert 2 in gen.parent_  # coarse is modelled per parent
+    out = gen.sample(3000, seed=1)
+    small = out.loc[out["parent"] == "p6", "coarse"]
+    assert len(small) > 100
+    assert set(small.dropna()) == {0}

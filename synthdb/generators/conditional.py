@@ -11,10 +11,12 @@ the table of the category drawn for the row (as timestamp cells do for month and
 The same holds for a coarser category nested in a finer one (the police precinct of a
 neighbourhood): its outcome frequencies are kept per parent category.
 
-Privacy: tables exist only for categories with at least ``min_rows`` training rows (never
-fewer than ``rare_min_count``), each table knot summarises at least ``rows_per_knot`` rows,
-values stay inside the category's protected quantiles and the column's global bounds, and a
-(parent, outcome) combination seen fewer than ``rare_min_count`` times is never emitted.
+Privacy: a number's tables exist only for categories with at least ``min_rows`` training rows
+(never fewer than ``rare_min_count``), each table knot summarises at least ``rows_per_knot``
+rows, and values stay inside the category's protected quantiles and the column's global bounds.
+A discrete outcome's table exists for every category with an outcome seen at least
+``rare_min_count`` times, and a (parent, outcome) combination seen fewer times is never emitted
+(only a category none of whose outcomes is that frequent draws from the overall frequencies).
 """
 
 from __future__ import annotations
@@ -221,6 +223,13 @@ class ConditionalIntervals(_PerCategory):
     ``pos`` are the child's outcome positions (0..k-1) in its own interval marginal, for its
     non-null rows. Fit scores use the full per-category counts; sampling uses counts in which
     combinations seen fewer than ``min_cell`` times are zeroed (never emitted).
+
+    Every category with an outcome seen at least ``min_cell`` times has its own table, however
+    few its rows (unlike a number's quantile tables, which need ``min_rows``). A small category
+    that fell back to the overall frequencies drew its rare combinations at the overall rate
+    (hypothesis found 47 rows of outcome 0 and one of outcome 1, emitted as 1, 2 and 3), and
+    zeroing only its rare cells there would tell them apart from the outcomes it never had.
+    Only a category with no outcome that frequent keeps the overall frequencies.
     """
 
     def __init__(
@@ -228,7 +237,6 @@ class ConditionalIntervals(_PerCategory):
         pos: np.ndarray,
         parent: pd.Series,
         overall: IntervalMarginal,
-        min_rows: int,
         min_cell: int,
     ) -> None:
         k = len(overall.width)
@@ -236,7 +244,7 @@ class ConditionalIntervals(_PerCategory):
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         self.overall = overall
         keys, self.fit_tables, self.tables = [], [], []
-        for key_code in np.flatnonzero(counts >= min_rows):
+        for key_code in np.flatnonzero(counts >= min_cell):
             cell = np.bincount(pos[codes == key_code], minlength=k).astype(float)
             emitted = np.where(cell >= min_cell, cell, 0.0)
             if emitted.sum() <= 0:

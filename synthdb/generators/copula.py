@@ -169,7 +169,6 @@ class _Numeric(_Column):
                     np.searchsorted(uniq, x),
                     parent[~null],
                     self.marginal,
-                    min_rows=CELL_MIN_ROWS_CONDITIONAL,
                     min_cell=rows_per_knot,
                 )
         else:
@@ -305,7 +304,6 @@ class _Categorical(_Column):
                 self._src_to_outcome[codes[~null]],
                 parent[~null],
                 self.marginal,
-                min_rows=CELL_MIN_ROWS_CONDITIONAL,
                 min_cell=rare_min_count,
             )
         self.dims = (self.flag is not None) + 1
