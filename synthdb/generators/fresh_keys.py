@@ -64,3 +64,19 @@ def fresh_keys(n: int, style: str) -> pd.Series:
         return pd.Series(keys, dtype="int64")
     values = [str(uuid.uuid4()) for _ in range(n)]  # uuid4 reads os.urandom
     return pd.Series(values, dtype="object")
+
+
+def fresh_key_sql(style: str) -> str:
+    """A PostgreSQL expression drawing one fresh key of ``style``, as ``fresh_keys`` does.
+
+    Its randomness is the server's strong one (``gen_random_uuid``), never the session's
+    ``random()``, which a run seeds from the release seed: keys must differ in every release.
+    Integer keys take 63 random bits of a UUID, reduced into ``[1, high)``.
+    """
+    if style == "uuid":
+        return "pg_catalog.gen_random_uuid()"
+    if style in _INT_HIGH:
+        bits = ("(('x' || pg_catalog.translate(pg_catalog.gen_random_uuid()::text, '-', ''))"
+                "::bit(64)::bigint & 9223372036854775807)")
+        return f"(pg_catalog.mod({bits}, {_INT_HIGH[style] - 1}) + 1)"  # no '%': a placeholder
+    return "pg_catalog.gen_random_uuid()::text"

@@ -154,6 +154,60 @@ class Keyed(Synthesize):
         inner = build_generator(ctx.cfg, ctx.seed, ctx.mock, default_method(ctx.cfg))
         return KeyedGenerator(inner, ctx.cfg.key) if ctx.cfg.key else inner
 
+    def write(self, ctx: stages.RunContext) -> int:
+        """The rows, then a fresh key again for every row whose key another row drew too."""
+        written = self.write_rows(ctx)
+        key = ctx.cfg.key
+        if key:
+            read = [f[key] for f in (ctx.train, ctx.holdout) if f is not None and key in f]
+            source_keys = pd.concat(read).dropna().unique() if read else []
+            redraw_repeated_keys(ctx.conn, ctx.tmp, key, self.key_style(ctx), source_keys)
+        return written
+
+    def write_rows(self, ctx: stages.RunContext) -> int:
+        return super().write(ctx)
+
+    def key_style(self, ctx: stages.RunContext) -> str:
+        """The form of this table's fresh keys (``fresh_keys.key_style``), as drawn."""
+        return ctx.generator.style_
+
+
+def redraw_repeated_keys(conn: Any, table: sql.Composable, key: str, style: str,
+                         source_keys: Any = ()) -> int:
+    """Give every row but one of each repeated key a fresh key, and every row whose key is one
+    of ``source_keys`` (the source's keys the run read), until all keys are distinct and none
+    is a source key; returns the rows given one.
+
+    Fresh keys are drawn per chunk of rows (``fresh_keys``: distinct within the chunk), and the
+    chunks are drawn apart, in worker processes or block of parents by block: 300k integer keys
+    in three chunks of 100k repeated 14 of them, and publish refuses a key that is not unique.
+    The repeats are found and redrawn in SQL, in the run's writer transaction (so the rows keep
+    its transaction id for publish's proof, synthdb.release.unchanged), with the server's
+    strong randomness. A fresh key equal to a source key by chance (1,500 integer keys among
+    1,500 real ids below 2^31: about one build in a thousand) would look like a real customer's
+    id to the recipient, so the keys the run read are avoided too: all of them where the input
+    was read whole, the sample's where it was sampled. They travel to the server as a query
+    parameter, never into a log.
+    """
+    from synthdb.generators.fresh_keys import fresh_key_sql
+
+    column = sql.Identifier(key)
+    statement = sql.SQL(
+        "UPDATE {table} SET {key} = {fresh} WHERE ctid IN (SELECT ctid FROM (SELECT ctid, "
+        "pg_catalog.row_number() OVER (PARTITION BY {key}) AS n FROM {table} "
+        "WHERE {key} IN (SELECT {key} FROM {table} GROUP BY {key} HAVING pg_catalog.count(*) > 1)"
+        ") repeated WHERE n > 1) OR {key}::text IN (SELECT pg_catalog.unnest(%s::text[]))").format(
+        table=table, key=column, fresh=sql.SQL(fresh_key_sql(style)))
+    avoid = [str(k) for k in source_keys]
+    redrawn = 0
+    for _ in range(20):  # each round leaves a repeat with probability ~ rows / key space
+        rows = conn.execute(statement, (avoid,)).rowcount
+        redrawn += rows
+        if rows == 0:
+            return redrawn
+    raise ConfigError(f"fresh keys of {key!r}: still repeated after 20 redraws; widen the key "
+                      "column (bigint or uuid)")
+
 
 class Child(Keyed):
     """``synthesize`` with ``synth.parent``: rows generated for the parent's synthetic rows."""
@@ -260,7 +314,10 @@ class Child(Keyed):
             key=sql.Identifier(self.parent.key))
         return counted, GRANDPARENT
 
-    def write(self, ctx: stages.RunContext) -> int:
+    def key_style(self, ctx: stages.RunContext) -> str:
+        return ctx.generator.child.child_key_style_
+
+    def write_rows(self, ctx: stages.RunContext) -> int:
         """Children of the parent's staged rows, written block of parents by block.
 
         The parent's key and context columns are spooled to a temporary file first (the
