@@ -82,3 +82,22 @@ def test_a_fresh_key_equal_to_a_source_key_is_redrawn(fresh_db, pg_type, style, 
             50 + len(source), 50 + len(source))
         assert conn.execute("SELECT k FROM staged WHERE other > 0 ORDER BY other"
                             ).fetchall() == others
+
+
+def test_the_redraw_of_a_large_table_joins_its_rows_once(fresh_db):
+    """The demo's child table (200k rows, written in the run's transaction, not yet analysed):
+    an UPDATE selecting its rows with 'ctid IN (...) OR ...' did not finish in 13 minutes. The
+    rows to redraw are now collected once and joined by ctid. A statement timeout turns a
+    return of a plan like that into a failure instead of a hang."""
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("SET statement_timeout = '60s'")
+        conn.execute("CREATE TABLE staged (k uuid, other int)")
+        conn.execute("INSERT INTO staged SELECT gen_random_uuid(), g "
+                     "FROM generate_series(1, 200000) g")
+        conn.execute("UPDATE staged SET k = (SELECT k FROM staged WHERE other = 1) "
+                     "WHERE other <= 5")
+        source = [str(k) for (k,) in conn.execute(
+            "SELECT k FROM staged WHERE other BETWEEN 10 AND 1009")]
+        assert redraw_repeated_keys(conn, sql.Identifier("staged"), "k", "uuid",
+                                    source) == 4 + 1000
+        assert conn.execute("SELECT count(DISTINCT k) FROM staged").fetchone()[0] == 200000
