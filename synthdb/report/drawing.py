@@ -168,11 +168,11 @@ class DrawingThread:
             wait([self._job])  # the drawing ends before the run is failed
 
 
-#: cores idle on average during the run's read, fit and write that mean a core is free. The
-#: run itself keeps 1.3-1.4 cores busy there (measured on the demo, its process and its server
-#: backend: 3.8 CPU-s in 2.95 s at 100k, 12.0 CPU-s in 8.8 s at 1M), so alone on a 2-core
-#: machine it sees ~0.6-0.7 idle; beside another busy job it saw 0.0-0.1 (load 1.7-2.2).
-SPARE_CORES = 0.3
+#: cores idle on average during the run's read, fit and write that mean a core is free. On the
+#: idle 2-core machine the demo's run alone saw about 0.3 idle cores at 100k rows, once just
+#: under (its read overlaps the imports, its fit ML utility's boosting threads), 0.4 at 1M and
+#: 0.6 at 5M (session 10's bench); beside another busy job it saw 0.0-0.1 (load 1.7-2.2).
+SPARE_CORES = 0.2
 
 
 def idle_core(spare: float | None = None) -> bool:
