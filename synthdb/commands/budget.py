@@ -21,12 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synthdb import db
     from synthdb.errors import ConfigError
     from synthdb.release import audit, digest, ledger
 
     # pg_catalog first: the engineer may own this database and set its search_path
-    with digest.connect_in_catalog(db.settings_from_env().conninfo()) as conn:
+    with digest.connect_in_catalog() as conn:
         audit.ensure_schema(conn, args.audit_schema)
         ledger.ensure_ledger(conn, args.audit_schema)
         if args.action == "set":

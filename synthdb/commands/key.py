@@ -28,10 +28,9 @@ def _connect():
     """The owner's connection, resolving in pg_catalog first: the engineer may own the
     database and set its search_path, and a function of theirs called here would run with the
     rights of the only role that can read the keys (digest.connect_in_catalog)."""
-    from synthdb import db
     from synthdb.release import digest
 
-    return digest.connect_in_catalog(db.settings_from_env().conninfo())
+    return digest.connect_in_catalog()
 
 
 def run_set(args: argparse.Namespace) -> int:

@@ -23,7 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from psycopg import sql
 
-    from synthdb import db
     from synthdb.errors import ConfigError
     from synthdb.release import digest, pgio
     from synthdb.release.config import parse_synth_config
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     audit = sql.Identifier(args.audit_schema)
     # pg_catalog first: a reviewer's report must not be computed by the database owner's code
-    with digest.connect_in_catalog(db.settings_from_env().conninfo()) as conn:
+    with digest.connect_in_catalog() as conn:
         row = conn.execute(
             sql.SQL("SELECT run_id, model, source_relation, target_relation, config, seed, "
                     "generator, evidence_path FROM {}.runs WHERE (run_id = %s OR model = %s) "

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from synthdb.release import digest, roles, share_roles
 
     # pg_catalog first: the engineer may own this database and set its search_path
-    with digest.connect_in_catalog(db.settings_from_env().conninfo()) as conn:
+    with digest.connect_in_catalog() as conn:
         done = roles.setup(conn, args.engineer, args.owner, args.audit_schema)
         conn.commit()
     print(f"{done['audit_schema']}: owned by {done['owner']}; {done['engineer']} may read it, "

@@ -24,13 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synthdb import db
     from synthdb.contract.scan import PiiScanner, format_findings, write_yaml
     from synthdb.release import digest
 
     scanner = PiiScanner(sample_size=args.sample, min_share=args.min_share)
     # pg_catalog first: a function of the database owner's must not decide what looks like PII
-    with digest.connect_in_catalog(db.settings_from_env().conninfo()) as conn:
+    with digest.connect_in_catalog() as conn:
         conn.read_only = True
         findings = scanner.scan(conn, args.target)
     print(format_findings(findings))

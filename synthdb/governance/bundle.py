@@ -110,8 +110,7 @@ def write_table_data(conn, schema: str, name: str, out: Path, with_csv: bool = F
     table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
     # The digest's output settings (transaction-local): the destination's owner may ALTER
     # DATABASE ... SET extra_float_digits = -15, and floats would be written rounded.
-    for key, value in digest.READ_SETTINGS.items():
-        conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (key, value))
+    digest.set_local(conn, digest.READ_SETTINGS)
     types = {c.name: arrow_type(c) for c in columns}
     rows = 0
     with tempfile.TemporaryDirectory(prefix="synthdb-export-") as tmp:

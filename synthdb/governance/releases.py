@@ -79,7 +79,7 @@ class Release:
 def connect(settings: ConnectionSettings, audit_schema: str) -> psycopg.Connection:
     """A connection with the audit tables present (older databases lack ``approvals``),
     resolving in pg_catalog first (``connect_destination`` says why)."""
-    conn = digest.connect_in_catalog(settings.conninfo())
+    conn = digest.connect_in_catalog(settings)
     audit.ensure_schema(conn, audit_schema)
     conn.commit()
     return conn
@@ -166,7 +166,7 @@ def connect_destination(settings: ConnectionSettings, release: Release) -> psyco
     pg_catalog``, and a function of theirs there (an ``obj_description`` reporting an older
     version, a ``=`` that matches every approval) would answer the approver's reads and run
     with the approver's rights (tests/test_attacks_destination.py)."""
-    return digest.connect_in_catalog(destination_of(settings, release).conninfo())
+    return digest.connect_in_catalog(destination_of(settings, release))
 
 
 def live_version(conn, release: Release) -> tuple[str | None, int | None]:

@@ -44,7 +44,7 @@ def add_user(
                 "publish first or pass --role"
             )
     dest = destination_settings(settings)
-    with digest.connect_in_catalog(dest.conninfo()) as conn:  # see releases.connect
+    with digest.connect_in_catalog(dest) as conn:  # see releases.connect
         roles.validate_group_role(conn, recipient, group)
         existing = conn.execute(
             "SELECT oid, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication "

@@ -87,7 +87,7 @@ def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> lis
 
     warnings: list[str] = []
     if same_server(source, dest):
-        with connect_in_catalog(source.conninfo(), autocommit=True) as conn:
+        with connect_in_catalog(source, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (dest.dbname,)).fetchone()
             if not exists:
@@ -120,7 +120,7 @@ def ensure_database(source: ConnectionSettings, dest: ConnectionSettings) -> lis
                     else source_exposure(conn, source.dbname)
             if warning:
                 warnings.append(warning)
-    with connect_in_catalog(dest.conninfo(), autocommit=True) as conn:
+    with connect_in_catalog(dest, autocommit=True) as conn:
         if not administers(conn, dest.dbname):
             if conn.execute("SELECT to_regclass(%s)", (SHARE_SCHEMA + ".releases",)).fetchone()[0]:
                 return warnings

@@ -40,10 +40,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from synthdb.db import ConnectionSettings
 
 # Output settings that affect a row's text form; fixed while hashing.
 # Every content read (the digest here and in the owner's seal function) runs under these:
@@ -81,15 +84,24 @@ GATE_SEARCH_PATH = {"search_path": "pg_catalog, pg_temp"}
 _SET_LOCAL = "SELECT pg_catalog.set_config(%s, %s, true)"
 
 
+def set_local(conn, settings: dict[str, str]) -> None:
+    """``settings`` for the rest of ``conn``'s current transaction, by pg_catalog's own
+    set_config (see ``_SET_LOCAL``)."""
+    for key, value in settings.items():
+        conn.execute(_SET_LOCAL, (key, value))
+
+
 def resolve_in_catalog(conn) -> None:
     """Functions, operators, types and catalog tables resolve in pg_catalog first for the rest
     of ``conn``'s current transaction (GATE_SEARCH_PATH; the commit or rollback ends it).
     Publish calls it once for its whole source transaction, before its first catalog read."""
-    conn.execute(_SET_LOCAL, ("search_path", GATE_SEARCH_PATH["search_path"]))
+    set_local(conn, GATE_SEARCH_PATH)
 
 
-def connect_in_catalog(conninfo: str, **kwargs: Any) -> psycopg.Connection:
-    """A new connection whose whole session resolves in pg_catalog first (GATE_SEARCH_PATH).
+def connect_in_catalog(settings: ConnectionSettings | None = None, **kwargs: Any
+                       ) -> psycopg.Connection:
+    """A new connection to ``settings`` (the configured server, ``db.settings_from_env``, when
+    None) whose whole session resolves in pg_catalog first (GATE_SEARCH_PATH).
 
     For the connections of the owner's commands (approve, export, verify, budget, recipient,
     roles setup): the engineer may own the source or the destination database, and ``ALTER
@@ -104,7 +116,9 @@ def connect_in_catalog(conninfo: str, **kwargs: Any) -> psycopg.Connection:
     session of every member of that role — a superuser is a member of all — as the engineer,
     and what the owner's command creates then (the key store) would be the engineer's. A role
     default of the login's own is dropped as well: grant the rights by membership instead."""
-    conn = psycopg.connect(conninfo, **kwargs)
+    from synthdb.db import settings_from_env
+
+    conn = psycopg.connect((settings or settings_from_env()).conninfo(), **kwargs)
     try:
         conn.execute("SELECT pg_catalog.set_config('role', 'none', false), "
                      "pg_catalog.set_config('search_path', %s, false)",
@@ -125,7 +139,7 @@ def catalog_first(conn) -> Iterator[None]:
     saved = conn.execute("SELECT pg_catalog.current_setting('search_path')").fetchone()[0]
     resolve_in_catalog(conn)
     yield
-    conn.execute(_SET_LOCAL, ("search_path", saved))
+    set_local(conn, {"search_path": saved})
 
 # The one definition of the content digest; the owner's seal function (synthdb.release.roles)
 # runs the same text, so both sides hash identically. ``{table}`` is the qualified table.
@@ -230,13 +244,11 @@ def content_digest(conn, schema: str, name: str) -> tuple[str, int]:
         saved = {key: conn.execute("SELECT pg_catalog.current_setting(%s)",
                                    (key,)).fetchone()[0]
                  for key in settings}
-        for key, value in settings.items():
-            conn.execute(_SET_LOCAL, (key, value))
+        set_local(conn, settings)
         row = conn.execute(sql.SQL(DIGEST_SELECT).format(
             table=sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name)))
         ).fetchone()
-        for key, value in saved.items():
-            conn.execute(_SET_LOCAL, (key, value))
+        set_local(conn, saved)
     return str(row[0]), int(row[1])
 
 

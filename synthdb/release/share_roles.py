@@ -88,7 +88,7 @@ def setup_destination(admin: ConnectionSettings, engineer: str) -> str:
     destination.ensure_database(admin, dest)
     e, g = sql.Identifier(engineer), sql.Identifier(destination.RECIPIENTS_GROUP)
     a, share = sql.Identifier(ADMIN_ROLE), sql.Identifier(destination.SHARE_SCHEMA)
-    with digest.connect_in_catalog(dest.conninfo()) as conn:  # the engineer may own it
+    with digest.connect_in_catalog(dest) as conn:  # the engineer may own it
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
                             (ADMIN_ROLE,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(a))
