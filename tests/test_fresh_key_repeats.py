@@ -101,3 +101,87 @@ def test_the_redraw_of_a_large_table_joins_its_rows_once(fresh_db):
         assert redraw_repeated_keys(conn, sql.Identifier("staged"), "k", "uuid",
                                     source) == 4 + 1000
         assert conn.execute("SELECT count(DISTINCT k) FROM staged").fetchone()[0] == 200000
+
+
+def _keyed_source(conn, pg_type: str, below: int, reserved: str, extra: str = "") -> None:
+    """src.contract: ``below`` ids counting up from 1 and the ids ``reserved`` (a SQL
+    expression of ``j``, 0..39) inside the fresh keys' reserved range."""
+    conn.execute("CREATE SCHEMA src")
+    conn.execute(f"""CREATE TABLE src.keyed AS SELECT id::{pg_type} AS id, (id % 7)::text AS band
+        {extra} FROM (SELECT generate_series(1, {below}) AS id
+                      UNION ALL SELECT {reserved} FROM generate_series(0, 39) j) ids""")
+    conn.execute("ANALYZE src.keyed")
+    conn.execute("CREATE VIEW src.contract AS SELECT * FROM src.keyed")
+
+
+def _request(max_train_rows: int):
+    from synthdb.release.config import parse_synth_config
+    from synthdb.release.synthesize import SynthesisRequest
+
+    cfg = parse_synth_config({"source": "contract", "key": "id",
+                              "max_train_rows": max_train_rows}, "m")
+    return SynthesisRequest(model="m", source=("src", "contract"), target=("s", "m"), config=cfg)
+
+
+@pytest.mark.parametrize("path, max_train_rows, estimate, extra", [
+    ("whole input", 10_000, None, ""),
+    ("one counting pass", 200, None, ""),
+    ("estimate too low: count, then sample", 200, 10.0, ""),
+    ("estimate too high: count, then sample", 200, 1e7, ""),
+    ("array column: count, then sample", 200, None, ", ARRAY[id] AS tags"),
+])
+def test_every_read_collects_the_source_keys_in_the_reserved_range(fresh_db, path,
+                                                                   max_train_rows, estimate,
+                                                                   extra):
+    """Whichever way the training input is read, the pass that sees every row collects the
+    real keys inside the range fresh keys are drawn from, though the sample holds few of
+    them: the redraw avoids all of them."""
+    from synthdb.release import pgio, training
+    from synthdb.release.reserved_keys import ReservedKeys
+
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        _keyed_source(conn, "integer", 3000, "1073741824 + 1000 * j", extra)
+        request = _request(max_train_rows)
+        columns = pgio.relation_columns(conn, "src", "contract")
+        reserved = ReservedKeys.of("m", columns, "id")
+        assert reserved is not None and reserved.low == 2**30
+        frame, n_source = training.read_training(conn, request, columns, 3, estimate, reserved)
+        assert n_source == 3040, path
+        assert len(frame) == (3040 if max_train_rows > 3040 else 250), path
+        assert sorted(reserved.found) == sorted(str(2**30 + 1000 * j) for j in range(40)), path
+        # the count before the child's read collects them as well
+        counted = ReservedKeys.of("m", columns, "id")
+        assert training.count_rows(conn, request, counted) == 3040
+        assert sorted(counted.found) == sorted(reserved.found)
+
+
+def test_only_integer_and_numeric_keys_have_a_reserved_range(fresh_db):
+    from synthdb.release import pgio
+    from synthdb.release.reserved_keys import ReservedKeys
+
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE TABLE t (i smallint, n numeric(20, 0), u uuid, s text)")
+        columns = pgio.relation_columns(conn, "public", "t")
+        styles = {c: getattr(ReservedKeys.of("m", columns, c), "style", None)
+                  for c in ("i", "n", "u", "s", "missing")}
+        assert styles == {"i": "smallint", "n": "bigint", "u": None, "s": None, "missing": None}
+
+
+@pytest.mark.parametrize("max_train_rows", [10_000, 200])
+def test_a_source_crowding_the_reserved_range_is_refused(fresh_db, max_train_rows):
+    """300 real smallint keys in [2^14, 2^15) (more than 1/64 of it): refused, naming the model
+    and the column, whether the input is read whole or sampled; no key in the message."""
+    from synthdb.errors import ConfigError
+    from synthdb.release import pgio, training
+    from synthdb.release.reserved_keys import ReservedKeys
+
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        _keyed_source(conn, "smallint", 300, "30000 + j")
+        conn.execute("UPDATE src.keyed SET id = id + 16383 WHERE id <= 260")
+        columns = pgio.relation_columns(conn, "src", "contract")
+        with pytest.raises(ConfigError) as refused:
+            training.read_training(conn, _request(max_train_rows), columns, 3, None,
+                                   ReservedKeys.of("m", columns, "id"))
+        message = str(refused.value)
+        assert "model m" in message and "'id'" in message and "uuid or bigint" in message
+        assert "16400" not in message and "30001" not in message

@@ -224,12 +224,18 @@ def test_fresh_keys_fit_the_key_columns_type_and_never_repeat() -> None:
     assert key_style(ColumnSpec("id", "integer", pg_type="bigint")) == "bigint"
     assert key_style(ColumnSpec("id", "id", pg_type="uuid")) == "uuid"
     assert key_style(ColumnSpec("tailnum", "id", pg_type="text")) == "text"
+    # integer keys only where the run looks for real keys in the reserved range (numeric)
+    assert key_style(ColumnSpec("code", "integer", pg_type="text")) == "text"
+    assert key_style(ColumnSpec("id", "integer", pg_type="numeric(12,0)")) == "bigint"
+    # drawn from the upper half of the type's positive values (the reserved range)
     ints = fresh_keys(50_000, "integer")
-    assert ints.is_unique and ints.min() >= 1 and ints.max() < 2**31
-    small = fresh_keys(5_000, "smallint")
-    assert small.is_unique and small.max() < 2**15
+    assert ints.is_unique and ints.min() >= 2**30 and ints.max() < 2**31
+    big = fresh_keys(50_000, "bigint")
+    assert big.is_unique and big.min() >= 2**62
+    small = fresh_keys(4_000, "smallint")
+    assert small.is_unique and small.min() >= 2**14 and small.max() < 2**15
     with pytest.raises(ConfigError, match="smallint"):
-        fresh_keys(20_000, "smallint")  # too dense to stay unguessable
+        fresh_keys(5_000, "smallint")  # too dense in [2^14, 2^15) to stay unguessable
     assert fresh_keys(3, "text").str.match(r"^[0-9a-f-]{36}$").all()
 
 

@@ -160,7 +160,7 @@ class Synthesize(Mode):
         subject = [ctx.subject] if ctx.subject is not None else []
         frame, ctx.n_source = training.read_training(ctx.conn, ctx.request,
                                                      ctx.columns + subject, ctx.seed,
-                                                     source_estimate(ctx))
+                                                     source_estimate(ctx), ctx.reserved)
         ctx.conn.commit()
         if ctx.subject is None:
             ctx.train, ctx.holdout = training.split(frame, ctx.cfg.holdout, ctx.seed)

@@ -33,6 +33,7 @@ from synthdb.generators.registry import KEYED_DEFAULT_METHOD
 from synthdb.release import pgio, run_metrics, stages, training
 from synthdb.release.modes import Synthesize, build_generator
 from synthdb.release.names import label, qualified
+from synthdb.release.reserved_keys import ReservedKeys
 
 #: the grandparent's key beside a child row when rare values are counted in grandparents
 GRANDPARENT = "__synthdb_grandparent"
@@ -135,6 +136,7 @@ class Keyed(Synthesize):
     """``synthesize`` with ``synth.key``: fresh random keys instead of a learned key column."""
 
     def read_training(self, ctx: stages.RunContext) -> None:
+        ctx.reserved = ReservedKeys.of(ctx.request.model, ctx.columns, ctx.cfg.key)
         super().read_training(ctx)
         self._own_keys(ctx)
 
@@ -155,12 +157,17 @@ class Keyed(Synthesize):
         return KeyedGenerator(inner, ctx.cfg.key) if ctx.cfg.key else inner
 
     def write(self, ctx: stages.RunContext) -> int:
-        """The rows, then a fresh key again for every row whose key another row drew too."""
+        """The rows, then a fresh key again for every row whose key another row drew too or
+        that equals a source key: one the run read, or one in the fresh keys' reserved range
+        (``ctx.reserved``, collected by the read; the only source keys a fresh integer key can
+        equal)."""
         written = self.write_rows(ctx)
         key = ctx.cfg.key
         if key:
             read = [f[key] for f in (ctx.train, ctx.holdout) if f is not None and key in f]
             source_keys = pd.concat(read).dropna().unique() if read else []
+            if ctx.reserved is not None:
+                source_keys = [*map(str, source_keys), *ctx.reserved.found]
             redraw_repeated_keys(ctx.conn, ctx.tmp, key, self.key_style(ctx), source_keys)
         return written
 
@@ -183,11 +190,11 @@ def redraw_repeated_keys(conn: Any, table: sql.Composable, key: str, style: str,
     in three chunks of 100k repeated 14 of them, and publish refuses a key that is not unique.
     The repeats are found and redrawn in SQL, in the run's writer transaction (so the rows keep
     its transaction id for publish's proof, synthdb.release.unchanged), with the server's
-    strong randomness. A fresh key equal to a source key by chance (1,500 integer keys among
-    1,500 real ids below 2^31: about one build in a thousand) would look like a real customer's
-    id to the recipient, so the keys the run read are avoided too: all of them where the input
-    was read whole, the sample's where it was sampled. They travel to the server as a query
-    parameter, never into a log.
+    strong randomness. A fresh key equal to a source key by chance would look like a real
+    customer's id to the recipient, so ``source_keys`` are avoided too: the keys the run read,
+    and (integer keys) every source key inside the reserved range fresh keys are drawn from
+    (synthdb.release.reserved_keys), so no fresh key equals any source key. They travel to the
+    server as a query parameter, never into a log.
     """
     from synthdb.generators.fresh_keys import fresh_key_sql
 
@@ -226,7 +233,8 @@ class Child(Keyed):
         self.parent = parent_inputs(ctx.request)
         self._own_keys(ctx)
         fk = cfg.parent["key"]
-        ctx.n_source = training.count_rows(conn, ctx.request)
+        ctx.reserved = ReservedKeys.of(ctx.request.model, ctx.columns, cfg.key)
+        ctx.n_source = training.count_rows(conn, ctx.request, ctx.reserved)
         limit = int(cfg.max_train_rows / (1 - cfg.holdout))
         fraction = min(1.0, 1.1 * limit / ctx.n_source)
         pcolumns = pgio.relation_columns(conn, *self.parent.contract)

@@ -74,6 +74,8 @@ class RunContext:
     counted_in: sql.Composable | None = None  # where classes are counted by subject (if real)
     n_source: int = 0
     source_estimate: float | None = None  # the planner's rows of the input (modes.source_estimate)
+    # the source keys in the fresh keys' reserved range, collected by the read (related.Keyed)
+    reserved: Any = None
     generator: Any = None
     written: int = 0
     suppressed: int = 0  # rows deleted by k and rare-value suppression

@@ -20,17 +20,23 @@ from synthdb.errors import ConfigError, EmptyInputError
 from synthdb.release import pgio
 from synthdb.release.config import SynthConfig
 from synthdb.release.names import label, qualified
+from synthdb.release.reserved_keys import ReservedKeys, aggregate_of
 
 if TYPE_CHECKING:
     from synthdb.release.synthesize import SynthesisRequest
 
 
-def count_rows(conn, request: SynthesisRequest) -> int:
-    """Rows of the training input; an empty input is refused (nothing to learn from)."""
-    n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-        qualified(*request.source))).fetchone()[0]
+def count_rows(conn, request: SynthesisRequest, reserved: ReservedKeys | None = None) -> int:
+    """Rows of the training input; an empty input is refused (nothing to learn from).
+
+    The same pass collects the source keys in the fresh keys' reserved range (``reserved``).
+    """
+    n, found = conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(
+        aggregate_of(reserved), qualified(*request.source))).fetchone()
     if n == 0:
         _refuse_empty(request)
+    if reserved is not None:
+        reserved.take(found)
     return int(n)
 
 
@@ -81,7 +87,8 @@ def estimated_rows(conn, select: sql.Composable) -> float:
 
 
 def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn], seed: int,
-                  estimate: float | None = None) -> tuple[pd.DataFrame, int]:
+                  estimate: float | None = None, reserved: ReservedKeys | None = None
+                  ) -> tuple[pd.DataFrame, int]:
     """At most ``max_train_rows / (1 - holdout)`` rows of the input (seeded) and its row count.
 
     One evaluation of the training input (issue 15: a view with joins and window functions was
@@ -102,35 +109,42 @@ def read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
       ``array_agg`` would nest) are counted and sampled in two passes.
 
     Serial and from the first block (``fixed_row_order``), so a seed gives the same rows.
+
+    Whichever way, the pass that sees every row also collects the keys in the fresh keys'
+    reserved range into ``reserved`` (synthdb.release.reserved_keys), if given.
     """
     cfg = request.config
     select = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), qualified(*request.source))
     limit = int(cfg.max_train_rows / (1 - cfg.holdout))
     with fixed_row_order(conn):
-        return _read_training(conn, request, columns, select, limit, seed, estimate)
+        return _read_training(conn, request, columns, select, limit, seed, estimate, reserved)
 
 
 def _read_training(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
-                   select: sql.Composable, limit: int, seed: int, estimate: float | None
-                   ) -> tuple[pd.DataFrame, int]:
+                   select: sql.Composable, limit: int, seed: int, estimate: float | None,
+                   reserved: ReservedKeys | None) -> tuple[pd.DataFrame, int]:
     if estimate is None:
         estimate = estimated_rows(conn, select)
     if estimate <= limit:
         whole = _read_whole(conn, columns, select, limit)
         if whole is None:  # the estimate was far too low: count, then sample exactly
-            return _read_training_twice(conn, request, columns, select, limit, seed)
+            return _read_training_twice(conn, request, columns, select, limit, seed, reserved)
         if whole.empty:
             _refuse_empty(request)
+        if reserved is not None:
+            reserved.take_values(whole[reserved.column])
         return whole, len(whole)
     if any(c.pg_type.endswith("]") for c in columns):  # array_agg would nest arrays
-        return _read_training_twice(conn, request, columns, select, limit, seed)
-    frame, n_source = _count_and_sample(conn, columns, select, SAMPLE_MARGIN * limit / estimate,
-                                        seed)
+        return _read_training_twice(conn, request, columns, select, limit, seed, reserved)
+    frame, n_source, found = _count_and_sample(conn, columns, select,
+                                               SAMPLE_MARGIN * limit / estimate, seed, reserved)
     if n_source == 0:
         _refuse_empty(request)
     if len(frame) < min(limit, n_source):  # the estimate was far too high
-        return _read_training_twice(conn, request, columns, select, limit, seed)
+        return _read_training_twice(conn, request, columns, select, limit, seed, reserved)
+    if reserved is not None:
+        reserved.take(found)
     return _at_most(frame, limit, seed), n_source
 
 
@@ -143,36 +157,44 @@ def _read_whole(conn, columns: list[pgio.PgColumn], select: sql.Composable, limi
 
 
 def _count_and_sample(conn, columns: list[pgio.PgColumn], select: sql.Composable,
-                      fraction: float, seed: int) -> tuple[pd.DataFrame, int]:
-    """(seeded Bernoulli sample of ``select`` at ``fraction``, exact row count), one pass."""
+                      fraction: float, seed: int, reserved: ReservedKeys | None = None
+                      ) -> tuple[pd.DataFrame, int, str | None]:
+    """(seeded Bernoulli sample of ``select`` at ``fraction``, exact row count, the keys in
+    the reserved range as ``reserved.aggregate`` gives them), one pass. The keys come on the
+    first row only."""
     names = [sql.Identifier(c.name) for c in columns]
     arrays = [sql.Identifier(f"a{i}") for i in range(len(columns))]
     keep = sql.Identifier("__synthdb_keep")
     query = sql.SQL(
-        "SELECT agg.n AS __synthdb_n, u.* FROM (SELECT count(*) AS n, {aggs} FROM "
-        "(SELECT s.*, random() < {fraction} AS {keep} FROM ({select}) s) v) agg "
+        "SELECT agg.n AS __synthdb_n, CASE WHEN coalesce(u.__synthdb_ord, 1) = 1 THEN agg.r "
+        "END AS __synthdb_reserved, u.* FROM (SELECT count(*) AS n, {reserved} AS r, {aggs} "
+        "FROM (SELECT s.*, random() < {fraction} AS {keep} FROM ({select}) s) v) agg "
         "LEFT JOIN LATERAL unnest({arrays}) WITH ORDINALITY AS u({names}, __synthdb_ord) "
         "ON true"
     ).format(
+        reserved=aggregate_of(reserved),
         aggs=sql.SQL(", ").join(
             sql.SQL("array_agg({}) FILTER (WHERE {}) AS {}").format(n, keep, a)
             for n, a in zip(names, arrays, strict=True)),
         fraction=sql.Literal(fraction), keep=keep, select=select,
         arrays=sql.SQL(", ").join(arrays), names=sql.SQL(", ").join(names))
-    extra = [pgio.PgColumn("__synthdb_n", "bigint", "N", True)]
+    extra = [pgio.PgColumn("__synthdb_n", "bigint", "N", True),
+             pgio.PgColumn("__synthdb_reserved", "text", "S", False)]
     ordinal = [pgio.PgColumn("__synthdb_ord", "bigint", "N", False)]
     seed_session_random(conn, seed)
     raw = pgio.read_frame(conn, query, extra + columns + ordinal)
     n_source = int(raw["__synthdb_n"].iloc[0]) if len(raw) else 0
+    found = raw["__synthdb_reserved"].iloc[0] if len(raw) else None
     sampled = raw[raw["__synthdb_ord"].notna()]
-    return sampled[[c.name for c in columns]].reset_index(drop=True), n_source
+    return sampled[[c.name for c in columns]].reset_index(drop=True), n_source, found
 
 
 def _read_training_twice(conn, request: SynthesisRequest, columns: list[pgio.PgColumn],
-                         select: sql.Composable, limit: int, seed: int
-                         ) -> tuple[pd.DataFrame, int]:
-    """Count, then sample with the exact fraction: two evaluations of the input."""
-    n_source = count_rows(conn, request)
+                         select: sql.Composable, limit: int, seed: int,
+                         reserved: ReservedKeys | None = None) -> tuple[pd.DataFrame, int]:
+    """Count (collecting the reserved-range keys), then sample with the exact fraction: two
+    evaluations of the input."""
+    n_source = count_rows(conn, request, reserved)
     if n_source > limit:
         # Bernoulli sample in SQL (views cannot TABLESAMPLE); seeded so a fixed seed repeats.
         seed_session_random(conn, seed)
