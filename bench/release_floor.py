@@ -28,7 +28,12 @@ For every size (contract rows = demo transactions; customers = half as many) it
 6. measures a *dbt floor* in the same run: a copy of the demo project in which the synthetic
    model is a plain table copy of the contract (``materialized='table'``) and the publish model
    a plain table copy of that, with the same number of data tests (4 ``not_null``), built with
-   the same command, so dbt's own share of the build (start-up, parse, nodes, tests) is known.
+   the same command, so dbt's own share of the build (start-up, parse, nodes, tests) is known;
+7. counts the build's CPU seconds (the dbt process tree with its sampling and drawing
+   processes, and the PostgreSQL server; ``cpu_bound``) by span of the synthetic step, and from
+   them the earliest any schedule of the same work could end on this machine's cores: what
+   follows the read cannot take less than its CPU seconds over the cores. A target below that
+   bound needs less work, not more overlap.
 
 Nothing here touches a database other than the one it starts; the source is synthetic.
 """
@@ -101,11 +106,92 @@ class PeakRss:
         return self.peak / 1024, self.peak_pss / 1024
 
 
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc)."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) spent by ``root``'s process tree so far: each live process's
+    own time plus that of the children it has reaped. Right for a server that reaps every child
+    it starts (PostgreSQL's postmaster: backends and parallel workers)."""
+    total = 0
+    for pid in _descendants(root):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuTracker:
+    """CPU seconds of a process tree whose processes may outlive their parent (dbt's
+    forkserver and its sampling workers can end after dbt has exited, unreaped by it): every
+    process's own user + system time, last seen in a sample every ``every`` s, summed over all
+    processes ever seen (a process's last ``every`` s can be missed)."""
+
+    def __init__(self, root: int, every: float = 0.05) -> None:
+        self.root, self.every, self.seen = root, every, {}
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sample(self) -> float:
+        """Sample now; the CPU seconds of every process seen so far."""
+        with self._lock:
+            for pid in _descendants(self.root):
+                fields = _stat_fields(pid)
+                if fields is not None:  # keyed by start time too: pids are reused
+                    self.seen[(pid, fields[19])] = int(fields[11]) + int(fields[12])
+            return sum(self.seen.values()) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            self.sample()
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return sum(self.seen.values()) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid() -> int | None:
+    """The embedded PostgreSQL's postmaster (its pid file under ``SYNTHDB_HOME``)."""
+    pid_file = Path(os.environ.get("SYNTHDB_HOME", "")) / "pgdata" / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Invocation:
-    """Wall-clock instants (epoch seconds) of the last dbt process: launched and exited."""
+    """Wall-clock instants (epoch seconds) of the last dbt process: launched and exited; and
+    ``marks``: (seconds since launch, machine busy core-seconds, output line) as each line of
+    its output arrived, first the launch (line "") and last the exit (line None)."""
 
     launched = 0.0
     exited = 0.0
+    marks: list[tuple[float, float, str | None]] = []
 
 
 def dbt(args: list[str], env: dict[str, str], echo: bool, project: Path = PROJECT
@@ -114,17 +200,28 @@ def dbt(args: list[str], env: dict[str, str], echo: bool, project: Path = PROJEC
     exe = Path(sys.executable).with_name("dbt")
     Invocation.launched = time.time()
     start = time.perf_counter()
+    server = server_pid()
+    served = tree_cpu_seconds(server) if server else 0.0
+
+    def serving() -> float:
+        return tree_cpu_seconds(server) - served if server else 0.0
+
+    marks: list[tuple[float, float, str | None]] = [(0.0, 0.0, "")]
     proc = subprocess.Popen([str(exe), *args], cwd=project, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    rss = PeakRss(proc.pid)
+    rss, cpu = PeakRss(proc.pid), CpuTracker(proc.pid)
     lines = []
     for line in proc.stdout:  # type: ignore[union-attr]
+        marks.append((time.perf_counter() - start, cpu.sample() + serving(), line))
         lines.append(line)
         if echo:
             sys.stdout.write(line)
     proc.wait()
     seconds = time.perf_counter() - start
+    time.sleep(0.2)  # the forkserver and the server's backends end after dbt
+    marks.append((seconds, cpu.stop() + serving(), None))
     Invocation.exited = time.time()
+    Invocation.marks = marks
     return proc.returncode, "".join(lines), seconds, rss.stop()
 
 
@@ -211,6 +308,46 @@ def attribute(run_results: Path, launched: float, exited: float, stages: dict[st
     parts["between nodes"] = gaps
     parts["finish"] = exited - previous
     return {k: round(v, 2) for k, v in parts.items()}
+
+
+def cpu_bound(marks: list[tuple[float, float, str | None]], cores: int) -> dict[str, float]:
+    """What the build's CPU work allows on ``cores`` cores, from ``Invocation.marks``.
+
+    The build spends ``build_core_s`` CPU seconds (the dbt process tree, its sampling and
+    drawing processes included, and the PostgreSQL server; other jobs on the machine are not
+    counted, though they slow the build down). Until its
+    read stage ends (``read_end_s``: dbt's start-up, parse, the contract and the read, which is
+    PostgreSQL evaluating the contract, the floor's COPY out) nothing can be fitted, sampled or
+    checked, so that part is taken as it ran; the ``after_read_core_s`` of work that follows
+    cannot take less than ``after_read_core_s / cores`` seconds however well it is spread. So
+    no schedule of the same work ends before ``bound_s = read_end_s + after_read_core_s /
+    cores``: a target below it needs less work, not more overlap.
+    """
+    (_, busy0, _), (end, busy_end, _) = marks[0], marks[-1]
+    read = next(((t, busy) for t, busy, line in marks
+                 if line and (m := STAGE_LINE.search(line)) and m["label"].startswith("read")),
+                None)
+    out: dict = {"build_core_s": round(busy_end - busy0, 1),
+                 "busy_cores": round((busy_end - busy0) / end, 2) if end else 0.0}
+    # CPU seconds of each stage (from the previous stage line; the read from the line before
+    # it) and of what follows the last stage (the rest of the node, tests, publish, finish)
+    spans, previous = {}, None
+    for i, (t, busy, line) in enumerate(marks):
+        m = STAGE_LINE.search(line) if line else None
+        if m:
+            begin = previous if previous is not None else marks[i - 1]
+            spans[m["label"].strip()] = (round(t - begin[0], 2), round(busy - begin[1], 2))
+            previous = (t, busy)
+    if previous is not None:
+        spans["after the stages"] = (round(end - previous[0], 2),
+                                     round(busy_end - previous[1], 2))
+    out["spans_s_core_s"] = spans
+    if read is not None:
+        after = busy_end - read[1]
+        out.update(read_end_s=round(read[0], 1), after_read_core_s=round(after, 1),
+                   after_read_busy_cores=round(after / (end - read[0]), 2) if end > read[0]
+                   else 0.0, bound_s=round(read[0] + after / cores, 1))
+    return out
 
 
 FLOOR_SYNTHETIC = """{{ config(materialized='table', schema='floor_staging') }}
@@ -316,6 +453,7 @@ def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool,
         raise SystemExit(f"dbt build failed at {rows:,} rows:\n{out}")
     parts = attribute(Path(env["DBT_TARGET_PATH"]) / "run_results.json", Invocation.launched,
                       Invocation.exited, stage_timings(out))
+    cpu = cpu_bound(Invocation.marks, os.cpu_count() or 1)
     plain = dbt_floor(work, env, build_args, echo, cold_parse)
     with psycopg.connect(settings.conninfo()) as conn:
         after = floor(conn, work / "floor.bin")
@@ -327,7 +465,7 @@ def one_size(rows: int, env: dict[str, str], work: Path, seed: int, echo: bool,
             "ratio": round(build_s / best["floor_s"], 2), "peak_rss_mib": round(rss[0]),
             "peak_pss_mib": round(rss[1]),
             "stages_s": stage_timings(out), "nodes_s": node_timings(out),
-            "wall_parts_s": parts, **plain, "load_average": os.getloadavg()}
+            "wall_parts_s": parts, "cpu": cpu, **plain, "load_average": os.getloadavg()}
 
 
 def print_table(results: list[dict]) -> None:
@@ -352,6 +490,16 @@ def print_attribution(results: list[dict]) -> None:
         print(f"\n{r['contract_rows']:,} rows: dbt build {r['dbt_build_s']:.1f} s "
               f"(parts add up to {sum(r['wall_parts_s'].values()):.1f} s); dbt floor "
               f"{r['dbt_floor_s']:.1f} s (parts {sum(r['dbt_floor_parts_s'].values()):.1f} s)")
+        cpu = r.get("cpu") or {}
+        if "bound_s" in cpu:
+            print(f"CPU: the build kept {cpu['busy_cores']:.2f} cores busy "
+                  f"({cpu['build_core_s']:.1f} core-s); its read ended at {cpu['read_end_s']:.1f} s "
+                  f"and {cpu['after_read_core_s']:.1f} core-s of work followed "
+                  f"({cpu['after_read_busy_cores']:.2f} cores busy): on {os.cpu_count()} cores no "
+                  f"schedule of that work ends before {cpu['bound_s']:.1f} s = "
+                  f"{cpu['bound_s'] / r['floor_s']:.2f}x the floor")
+            print("CPU by span (wall s / CPU s): " + ", ".join(
+                f"{k} {w:.1f} / {c:.1f}" for k, (w, c) in cpu["spans_s_core_s"].items()))
         print("| part | build s | dbt floor s |")
         print("|---|---|---|")
         names = list(r["wall_parts_s"])
