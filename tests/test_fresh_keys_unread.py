@@ -8,9 +8,10 @@ type's positive values) and the few real keys inside it are collected by the rea
 over the whole input, then avoided (synthdb.release.reserved_keys).
 
 The attack uses smallint keys, where a small source fills the key space: 12,000 real ids below
-the reserved range and 200 inside it, of which the run reads about one in ten. 3,000 fresh keys
-drawn from all of [1, 2^15) (the old draw) hit a real id about a thousand times; drawn from the
-reserved range without avoiding its 200 real keys, about 37 times.
+the reserved range and 200 inside it, of which the customers' run reads about one in ten (the
+orders' about half). 3,000 fresh keys drawn from all of [1, 2^15) (the old draw) hit a real id
+about a thousand times; drawn from the reserved range without avoiding its 200 real keys,
+about 37 times.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ CONTRACTS = {
 }
 
 
-def synthetic(source: str, key: str, qis: str, extra: str = "") -> str:
+def synthetic(source: str, key: str, qis: str, extra: str = "", train: int = 1000) -> str:
     return textwrap.dedent(f"""
         {{{{ config(materialized='synthetic', schema='unread_staging',
                   synth={{'source': '{source}', 'seed': 7, 'key': '{key}',
-                         'max_train_rows': 1000, 'validate_contract': False{extra},
+                         'max_train_rows': {train}, 'validate_contract': False{extra},
                          'privacy': {{'quasi_identifiers': {qis}, 'k': 5}}}}) }}}}
         -- depends_on: {{{{ ref('{source}') }}}}""")
 
@@ -46,6 +47,13 @@ PUBLISH = textwrap.dedent("""
     -- depends_on: {{ ref('customers_synthetic') }} {{ ref('orders_synthetic') }}
     select * from {{ this }}
 """)
+
+
+# orders: two columns; with 1,000 training rows (275 held out) the DCR share wandered past
+# 0.55 by chance (0.56, once in eight builds): more rows (still a sample: about 45 % of the
+# input) and the copula keep the gate quiet; the keys are what this module tests
+ORDERS_GENERATOR = ", 'generator': {'method': 'gaussian_copula'}"
+ORDERS_TRAIN = 4000
 
 
 def _source_and_project(path, settings) -> DbtProject:
@@ -63,7 +71,7 @@ def _source_and_project(path, settings) -> DbtProject:
             SELECT customer_id AS order_id, customer_id,
                    CASE WHEN segment = 'premium' AND random() < 0.9 THEN 'x'
                         WHEN random() < 0.3 THEN 'x' ELSE 'y' END AS kind,
-                   round((10 + random() * 90)::numeric, 2) AS amount
+                   round((10 + random() * 5000)::numeric, 4) AS amount
             FROM src.customers""")
         conn.commit()
     project = make_project(path, settings, with_demo_models=False)
@@ -76,7 +84,8 @@ def _source_and_project(path, settings) -> DbtProject:
                   + "\nselect * from {{ this }}\n")
     project.write("models/orders_synthetic.sql",
                   synthetic("orders_contract", "order_id", "['kind']",
-                            ", 'parent': {'model': 'customers_synthetic', 'key': 'customer_id'}")
+                            ", 'parent': {'model': 'customers_synthetic', 'key': 'customer_id'}"
+                            + ORDERS_GENERATOR, ORDERS_TRAIN)
                   + "\n-- depends_on: {{ ref('customers_synthetic') }}\nselect * from {{ this }}\n")
     project.write("models/release.sql", PUBLISH)
     return project
@@ -112,7 +121,7 @@ def test_no_released_key_equals_a_source_key_the_run_did_not_read(released_proje
         read = conn.execute("SELECT model, train_rows + holdout_rows FROM synthdb_audit.runs "
                             "WHERE outcome = 'success' ORDER BY model").fetchall()
     assert [m for m, _ in read] == ["customers_synthetic", "orders_synthetic"], read
-    assert all(n <= 2000 for _, n in read), read
+    assert read[0][1] <= 1500 and read[1][1] <= 6000, read
 
 
 def test_a_source_crowding_the_reserved_range_is_refused_and_nothing_is_published(

@@ -166,9 +166,9 @@ class Keyed(Synthesize):
         if key:
             read = [f[key] for f in (ctx.train, ctx.holdout) if f is not None and key in f]
             source_keys = pd.concat(read).dropna().unique() if read else []
-            if ctx.reserved is not None:
-                source_keys = [*map(str, source_keys), *ctx.reserved.found]
-            redraw_repeated_keys(ctx.conn, ctx.tmp, key, self.key_style(ctx), source_keys)
+            reserved = ctx.reserved.found if ctx.reserved is not None else ""
+            redraw_repeated_keys(ctx.conn, ctx.tmp, key, self.key_style(ctx), source_keys,
+                                 reserved)
         return written
 
     def write_rows(self, ctx: stages.RunContext) -> int:
@@ -180,7 +180,7 @@ class Keyed(Synthesize):
 
 
 def redraw_repeated_keys(conn: Any, table: sql.Composable, key: str, style: str,
-                         source_keys: Any = ()) -> int:
+                         source_keys: Any = (), reserved: str = "") -> int:
     """Give every row but one of each repeated key a fresh key, and every row whose key is one
     of ``source_keys`` (the source's keys the run read), until all keys are distinct and none
     is a source key; returns the rows given one.
@@ -191,10 +191,10 @@ def redraw_repeated_keys(conn: Any, table: sql.Composable, key: str, style: str,
     The repeats are found and redrawn in SQL, in the run's writer transaction (so the rows keep
     its transaction id for publish's proof, synthdb.release.unchanged), with the server's
     strong randomness. A fresh key equal to a source key by chance would look like a real
-    customer's id to the recipient, so ``source_keys`` are avoided too: the keys the run read,
-    and (integer keys) every source key inside the reserved range fresh keys are drawn from
-    (synthdb.release.reserved_keys), so no fresh key equals any source key. They travel to the
-    server as a query parameter, never into a log.
+    customer's id to the recipient, so source keys are avoided too: ``source_keys``, the keys
+    the run read, and (integer keys) ``reserved``, every source key inside the reserved range
+    fresh keys are drawn from, comma-separated (synthdb.release.reserved_keys), so no fresh key
+    equals any source key. They travel to the server as query parameters, never into a log.
     """
     from synthdb.generators.fresh_keys import fresh_key_sql
 
@@ -208,13 +208,14 @@ def redraw_repeated_keys(conn: Any, table: sql.Composable, key: str, style: str,
         "redraw AS (SELECT ctid AS row_id FROM (SELECT ctid, pg_catalog.row_number() OVER "
         "(PARTITION BY {key}) AS n FROM {table} WHERE {key} IN (SELECT {key} FROM repeated)) r "
         "WHERE n > 1 UNION ALL SELECT ctid FROM {table} "
-        "WHERE {key}::text IN (SELECT pg_catalog.unnest(%s::text[]))) "
+        "WHERE {key}::text IN (SELECT pg_catalog.unnest(%s::text[]) UNION ALL "
+        "SELECT pg_catalog.unnest(pg_catalog.string_to_array(%s, ',')))) "
         "UPDATE {table} AS t SET {key} = {fresh} FROM redraw WHERE t.ctid = redraw.row_id").format(
         table=table, key=column, fresh=sql.SQL(fresh_key_sql(style)))
     avoid = [str(k) for k in source_keys]
     redrawn = 0
     for _ in range(20):  # each round leaves a repeat with probability ~ rows / key space
-        rows = conn.execute(statement, (avoid,)).rowcount
+        rows = conn.execute(statement, (avoid, reserved)).rowcount
         redrawn += rows
         if rows == 0:
             return redrawn

@@ -18,7 +18,7 @@ message or a log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 from psycopg import sql
@@ -38,7 +38,11 @@ class ReservedKeys:
     model: str
     column: str
     style: str
-    found: list[str] = field(default_factory=list)  # their text, as the redraw compares them
+    # their text, comma-separated, as the server gave it and the redraw splits it again: a
+    # source of random 63-bit ids puts half of them here, and millions of Python strings would
+    # cost hundreds of MB for nothing
+    found: str = ""
+    count: int = 0
 
     @classmethod
     def of(cls, model: str, columns: list[pgio.PgColumn], key: str | None
@@ -62,25 +66,27 @@ class ReservedKeys:
 
     def take(self, joined: str | None) -> None:
         """Keep the keys ``aggregate`` returned; refuse a crowded reserved range."""
-        self._keep(joined.split(",") if isinstance(joined, str) and joined else [])
+        joined = joined if isinstance(joined, str) else ""
+        self._keep(joined, joined.count(",") + 1 if joined else 0)
 
     def take_values(self, values: pd.Series) -> None:
         """Keep the reserved-range keys among ``values`` (the whole input was read)."""
         values = values.dropna()
-        self._keep([str(v) for v in values[values >= self.low]])
+        keys = [str(v) for v in values[values >= self.low]]
+        self._keep(",".join(keys), len(keys))
 
-    def _keep(self, keys: list[str]) -> None:
+    def _keep(self, joined: str, count: int) -> None:
         low, high = reserved_range(self.style)
         room = (high - low) // CROWDED
-        if len(keys) > room:
+        if count > room:
             raise ConfigError(
-                f"model {self.model}: column {self.column!r} holds {len(keys)} source keys in "
+                f"model {self.model}: column {self.column!r} holds {count} source keys in "
                 f"[{low}, {high}), the range its fresh {self.style} keys are drawn from (at "
                 f"most {room} may lie there): a fresh key could not avoid them and stay "
                 "unguessable; make the key column uuid"
                 + ("" if self.style == "bigint" else " or bigint")
                 + " (the previous release is untouched)")
-        self.found = keys
+        self.found, self.count = joined, count
 
 
 def aggregate_of(reserved: ReservedKeys | None) -> sql.Composable:
