@@ -7,6 +7,7 @@ row but one of each repeated key a fresh key from the server's strong randomness
 
 from __future__ import annotations
 
+import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
@@ -210,3 +211,27 @@ def test_a_source_crowding_the_reserved_range_is_refused(fresh_db, max_train_row
         message = str(refused.value)
         assert "model m" in message and "'id'" in message and "uuid or bigint" in message
         assert "16400" not in message and "30001" not in message
+
+
+def test_many_source_keys_in_the_reserved_range_pass_through_the_counting_read(fresh_db):
+    """Random 63-bit ids put half a table's keys in bigint's reserved range: 500,000 keys
+    (10 MB of text) in one cell outgrew the CSV reader's 4 MB blocks ('straddling object'); they
+    come as rows of their own, and the sample is the same rows as without them."""
+    from synthdb.release import pgio, training
+    from synthdb.release.reserved_keys import ReservedKeys
+
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("CREATE TABLE t AS SELECT CASE WHEN i <= 500000 THEN 4611686018427387904 + i "
+                     "ELSE i END AS id, (i % 7)::text AS band FROM generate_series(1, 503000) i")
+        columns = pgio.relation_columns(conn, "public", "t")
+        select = sql.SQL("SELECT id, band FROM t")
+        reserved = ReservedKeys.of("m", columns, "id")
+        with training.fixed_row_order(conn):
+            frame, n, found = training._count_and_sample(conn, columns, select, 0.01, 5,
+                                                         reserved)
+            plain, n_plain, nothing = training._count_and_sample(conn, columns, select, 0.01, 5)
+        assert n == n_plain == 503000 and nothing == ""
+        pd.testing.assert_frame_equal(frame, plain)
+        reserved.take(found)
+        assert reserved.count == 500000
+        assert set(found.split(",")) == {str(2**62 + i) for i in range(1, 500001)}

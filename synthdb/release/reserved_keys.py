@@ -58,10 +58,10 @@ class ReservedKeys:
         return reserved_range(self.style)[0]
 
     def aggregate(self) -> sql.Composable:
-        """An aggregate over the input's rows: the column's values inside the reserved range,
-        as comma-separated text (NULL when there are none)."""
+        """An aggregate over the input's rows: the text of the column's values inside the
+        reserved range, as an array (NULL when there are none)."""
         column = sql.Identifier(self.column)
-        return sql.SQL("pg_catalog.string_agg({}::text, ',') FILTER (WHERE {} >= {})").format(
+        return sql.SQL("pg_catalog.array_agg({}::text) FILTER (WHERE {} >= {})").format(
             column, column, sql.Literal(self.low))
 
     def take(self, joined: str | None) -> None:
@@ -90,5 +90,5 @@ class ReservedKeys:
 
 
 def aggregate_of(reserved: ReservedKeys | None) -> sql.Composable:
-    """``reserved``'s aggregate, or a NULL text in its place."""
-    return reserved.aggregate() if reserved is not None else sql.SQL("NULL::text")
+    """``reserved``'s aggregate, or a NULL array in its place."""
+    return reserved.aggregate() if reserved is not None else sql.SQL("NULL::text[]")

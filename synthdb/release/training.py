@@ -31,7 +31,8 @@ def count_rows(conn, request: SynthesisRequest, reserved: ReservedKeys | None = 
 
     The same pass collects the source keys in the fresh keys' reserved range (``reserved``).
     """
-    n, found = conn.execute(sql.SQL("SELECT count(*), {} FROM {}").format(
+    n, found = conn.execute(sql.SQL(
+        "SELECT count(*), pg_catalog.array_to_string({}, ',') FROM {}").format(
         aggregate_of(reserved), qualified(*request.source))).fetchone()
     if n == 0:
         _refuse_empty(request)
@@ -160,31 +161,33 @@ def _count_and_sample(conn, columns: list[pgio.PgColumn], select: sql.Composable
                       fraction: float, seed: int, reserved: ReservedKeys | None = None
                       ) -> tuple[pd.DataFrame, int, str | None]:
     """(seeded Bernoulli sample of ``select`` at ``fraction``, exact row count, the keys in
-    the reserved range as ``reserved.aggregate`` gives them), one pass. The keys come on the
-    first row only."""
+    the reserved range comma-separated), one pass. The keys come as rows of their own after
+    the sample's, one key each: a single cell holding them all outgrew the CSV reader's block
+    (random 63-bit ids put half of a table's keys in bigint's reserved range)."""
     names = [sql.Identifier(c.name) for c in columns]
     arrays = [sql.Identifier(f"a{i}") for i in range(len(columns))]
     keep = sql.Identifier("__synthdb_keep")
     query = sql.SQL(
-        "SELECT agg.n AS __synthdb_n, CASE WHEN coalesce(u.__synthdb_ord, 1) = 1 THEN agg.r "
-        "END AS __synthdb_reserved, u.* FROM (SELECT count(*) AS n, {reserved} AS r, {aggs} "
+        "SELECT agg.n AS __synthdb_n, x.* FROM (SELECT count(*) AS n, {reserved} AS r, {aggs} "
         "FROM (SELECT s.*, random() < {fraction} AS {keep} FROM ({select}) s) v) agg "
-        "LEFT JOIN LATERAL unnest({arrays}) WITH ORDINALITY AS u({names}, __synthdb_ord) "
-        "ON true"
+        "LEFT JOIN LATERAL (SELECT NULL::text AS __synthdb_reserved, u.* FROM unnest({arrays}) "
+        "WITH ORDINALITY AS u({names}, __synthdb_ord) "
+        "UNION ALL SELECT k, {nulls} FROM unnest(agg.r) AS k) x ON true"
     ).format(
         reserved=aggregate_of(reserved),
         aggs=sql.SQL(", ").join(
             sql.SQL("array_agg({}) FILTER (WHERE {}) AS {}").format(n, keep, a)
             for n, a in zip(names, arrays, strict=True)),
         fraction=sql.Literal(fraction), keep=keep, select=select,
-        arrays=sql.SQL(", ").join(arrays), names=sql.SQL(", ").join(names))
+        arrays=sql.SQL(", ").join(arrays), names=sql.SQL(", ").join(names),
+        nulls=sql.SQL(", ").join([sql.SQL("NULL")] * (len(columns) + 1)))
     extra = [pgio.PgColumn("__synthdb_n", "bigint", "N", True),
              pgio.PgColumn("__synthdb_reserved", "text", "S", False)]
     ordinal = [pgio.PgColumn("__synthdb_ord", "bigint", "N", False)]
     seed_session_random(conn, seed)
     raw = pgio.read_frame(conn, query, extra + columns + ordinal)
     n_source = int(raw["__synthdb_n"].iloc[0]) if len(raw) else 0
-    found = raw["__synthdb_reserved"].iloc[0] if len(raw) else None
+    found = ",".join(raw["__synthdb_reserved"].dropna())
     sampled = raw[raw["__synthdb_ord"].notna()]
     return sampled[[c.name for c in columns]].reset_index(drop=True), n_source, found
 
