@@ -214,6 +214,23 @@ def test_read_frame_cells_are_the_text_postgresql_wrote(source):
     assert frame["b"].tolist()[:3] == [True, False, pd.NA]
 
 
+def test_read_frame_takes_a_row_longer_than_arrows_block(source):
+    """Arrow's CSV reader refuses a row longer than its block ("straddling object"): a 9 MB
+    text value (a document, a JSON blob) beside ordinary rows is read whole, every cell the
+    text PostgreSQL holds, not a parse error."""
+    big = 9 * 2**20
+    assert big > pgio.BLOCK_BYTES
+    source.execute("CREATE TABLE src.docs AS SELECT i AS id, CASE WHEN i = 2 THEN "
+                   "repeat('x,\"y\"' || chr(10), %s) ELSE 'short ' || i END AS body "
+                   "FROM generate_series(1, 3) i", (big // 6,))
+    columns = pgio.relation_columns(source, "src", "docs")
+    frame = pgio.read_frame(source, sql.SQL("SELECT * FROM src.docs ORDER BY id"), columns)
+    expected = [r[0] for r in source.execute("SELECT body FROM src.docs ORDER BY id")]
+    assert frame["id"].tolist() == [1, 2, 3]
+    assert len(frame["body"].iloc[1]) == 6 * (big // 6) > pgio.BLOCK_BYTES
+    assert frame["body"].tolist() == expected
+
+
 def test_drawing_handle_imports_no_matplotlib():
     """A run's drawing handle (synthdb.report.drawing) leaves matplotlib to whoever draws: the
     child process, or the thread at the evidence stage; the package's names still resolve."""
