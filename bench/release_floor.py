@@ -61,15 +61,29 @@ NODE_LINE = re.compile(r"\d+ of \d+ (?:OK created \S+ \S+ model |PASS |FAIL \d+ 
 CONTRACT = ("synthdb_contracts", "contract_transactions")
 
 
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (from /proc)."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 def _tree_memory_kib(root: int) -> tuple[int, int]:
     """(RSS, PSS) in KiB summed over ``root`` and all its descendants, from /proc.
 
     RSS counts pages shared between processes (forked sampling workers share most of the
     libraries) once per process; PSS splits them, so its sum is the tree's real footprint.
     """
-    total, pss, stack = 0, 0, [root]
-    while stack:
-        pid = stack.pop()
+    total, pss = 0, 0
+    for pid in _descendants(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:
@@ -77,9 +91,6 @@ def _tree_memory_kib(root: int) -> tuple[int, int]:
                         total += int(line.split()[1])
                     elif line.startswith("Pss:"):
                         pss += int(line.split()[1])
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total, pss
@@ -104,21 +115,6 @@ class PeakRss:
         self._done.set()
         self._thread.join()
         return self.peak / 1024, self.peak_pss / 1024
-
-
-def _descendants(root: int) -> list[int]:
-    """``root`` and every process below it (from /proc)."""
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return found
 
 
 def _stat_fields(pid: int) -> list[str] | None:
