@@ -370,6 +370,26 @@ def create_people_source(settings: db.ConnectionSettings, schema: str,
         conn.commit()
 
 
+def people_sources(schema: str) -> str:
+    """A ``sources.yml`` declaring ``create_people_source``'s table with each column's class
+    and policy (the id masked, region and band quasi-identifiers, amount sensitive), as a
+    governed project writes it; the dbt source is named ``schema``."""
+    return textwrap.dedent(f"""
+        version: 2
+        sources:
+          - name: {schema}
+            schema: {schema}
+            tables:
+              - name: people
+                columns:
+                  - {{name: id, meta: {{synthdb: {{class: direct_identifier, policy: mask}}}}}}
+                  - {{name: region, meta: {{synthdb: {{class: quasi_identifier, policy: keep}}}}}}
+                  - {{name: band, meta: {{synthdb: {{class: quasi_identifier, policy: keep}}}}}}
+                  - {{name: amount, meta: {{synthdb: {{class: sensitive, policy: keep}}}}}}
+                  - {{name: joined, meta: {{synthdb: {{class: other, policy: keep}}}}}}
+        """)
+
+
 def plain_sources(schema: str, *tables: str) -> str:
     """A ``sources.yml`` declaring ``tables`` of ``schema`` as dbt source ``schema``, without
     column metadata (the tests that need classes and policies write their own)."""

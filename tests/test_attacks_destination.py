@@ -22,13 +22,19 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import REPO, create_people_source, make_project, scratch_database, share_of
+from dbtproject import (
+    REPO,
+    create_people_source,
+    make_project,
+    people_sources,
+    scratch_database,
+    share_of,
+)
 from psycopg import sql
 
 from synthdb import db
@@ -40,20 +46,7 @@ RECIPIENT, ROLE = "destx", "destx_reader"
 SOURCE_DB, BUDGET_DB = "dest_attacks", "dest_budget"
 OWN = "hijack"  # the engineer's schema, first in the search_path they set
 
-SOURCES = textwrap.dedent("""
-    version: 2
-    sources:
-      - name: dsrc
-        schema: dsrc
-        tables:
-          - name: people
-            columns:
-              - {name: id, meta: {synthdb: {class: direct_identifier, policy: mask}}}
-              - {name: region, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
-              - {name: band, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
-              - {name: amount, meta: {synthdb: {class: sensitive, policy: keep}}}
-              - {name: joined, meta: {synthdb: {class: other, policy: keep}}}
-""")
+SOURCES = people_sources("dsrc")
 CONTRACT = """{{ config(materialized='view', schema='dest_contracts', tags=['synthdb_contract']) }}
 select {{ synthdb.mask_uuid('id') }} as ref, region, band, amount::double precision as amount,
     joined

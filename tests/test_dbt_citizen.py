@@ -9,21 +9,19 @@ file order; the ones that break the project restore it before they end.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import psycopg
 import pytest
-from dbtproject import create_people_source, make_project, scratch_database, share_of
+from dbtproject import (
+    create_people_source,
+    make_project,
+    plain_sources,
+    scratch_database,
+    share_of,
+)
 
-SOURCES = textwrap.dedent("""
-    version: 2
-    sources:
-      - name: czsrc
-        schema: czsrc
-        tables:
-          - name: people
-""")
+SOURCES = plain_sources("czsrc", "people")
 CONTRACT = """{{ config(materialized='view', schema='cz_contracts') }}
 select id::text as ref, region, band, amount, joined from {{ source('czsrc', 'people') }}
 """

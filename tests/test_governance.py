@@ -14,7 +14,14 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from dbtproject import REPO, create_people_source, make_project, scratch_database, share_of
+from dbtproject import (
+    REPO,
+    create_people_source,
+    make_project,
+    people_sources,
+    scratch_database,
+    share_of,
+)
 from psycopg import sql
 
 from synthdb.cli import main
@@ -23,20 +30,7 @@ from synthdb.governance.errors import ExportError, NotApproved
 from synthdb.governance.releases import ReleaseRef
 from synthdb.release.publish import PublishRequest, parse_publish_config, run_publish
 
-SOURCES = textwrap.dedent("""
-    version: 2
-    sources:
-      - name: gsrc
-        schema: gsrc
-        tables:
-          - name: people
-            columns:
-              - {name: id, meta: {synthdb: {class: direct_identifier, policy: mask}}}
-              - {name: region, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
-              - {name: band, meta: {synthdb: {class: quasi_identifier, policy: keep}}}
-              - {name: amount, meta: {synthdb: {class: sensitive, policy: keep}}}
-              - {name: joined, meta: {synthdb: {class: other, policy: keep}}}
-""")
+SOURCES = people_sources("gsrc")
 CONTRACT = """{{ config(materialized='view', schema='gov_contracts', tags=['synthdb_contract']) }}
 select {{ synthdb.mask_uuid('id') }} as ref, region, band, amount, joined from {{ source('gsrc', 'people') }}
 """
