@@ -47,6 +47,7 @@ from synthdb.release.progress import Progress
 
 if TYPE_CHECKING:
     from synthdb.release.modes import Mode
+    from synthdb.release.reserved_keys import ReservedKeys
     from synthdb.release.synthesize import SynthesisRequest
 
 
@@ -75,7 +76,7 @@ class RunContext:
     n_source: int = 0
     source_estimate: float | None = None  # the planner's rows of the input (modes.source_estimate)
     # the source keys in the fresh keys' reserved range, collected by the read (related.Keyed)
-    reserved: Any = None
+    reserved: ReservedKeys | None = None
     generator: Any = None
     written: int = 0
     suppressed: int = 0  # rows deleted by k and rare-value suppression
